@@ -1,0 +1,127 @@
+/**
+ * What runs before a call exists (jambonz's middleware): is the source trusted, is it a new call,
+ * is there room, who is called. Then it creates the IncomingCall and hands it the parked INVITE.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Binding } from '../domain/binding.js';
+import type { Logger } from '../log.js';
+import type { BindingStore } from '../store/binding-store.js';
+import { aorOf, parseNameAddr, parseSipUri } from '../sip/name-addr.js';
+import type { InboundRequest, ServerResponse, SipApp } from '../sip/srf.js';
+import type { CallBook } from './call-book.js';
+import type { CallerSide, CallIdentity } from './call-types.js';
+import { callerInfoOf } from './caller-info.js';
+import type { IncomingCall } from './incoming-call.js';
+import { sanitizeReason } from './reason.js';
+import type { TrustedSources } from './trusted-sources.js';
+
+export interface IntakeDeps {
+  app: SipApp;
+  store: BindingStore;
+  book: CallBook;
+  trusted: TrustedSources;
+  contactUserPrefix: string;
+  retryAfterSeconds: number;
+  log: Logger;
+  createCall: (identity: CallIdentity, caller: CallerSide, log: Logger) => IncomingCall;
+}
+
+export class CallIntake {
+  /** Call-IDs between arrival and their IncomingCall (store lookups are async). */
+  private readonly arriving = new Set<string>();
+
+  constructor(private readonly deps: IntakeDeps) {}
+
+  handle = (req: InboundRequest, res: ServerResponse): void => {
+    this.take(req, res).catch((err: unknown) => {
+      this.deps.log.error({ err, callId: req.callId }, 'INVITE intake failed');
+      if (!res.finalResponseSent) res.send(500, 'Server Internal Error', {});
+    });
+  };
+
+  private async take(req: InboundRequest, res: ServerResponse): Promise<void> {
+    const d = this.deps;
+    if (!d.trusted.allows(req.source_address)) {
+      d.log.warn({ source: req.source_address, callId: req.callId }, 'INVITE from an untrusted source refused');
+      res.send(403, 'Forbidden', { headers: { Warning: '399 pushwake "source not in upstream.trustedSources"' } });
+      return;
+    }
+    if (d.book.has(req.callId) || this.arriving.has(req.callId)) {
+      // The same call re-sent on a new transaction (RFC 3261 8.2.2.2 merged request).
+      d.log.info({ callId: req.callId }, 'INVITE for a call already in progress refused');
+      res.send(482, 'Loop Detected', {});
+      return;
+    }
+    if (d.book.isFull() || this.arriving.size >= 1000) {
+      d.log.warn({ callId: req.callId, calls: d.book.size }, 'too many parked calls; refusing');
+      res.send(503, 'Service Unavailable', { headers: { 'Retry-After': String(d.retryAfterSeconds) } });
+      return;
+    }
+    let cancelled: string | undefined | null = null;
+    let call: IncomingCall | undefined;
+    req.on('cancel', (msg) => {
+      const reason = sanitizeReason(msg.get('Reason'));
+      if (call) call.callerCancelled(reason);
+      else cancelled = reason;
+    });
+    this.arriving.add(req.callId);
+    let callee: { aor: string; bindings: Binding[] } | undefined;
+    try {
+      callee = await this.findCallee(req);
+    } finally {
+      this.arriving.delete(req.callId);
+    }
+    if (cancelled !== null) return;
+    if (!callee) {
+      d.log.info({ callId: req.callId, uri: req.uri }, 'INVITE for an unknown user');
+      res.send(404, 'Not Found', {});
+      return;
+    }
+    const identity: CallIdentity = {
+      callId: req.callId,
+      callUuid: randomUUID(),
+      pushHint: randomBytes(8).toString('hex'),
+      aor: callee.aor,
+      caller: callerInfoOf((n) => req.get(n), req.body ?? ''),
+      from: req.get('From') ?? '<sip:anonymous@anonymous.invalid>',
+      sdp: req.body ?? '',
+    };
+    const log = d.log.child({ callId: identity.callId, aor: identity.aor, callUuid: identity.callUuid });
+    call = d.createCall(identity, callerSide(d.app, req, res), log);
+    d.book.add(call);
+    call.start(callee.bindings);
+  }
+
+  /** The device pushwake registered upstream (Request-URI user), else every device of the AOR. */
+  private async findCallee(req: InboundRequest): Promise<{ aor: string; bindings: Binding[] } | undefined> {
+    const uri = parseSipUri(req.uri);
+    if (uri?.user?.startsWith(this.deps.contactUserPrefix)) {
+      const b = await this.deps.store.findByLocalContact(uri.user);
+      if (b) return { aor: b.aor, bindings: [b] };
+    }
+    const to = parseNameAddr(req.get('To') ?? '');
+    const toUri = to ? parseSipUri(to.uri) : undefined;
+    for (const aor of [uri && aorOf(uri), toUri && aorOf(toUri)]) {
+      if (!aor) continue;
+      const bindings = await this.deps.store.listBindings(aor);
+      if (bindings.length > 0) return { aor, bindings };
+    }
+    return undefined;
+  }
+}
+
+function callerSide(app: SipApp, req: InboundRequest, res: ServerResponse): CallerSide {
+  return {
+    provisional(status, reason, sdp) {
+      if (res.finalResponseSent) return;
+      res.send(status, reason, sdp ? { body: sdp, headers: { 'Content-Type': 'application/sdp' } } : {});
+    },
+    reject(status, reason, headers) {
+      if (res.finalResponseSent) return;
+      res.send(status, reason, { headers });
+    },
+    answer(sdp, headers) {
+      return app.createUas(req, res, { localSdp: sdp, headers });
+    },
+  };
+}

@@ -1,0 +1,80 @@
+/** The seams of an IncomingCall: what it asks of the SIP side and of the push side. */
+import type { Binding, EndedNotice } from '../domain/binding.js';
+import type { Headers, SipDialog } from '../sip/srf.js';
+import type { CallerInfo } from './caller-info.js';
+
+/** Who and what a call is; fixed for its whole life. */
+export interface CallIdentity {
+  /** SIP Call-ID of the INVITE from the PBX. */
+  callId: string;
+  /** UUID carried in the push and in the INVITE to the device. */
+  callUuid: string;
+  /** Short token the app pairs the push with the SIP call by (seed 004's pushHint). */
+  pushHint: string;
+  aor: string;
+  caller: CallerInfo;
+  /** The caller's From header, reused on the device legs. */
+  from: string;
+  /** The caller's SDP offer, forwarded to every device. */
+  sdp: string;
+}
+
+export type LegEvent =
+  | { kind: 'progress'; status: number; reason: string; sdp?: string }
+  | { kind: 'answered'; dialog: SipDialog }
+  | { kind: 'failed'; status: number; reason: string };
+
+/** One INVITE to one device. Emits LegEvents until answered or failed. */
+export interface DeviceLeg {
+  readonly deviceKey: string;
+  /** CANCEL the INVITE (or BYE it if it is answered meanwhile), with this Reason. */
+  cancel(reason: string): void;
+}
+
+/** The parked INVITE from the PBX. */
+export interface CallerSide {
+  provisional(status: number, reason: string, sdp?: string): void;
+  reject(status: number, reason: string, headers: Headers): void;
+  answer(sdp: string, headers: Headers): Promise<SipDialog>;
+}
+
+export type WakeOutcome =
+  | { kind: 'sent'; expiresAt: number }
+  /** Someone already pushed this device for this call (a re-sent INVITE, another instance). */
+  | { kind: 'duplicate' }
+  | { kind: 'failed'; why: string };
+
+export interface CallPorts {
+  now(): number;
+  startLeg(binding: Binding, call: CallIdentity, onEvent: (ev: LegEvent) => void): DeviceLeg;
+  /** Push the device once for this call, retrying transient APNs errors until `deadline`. */
+  wake(binding: Binding, call: CallIdentity, deadline: number): Promise<WakeOutcome>;
+  oweEndedNotice(notice: EndedNotice): void;
+}
+
+export interface CallSettings {
+  wakeTimeoutMs: number;
+  ringTimeoutMs: number;
+  sendRinging: boolean;
+  /** 0: always push a push-capable device. Else skip the push if it registered this recently. */
+  skipPushWithinMs: number;
+  /** Ended notices are owed until this long after the push expired. */
+  endedNoticeWindowMs: number;
+  pushHintHeader: string;
+  callUuidHeader: string;
+}
+
+export type CallState = 'parked' | 'ringing' | 'answered' | 'ended';
+
+/** How a call ended, for logs and tests. */
+export type CallEnding =
+  | 'answered-hangup'
+  | 'caller-cancelled'
+  | 'declined'
+  | 'all-legs-failed'
+  | 'wake-timeout'
+  | 'ring-timeout'
+  | 'push-failed'
+  | 'no-device'
+  | 'caller-gone'
+  | 'shutdown';

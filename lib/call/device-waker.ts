@@ -1,0 +1,79 @@
+/**
+ * The push side of a call: push one device once for one call, retrying transient APNs errors
+ * within the wake window, and forgetting tokens APNs says are dead.
+ */
+import type { Binding } from '../domain/binding.js';
+import type { Logger } from '../log.js';
+import { tokenPrefix } from '../log.js';
+import type { PayloadTemplate } from '../push/payload.js';
+import type { PushSender } from '../push/push-outcome.js';
+import { sendWithRetry } from '../push/retry.js';
+import type { BindingStore } from '../store/binding-store.js';
+import type { CallIdentity, WakeOutcome } from './call-types.js';
+
+export interface WakeSettings {
+  ttlMs: number;
+  retryBaseDelayMs: number;
+  retryMaxAttempts: number;
+}
+
+export class DeviceWaker {
+  constructor(
+    private readonly sender: PushSender,
+    private readonly template: PayloadTemplate,
+    private readonly store: BindingStore,
+    private readonly settings: WakeSettings,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async wake(b: Binding, call: CallIdentity, deadline: number): Promise<WakeOutcome> {
+    if (!b.push) return { kind: 'failed', why: 'device has no push token' };
+    // Long enough to cover PBX re-sends of the same call; shorter than any sane call id reuse.
+    const claimed = await this.store.claimPush(call.callId, b.deviceKey, this.settings.ttlMs + 600_000);
+    if (!claimed) {
+      this.log.info({ deviceKey: b.deviceKey }, 'device already pushed for this call; not pushing again');
+      return { kind: 'duplicate' };
+    }
+    const expiresAt = this.now() + this.settings.ttlMs;
+    const payload = this.template.render({
+      callUuid: call.callUuid,
+      callId: call.callId,
+      callerNumber: call.caller.callerNumber,
+      callerName: call.caller.callerName,
+      withVideo: call.caller.withVideo,
+      pushHint: call.pushHint,
+      aor: call.aor,
+    });
+    const outcome = await sendWithRetry(
+      this.sender,
+      { token: b.push, payload, collapseId: call.callUuid, expiresAt },
+      {
+        deadline,
+        baseDelayMs: this.settings.retryBaseDelayMs,
+        maxAttempts: this.settings.retryMaxAttempts,
+        now: this.now,
+        sleep: (ms) => new Promise((r) => setTimeout(r, ms).unref()),
+      },
+    );
+    const token = tokenPrefix(b.push.token);
+    switch (outcome.kind) {
+      case 'delivered':
+        this.log.info({ deviceKey: b.deviceKey, token, apnsId: outcome.apnsId }, 'VoIP push sent');
+        return { kind: 'sent', expiresAt };
+      case 'token-dead':
+        this.log.warn({ deviceKey: b.deviceKey, token, status: outcome.status, why: outcome.reason }, 'APNs says the token is dead; removing it');
+        await this.store.clearPushToken(b.aor, b.deviceKey, b.push.token);
+        return { kind: 'failed', why: `APNs ${outcome.status} ${outcome.reason}` };
+      default:
+        this.log.warn({ deviceKey: b.deviceKey, token, status: outcome.status, why: outcome.reason }, 'VoIP push not delivered');
+        return { kind: 'failed', why: `APNs ${outcome.status} ${outcome.reason}` };
+    }
+  }
+}
+
+/** Used when no APNs key is configured: every push fails with one clear reason. */
+export const noApnsKey: PushSender = {
+  send: () => Promise.resolve({ kind: 'rejected', status: 0, reason: 'NoApnsKeyConfigured (set apns.keyFile, apns.keyId, apns.teamId)' }),
+  close: () => Promise.resolve(),
+};

@@ -1,0 +1,306 @@
+/**
+ * One call from the PBX to one user: park → push → wake → legs → answer/fail → end.
+ *
+ * The IncomingCall owns everything it starts: the wake and ring timers, one DeviceLeg per device,
+ * the pushes it waits on, and the bridge once answered. Every way out goes through `end()`, which
+ * clears them all and owes an EndedNotice to each phone that was pushed but never got a leg, so no
+ * phone keeps showing a CallKit call that is over.
+ *
+ * I/O happens only through CallerSide and CallPorts, so the whole state machine runs in tests with
+ * fake timers and no sockets.
+ */
+import { isAwake, isWakeable, type Binding } from '../domain/binding.js';
+import type { Logger } from '../log.js';
+import type { Headers, SipDialog } from '../sip/srf.js';
+import type { CallEnding, CallerSide, CallIdentity, CallPorts, CallSettings, CallState, DeviceLeg, LegEvent } from './call-types.js';
+import { bridgeDialogs } from './dialog-bridge.js';
+import { bestFinalResponse, type LegOutcome } from './final-response.js';
+import { Reasons, sipReason } from './reason.js';
+
+interface LegSlot {
+  leg: DeviceLeg;
+  done: boolean;
+}
+
+export class IncomingCall {
+  private state: CallState = 'parked';
+  private readonly legs = new Map<string, LegSlot>();
+  private readonly outcomes: LegOutcome[] = [];
+  /** Devices pushed (or being pushed) whose fresh REGISTER has not come yet. */
+  private readonly awaiting = new Map<string, Binding>();
+  /** When each device's push expires; only pushes that went out are owed a notice. */
+  private readonly pushExpiry = new Map<string, number>();
+  private pushFailures = 0;
+  private wakeWindowClosed = false;
+  private wakeTimer: NodeJS.Timeout | undefined;
+  private ringTimer: NodeJS.Timeout | undefined;
+  private ringingSent = false;
+  private earlyMediaSent = false;
+  private unbridge: (() => void) | undefined;
+  private endedHow: CallEnding | undefined;
+  /** The Reason the call ended with (or was answered elsewhere with), once it has. */
+  private finalReason: string | undefined;
+
+  constructor(
+    readonly identity: CallIdentity,
+    private readonly caller: CallerSide,
+    private readonly ports: CallPorts,
+    private readonly settings: CallSettings,
+    private readonly log: Logger,
+    private readonly onEnded: (call: IncomingCall, how: CallEnding) => void,
+  ) {}
+
+  get currentState(): CallState {
+    return this.state;
+  }
+
+  get ending(): CallEnding | undefined {
+    return this.endedHow;
+  }
+
+  /** Devices this call still waits on (tests and the CallBook's index). */
+  get awaitedDevices(): string[] {
+    return [...this.awaiting.keys()];
+  }
+
+  /** Ring what is awake, push what sleeps. */
+  start(bindings: Binding[]): void {
+    const now = this.ports.now();
+    const direct: Binding[] = [];
+    const toWake: Binding[] = [];
+    for (const b of bindings) {
+      const recentlyRegistered = this.settings.skipPushWithinMs > 0 && now - b.registeredAt < this.settings.skipPushWithinMs;
+      if (isAwake(b, now) && (!b.push || recentlyRegistered)) direct.push(b);
+      else if (isWakeable(b, now)) toWake.push(b);
+    }
+    if (direct.length === 0 && toWake.length === 0) {
+      this.reject(480, 'Temporarily Unavailable', sipReason(480, 'No reachable device'), 'no-device');
+      return;
+    }
+    if (this.settings.sendRinging) this.sendRinging();
+    for (const b of direct) this.addLeg(b);
+    if (toWake.length > 0) {
+      this.wakeTimer = setTimeout(() => this.onWakeTimeout(), this.settings.wakeTimeoutMs);
+      const deadline = now + this.settings.wakeTimeoutMs;
+      for (const b of toWake) {
+        this.awaiting.set(b.deviceKey, b);
+        void this.push(b, deadline);
+      }
+    }
+    this.log.info({ direct: direct.length, pushed: toWake.length }, 'call parked');
+  }
+
+  private async push(b: Binding, deadline: number): Promise<void> {
+    let outcome;
+    try {
+      outcome = await this.ports.wake(b, this.identity, deadline);
+    } catch (err) {
+      outcome = { kind: 'failed' as const, why: (err as Error).message };
+    }
+    if (outcome.kind === 'sent') {
+      this.pushExpiry.set(b.deviceKey, outcome.expiresAt);
+      // The call ended while this push was in flight: the phone will show it, so it is owed a notice.
+      if (this.finalReason !== undefined && !this.legs.has(b.deviceKey)) this.oweNotice(b, this.finalReason);
+      return;
+    }
+    if (outcome.kind !== 'failed' || this.state === 'ended' || this.state === 'answered') return;
+    if (!this.awaiting.delete(b.deviceKey)) return;
+    this.pushFailures++;
+    this.log.warn({ deviceKey: b.deviceKey, why: outcome.why }, 'push failed');
+    this.maybeFinish();
+  }
+
+  /**
+   * A device of this user registered afresh (its upstream 2xx came). If this call pushed it, or
+   * the client echoed this call's push hint, ring it now over the flow it registered on.
+   */
+  deviceRegistered(b: Binding, pushHint?: string): boolean {
+    if (this.state !== 'parked' && this.state !== 'ringing') return false;
+    const hinted = pushHint !== undefined && pushHint === this.identity.pushHint && b.aor === this.identity.aor;
+    if (!this.awaiting.has(b.deviceKey) && !hinted) return false;
+    if (this.legs.has(b.deviceKey)) return true;
+    this.awaiting.delete(b.deviceKey);
+    this.log.info({ deviceKey: b.deviceKey, hinted }, 'device woke; ringing it');
+    this.addLeg(b);
+    return true;
+  }
+
+  /** The PBX cancelled. The engine has already answered 487; cancel legs and owe notices. */
+  callerCancelled(reasonHeader: string | undefined): void {
+    if (this.state !== 'parked' && this.state !== 'ringing') return;
+    const reason = reasonHeader ?? Reasons.cancelled;
+    this.cancelLegs(reason);
+    this.end('caller-cancelled', reason);
+  }
+
+  /** Stop everything now (shutdown): legs cancelled, caller answered 503 if still waiting. */
+  abort(): void {
+    if (this.state === 'ended') return;
+    if (this.state === 'answered') {
+      this.unbridge?.();
+      this.end('shutdown', Reasons.cancelled);
+      return;
+    }
+    this.cancelLegs(Reasons.cancelled);
+    this.reject(503, 'Service Unavailable', sipReason(503, 'Shutting down'), 'shutdown');
+  }
+
+  private addLeg(b: Binding): void {
+    const key = b.deviceKey;
+    const leg = this.ports.startLeg(b, this.identity, (ev) => this.onLegEvent(key, ev));
+    this.legs.set(key, { leg, done: false });
+    if (this.state === 'parked') this.state = 'ringing';
+    this.ringTimer ??= setTimeout(() => this.onRingTimeout(), this.settings.ringTimeoutMs);
+  }
+
+  private onLegEvent(deviceKey: string, ev: LegEvent): void {
+    const slot = this.legs.get(deviceKey);
+    if (ev.kind === 'answered') {
+      if (slot) slot.done = true;
+      this.onAnswered(deviceKey, ev.dialog);
+      return;
+    }
+    if (this.state !== 'parked' && this.state !== 'ringing') return;
+    if (ev.kind === 'progress') {
+      if (ev.sdp && !this.earlyMediaSent) {
+        this.earlyMediaSent = true;
+        this.caller.provisional(183, 'Session Progress', ev.sdp);
+      } else if (ev.status === 180) this.sendRinging();
+      return;
+    }
+    if (!slot || slot.done) return;
+    slot.done = true;
+    this.outcomes.push({ status: ev.status, reason: ev.reason });
+    this.log.info({ deviceKey, status: ev.status }, 'leg failed');
+    if (ev.status >= 600) {
+      const reason = Reasons.declinedElsewhere(ev.status, ev.reason);
+      this.cancelLegs(reason);
+      this.reject(ev.status, ev.reason, reason, 'declined');
+      return;
+    }
+    this.maybeFinish();
+  }
+
+  private onAnswered(deviceKey: string, dialog: SipDialog): void {
+    if (this.state !== 'parked' && this.state !== 'ringing') {
+      // A 200 that crossed our CANCEL: the device answered a call that is gone.
+      void dialog.destroy({ headers: { Reason: Reasons.completedElsewhere } }).catch(() => undefined);
+      return;
+    }
+    this.state = 'answered';
+    this.clearTimers();
+    this.log.info({ deviceKey }, 'answered');
+    this.cancelLegs(Reasons.completedElsewhere, deviceKey);
+    this.oweNotices(Reasons.completedElsewhere);
+    this.caller.answer(dialog.remote.sdp, {}).then(
+      (callerDialog) => {
+        if (this.state !== 'answered') {
+          void callerDialog.destroy().catch(() => undefined);
+          void dialog.destroy().catch(() => undefined);
+          return;
+        }
+        this.unbridge = bridgeDialogs(callerDialog, dialog, this.log, () => this.end('answered-hangup'));
+      },
+      (err: unknown) => {
+        this.log.warn({ err }, 'caller went away as the device answered');
+        void dialog.destroy({ headers: { Reason: Reasons.cancelled } }).catch(() => undefined);
+        this.end('caller-gone');
+      },
+    );
+  }
+
+  private onWakeTimeout(): void {
+    this.wakeTimer = undefined;
+    this.wakeWindowClosed = true;
+    if (this.state !== 'parked' && this.state !== 'ringing') return;
+    if (this.legs.size === 0) {
+      this.reject(480, 'Temporarily Unavailable', Reasons.noDeviceWoke, 'wake-timeout');
+      return;
+    }
+    this.maybeFinish();
+  }
+
+  private onRingTimeout(): void {
+    this.ringTimer = undefined;
+    if (this.state !== 'parked' && this.state !== 'ringing') return;
+    this.cancelLegs(Reasons.notAnswered);
+    this.reject(480, 'Temporarily Unavailable', Reasons.notAnswered, 'ring-timeout');
+  }
+
+  /** Every leg is done and nothing more can wake: give the caller the best final response. */
+  private maybeFinish(): void {
+    if (this.state !== 'parked' && this.state !== 'ringing') return;
+    for (const slot of this.legs.values()) if (!slot.done) return;
+    if (this.awaiting.size > 0 && !this.wakeWindowClosed) return;
+    const best = bestFinalResponse(this.outcomes);
+    if (best) {
+      this.reject(best.status, best.reason, sipReason(best.status, best.reason), 'all-legs-failed');
+    } else if (this.pushFailures > 0 && this.legs.size === 0) {
+      this.reject(480, 'Temporarily Unavailable', Reasons.pushFailed, 'push-failed');
+    } else {
+      this.reject(480, 'Temporarily Unavailable', Reasons.noDeviceWoke, 'wake-timeout');
+    }
+  }
+
+  private sendRinging(): void {
+    if (this.ringingSent) return;
+    this.ringingSent = true;
+    this.caller.provisional(180, 'Ringing');
+  }
+
+  private cancelLegs(reason: string, except?: string): void {
+    for (const [key, slot] of this.legs) {
+      if (key === except || slot.done) continue;
+      slot.done = true;
+      slot.leg.cancel(reason);
+    }
+  }
+
+  private reject(status: number, reasonPhrase: string, reason: string, how: CallEnding): void {
+    const headers: Headers = { Reason: reason };
+    this.caller.reject(status, reasonPhrase, headers);
+    this.end(how, reason);
+  }
+
+  /** Phones pushed for this call that never got a leg learn, when they wake, that it is over. */
+  private oweNotices(reason: string): void {
+    this.finalReason = reason;
+    for (const b of this.awaiting.values()) this.oweNotice(b, reason);
+    this.awaiting.clear();
+  }
+
+  private oweNotice(b: Binding, reason: string): void {
+    const pushExpires = this.pushExpiry.get(b.deviceKey);
+    if (pushExpires === undefined) return;
+    this.ports.oweEndedNotice({
+      aor: b.aor,
+      deviceKey: b.deviceKey,
+      callUuid: this.identity.callUuid,
+      callId: this.identity.callId,
+      pushHint: this.identity.pushHint,
+      reason,
+      callerNumber: this.identity.caller.callerNumber,
+      callerName: this.identity.caller.callerName,
+      expiresAt: Math.max(this.ports.now(), pushExpires) + this.settings.endedNoticeWindowMs,
+    });
+  }
+
+  private clearTimers(): void {
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    if (this.ringTimer) clearTimeout(this.ringTimer);
+    this.wakeTimer = undefined;
+    this.ringTimer = undefined;
+  }
+
+  private end(how: CallEnding, reason?: string): void {
+    if (this.state === 'ended') return;
+    this.state = 'ended';
+    this.endedHow = how;
+    this.clearTimers();
+    this.oweNotices(reason ?? this.finalReason ?? Reasons.cancelled);
+    this.unbridge?.();
+    this.unbridge = undefined;
+    this.log.info({ how }, 'call ended');
+    this.onEnded(this, how);
+  }
+}

@@ -1,0 +1,114 @@
+import { isIP } from 'node:net';
+
+/**
+ * Per-key validation rules. The key set itself comes from config/pushwake.yaml: a key absent
+ * there is unknown. A rule returns an error message, or undefined when the value is fine.
+ */
+export type Rule = (value: unknown) => string | undefined;
+
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
+
+export const int = (min: number, max: number): Rule => (v) =>
+  isInt(v) && v >= min && v <= max ? undefined : `must be an integer from ${min} to ${max}`;
+export const str: Rule = (v) => (typeof v === 'string' ? undefined : 'must be a string');
+export const nonEmpty: Rule = (v) =>
+  typeof v === 'string' && v.length > 0 ? undefined : 'must be a non-empty string';
+export const bool: Rule = (v) => (typeof v === 'boolean' ? undefined : 'must be true or false');
+export const oneOf = (...values: string[]): Rule => (v) =>
+  typeof v === 'string' && values.includes(v) ? undefined : `must be one of: ${values.join(', ')}`;
+export const sipUri: Rule = (v) =>
+  typeof v === 'string' && /^sips?:[^\s]+$/i.test(v) ? undefined : 'must be a SIP URI (sip:host[:port])';
+export const headerName: Rule = (v) =>
+  typeof v === 'string' && /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(v) ? undefined : 'must be a SIP header name';
+export const uriParamName: Rule = (v) =>
+  typeof v === 'string' && /^[A-Za-z0-9._~+-]+$/.test(v) ? undefined : 'must be a URI parameter name';
+export const plainObject: Rule = (v) =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) ? undefined : 'must be an object';
+
+export const cidrList: Rule = (v) => {
+  if (!Array.isArray(v)) return 'must be a list of addresses or CIDRs';
+  for (const item of v) {
+    if (typeof item !== 'string' || !isCidr(item)) return `has an invalid address or CIDR: ${JSON.stringify(item)}`;
+  }
+  return undefined;
+};
+
+function isCidr(s: string): boolean {
+  const [addr, bits, extra] = s.split('/');
+  if (extra !== undefined || addr === undefined) return false;
+  const family = isIP(addr);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  if (!/^\d+$/.test(bits)) return false;
+  return Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+export const listenList: Rule = (v) => {
+  if (!Array.isArray(v) || v.length === 0) return 'must be a non-empty list of {address, port, transports}';
+  for (const [i, item] of v.entries()) {
+    if (typeof item !== 'object' || item === null) return `[${i}] must be an object`;
+    const e = item as Record<string, unknown>;
+    const unknown = Object.keys(e).filter((k) => !['address', 'port', 'transports'].includes(k));
+    if (unknown.length > 0) return `[${i}] has unknown key ${unknown[0]}`;
+    if (typeof e['address'] !== 'string' || isIP(e['address']) === 0) return `[${i}].address must be an IP address`;
+    if (int(0, 65535)(e['port']) !== undefined) return `[${i}].port must be an integer from 0 to 65535`;
+    const t = e['transports'];
+    if (!Array.isArray(t) || t.length === 0 || t.some((x) => x !== 'udp' && x !== 'tcp')) {
+      return `[${i}].transports must be a non-empty list of udp, tcp`;
+    }
+  }
+  return undefined;
+};
+
+/** Rules by dotted key. Every key in config/pushwake.yaml has one. */
+export const rules: Record<string, Rule> = {
+  'sip.listen': listenList,
+  'sip.advertisedHost': str,
+  'engine.mode': oneOf('embedded', 'external'),
+  'engine.host': nonEmpty,
+  'engine.port': int(0, 65535),
+  'engine.secret': nonEmpty,
+  'engine.maxMessageBytes': int(1024, 1_048_576),
+  'engine.perSourceRatePerSec': int(1, 1_000_000),
+  'engine.tcpHeaderTimeoutMs': int(100, 600_000),
+  'engine.tcpIdleMs': int(1000, 86_400_000),
+  'upstream.registrar': sipUri,
+  'upstream.registerExpires': int(60, 604_800),
+  'upstream.trustedSources': cidrList,
+  'upstream.registerTimeoutMs': int(100, 120_000),
+  'registration.tokenHeader': headerName,
+  'registration.tokenParam': uriParamName,
+  'registration.defaultTopic': str,
+  'registration.defaultEnvironment': oneOf('production', 'development'),
+  'registration.minExpires': int(0, 86_400),
+  'registration.maxExpires': int(1, 604_800),
+  'registration.defaultExpires': int(1, 604_800),
+  'registration.contactUserPrefix': uriParamName,
+  'apns.keyFile': str,
+  'apns.keyId': str,
+  'apns.teamId': str,
+  'apns.host': str,
+  'apns.port': int(1, 65535),
+  'apns.caFile': str,
+  'apns.requestTimeoutMs': int(100, 60_000),
+  'apns.ttlSeconds': int(0, 3600),
+  'apns.retryBaseDelayMs': int(1, 60_000),
+  'apns.retryMaxAttempts': int(1, 20),
+  'call.wakeTimeoutMs': int(1000, 300_000),
+  'call.ringTimeoutMs': int(1000, 3_600_000),
+  'call.sendRinging': bool,
+  'call.maxParkedCalls': int(1, 1_000_000),
+  'call.retryAfterSeconds': int(1, 3600),
+  'call.skipPushWithinSeconds': int(0, 86_400),
+  'call.pushHintHeader': headerName,
+  'call.pushHintParam': uriParamName,
+  'call.callUuidHeader': headerName,
+  'call.payloadTemplate': plainObject,
+  'endedNotice.mode': oneOf('invite-cancel', 'message', 'push', 'off'),
+  'endedNotice.windowSeconds': int(0, 86_400),
+  'store.kind': oneOf('embedded', 'redis'),
+  'store.path': nonEmpty,
+  'store.url': nonEmpty,
+  'store.keyPrefix': str,
+  'log.level': oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace'),
+};

@@ -1,0 +1,68 @@
+/** The validated configuration. Its documentation and defaults live in config/pushwake.yaml. */
+
+export type ListenTransport = 'udp' | 'tcp';
+
+export interface SipListen {
+  address: string;
+  port: number;
+  transports: ListenTransport[];
+}
+
+export type EndedNoticeMode = 'invite-cancel' | 'message' | 'push' | 'off';
+
+export interface PushwakeConfig {
+  sip: { listen: SipListen[]; advertisedHost: string };
+  engine: {
+    mode: 'embedded' | 'external';
+    host: string;
+    port: number;
+    secret: string;
+    maxMessageBytes: number;
+    perSourceRatePerSec: number;
+    tcpHeaderTimeoutMs: number;
+    tcpIdleMs: number;
+  };
+  upstream: {
+    registrar: string;
+    registerExpires: number;
+    trustedSources: string[];
+    registerTimeoutMs: number;
+  };
+  registration: {
+    tokenHeader: string;
+    tokenParam: string;
+    defaultTopic: string;
+    defaultEnvironment: 'production' | 'development';
+    minExpires: number;
+    maxExpires: number;
+    defaultExpires: number;
+    contactUserPrefix: string;
+  };
+  apns: {
+    keyFile: string;
+    keyId: string;
+    teamId: string;
+    host: string;
+    port: number;
+    caFile: string;
+    requestTimeoutMs: number;
+    ttlSeconds: number;
+    retryBaseDelayMs: number;
+    retryMaxAttempts: number;
+  };
+  call: {
+    wakeTimeoutMs: number;
+    ringTimeoutMs: number;
+    sendRinging: boolean;
+    maxParkedCalls: number;
+    retryAfterSeconds: number;
+    skipPushWithinSeconds: number;
+    pushHintHeader: string;
+    pushHintParam: string;
+    callUuidHeader: string;
+    payloadTemplate: Record<string, unknown>;
+  };
+  endedNotice: { mode: EndedNoticeMode; windowSeconds: number };
+  store: { kind: 'embedded' | 'redis'; path: string; url: string; keyPrefix: string };
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' };
+}

@@ -1,0 +1,51 @@
+import type { SipRequest } from '../messages/index.js';
+import type { Dialog } from './dialog.js';
+
+/** Every dialog the engine tracks, findable by drachtio id and by RFC 3261 dialog key. */
+export class DialogTable {
+  private readonly byId = new Map<string, Dialog>();
+  private readonly byKey = new Map<string, Dialog>();
+
+  constructor(private readonly maxDialogs = 100_000) {}
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  add(dialog: Dialog): boolean {
+    if (this.byId.size >= this.maxDialogs && !this.byId.has(dialog.id)) return false;
+    this.byId.set(dialog.id, dialog);
+    this.byKey.set(key(dialog.callId, dialog.localTag, dialog.remoteTag), dialog);
+    return true;
+  }
+
+  get(id: string): Dialog | undefined {
+    return this.byId.get(id);
+  }
+
+  /** The dialog an inbound request belongs to: our tag is its To tag. */
+  match(req: SipRequest): Dialog | undefined {
+    const local = req.toTag;
+    if (!local) return undefined;
+    return this.byKey.get(key(req.callId, local, req.fromTag ?? ''));
+  }
+
+  findByCallId(callId: string): Dialog | undefined {
+    for (const d of this.byId.values()) if (d.callId === callId) return d;
+    return undefined;
+  }
+
+  remove(dialog: Dialog): void {
+    if (this.byId.get(dialog.id) === dialog) this.byId.delete(dialog.id);
+    const k = key(dialog.callId, dialog.localTag, dialog.remoteTag);
+    if (this.byKey.get(k) === dialog) this.byKey.delete(k);
+  }
+
+  all(): Dialog[] {
+    return [...this.byId.values()];
+  }
+}
+
+function key(callId: string, localTag: string, remoteTag: string): string {
+  return `${callId}|${localTag}|${remoteTag}`;
+}

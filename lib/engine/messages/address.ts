@@ -1,0 +1,61 @@
+import { SipParseError } from './errors.js';
+
+/** A name-addr or addr-spec header value (From, To, Contact, Route, Record-Route). */
+export interface NameAddr {
+  displayName?: string;
+  uri: string;
+  /** header parameters (tag, expires, lr ...), lower-cased names */
+  params: Record<string, string>;
+}
+
+function parseHeaderParams(text: string): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (const part of text.split(';')) {
+    const p = part.trim();
+    if (!p) continue;
+    const eq = p.indexOf('=');
+    const name = (eq < 0 ? p : p.slice(0, eq)).trim().toLowerCase();
+    if (name) params[name] = eq < 0 ? '' : p.slice(eq + 1).trim();
+  }
+  return params;
+}
+
+export function parseNameAddr(value: string): NameAddr {
+  const text = value.trim();
+  if (text === '*') return { uri: '*', params: {} };
+  const lt = text.indexOf('<');
+  if (lt >= 0) {
+    const gt = text.indexOf('>', lt);
+    if (gt < 0) throw new SipParseError('SIP_BAD_HEADER', `unterminated <: ${text}`);
+    let display = text.slice(0, lt).trim();
+    if (display.startsWith('"') && display.endsWith('"') && display.length >= 2) display = display.slice(1, -1);
+    const uri = text.slice(lt + 1, gt).trim();
+    if (!uri) throw new SipParseError('SIP_BAD_HEADER', `empty uri: ${text}`);
+    return { displayName: display || undefined, uri, params: parseHeaderParams(text.slice(gt + 1)) };
+  }
+  // addr-spec: parameters after the URI belong to the header (RFC 3261 20.10)
+  const semi = text.indexOf(';');
+  const uri = (semi < 0 ? text : text.slice(0, semi)).trim();
+  if (!uri || /\s/.test(uri)) throw new SipParseError('SIP_BAD_HEADER', `bad address: ${text}`);
+  return { uri, params: semi < 0 ? {} : parseHeaderParams(text.slice(semi + 1)) };
+}
+
+export function formatNameAddr(addr: NameAddr): string {
+  let s = addr.displayName ? `"${addr.displayName}" <${addr.uri}>` : `<${addr.uri}>`;
+  for (const [k, v] of Object.entries(addr.params)) s += v === '' ? `;${k}` : `;${k}=${v}`;
+  return s;
+}
+
+export function tagOf(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  try {
+    return parseNameAddr(value).params['tag'] || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Appends ;tag=... to a From/To value that has none. */
+export function withTag(value: string, tag: string): string {
+  return tagOf(value) ? value : `${value.trim()};tag=${tag}`;
+}

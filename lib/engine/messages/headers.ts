@@ -1,0 +1,119 @@
+/** RFC 3261 7.3.3 compact forms, plus the ones later RFCs added. */
+const COMPACT_FORMS: Readonly<Record<string, string>> = {
+  i: 'call-id', m: 'contact', e: 'content-encoding', l: 'content-length', c: 'content-type',
+  f: 'from', s: 'subject', k: 'supported', t: 'to', v: 'via', o: 'event', r: 'refer-to',
+  b: 'referred-by', u: 'allow-events', x: 'session-expires', a: 'accept-contact',
+  j: 'reject-contact', d: 'request-disposition', y: 'identity', n: 'identity-info',
+};
+
+const CANONICAL_SPELLING: Readonly<Record<string, string>> = {
+  'call-id': 'Call-ID', cseq: 'CSeq', www: 'WWW', 'www-authenticate': 'WWW-Authenticate',
+  'mime-version': 'MIME-Version', rseq: 'RSeq', rack: 'RAck', 'sip-etag': 'SIP-ETag',
+  'sip-if-match': 'SIP-If-Match',
+};
+
+/** Header names whose values are comma-separated lists that can be split safely. */
+const LIST_HEADERS = new Set(['via', 'contact', 'route', 'record-route', 'allow', 'supported', 'require']);
+
+export function normalizeHeaderName(name: string): string {
+  const lower = name.trim().toLowerCase();
+  return COMPACT_FORMS[lower] ?? lower;
+}
+
+export function canonicalHeaderName(name: string): string {
+  const key = normalizeHeaderName(name);
+  const special = CANONICAL_SPELLING[key];
+  if (special) return special;
+  return key.split('-').map((p) => (p ? p[0]!.toUpperCase() + p.slice(1) : p)).join('-');
+}
+
+export function isListHeader(name: string): boolean {
+  return LIST_HEADERS.has(normalizeHeaderName(name));
+}
+
+/** Splits a header value on commas that are outside quotes and angle brackets. */
+export function splitHeaderList(value: string): string[] {
+  const parts: string[] = [];
+  let depthAngle = 0;
+  let inQuote = false;
+  let start = 0;
+  for (let i = 0; i < value.length; i++) {
+    const ch = value[i];
+    if (inQuote) {
+      if (ch === '\\') i++;
+      else if (ch === '"') inQuote = false;
+    } else if (ch === '"') inQuote = true;
+    else if (ch === '<') depthAngle++;
+    else if (ch === '>') depthAngle = Math.max(0, depthAngle - 1);
+    else if (ch === ',' && depthAngle === 0) {
+      parts.push(value.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  parts.push(value.slice(start).trim());
+  return parts.filter((p) => p.length > 0);
+}
+
+export interface SipHeader {
+  /** normalized (lower-case, compact forms expanded) */
+  readonly name: string;
+  value: string;
+}
+
+/** Ordered header list with case-insensitive, compact-form-aware lookup. */
+export class SipHeaders {
+  private readonly list: SipHeader[] = [];
+
+  get entries(): readonly SipHeader[] {
+    return this.list;
+  }
+
+  has(name: string): boolean {
+    const key = normalizeHeaderName(name);
+    return this.list.some((h) => h.name === key);
+  }
+
+  /** First value of the header, or undefined. */
+  get(name: string): string | undefined {
+    const key = normalizeHeaderName(name);
+    return this.list.find((h) => h.name === key)?.value;
+  }
+
+  /** Every value, with list headers split on top-level commas. */
+  getAll(name: string): string[] {
+    const key = normalizeHeaderName(name);
+    const values = this.list.filter((h) => h.name === key).map((h) => h.value);
+    if (!LIST_HEADERS.has(key)) return values;
+    return values.flatMap(splitHeaderList);
+  }
+
+  append(name: string, value: string): void {
+    this.list.push({ name: normalizeHeaderName(name), value });
+  }
+
+  prepend(name: string, value: string): void {
+    this.list.unshift({ name: normalizeHeaderName(name), value });
+  }
+
+  /** Replaces every occurrence with one value, keeping the first position. */
+  set(name: string, value: string): void {
+    const key = normalizeHeaderName(name);
+    const idx = this.list.findIndex((h) => h.name === key);
+    this.remove(key);
+    if (idx < 0) this.list.push({ name: key, value });
+    else this.list.splice(Math.min(idx, this.list.length), 0, { name: key, value });
+  }
+
+  remove(name: string): void {
+    const key = normalizeHeaderName(name);
+    for (let i = this.list.length - 1; i >= 0; i--) {
+      if (this.list[i]!.name === key) this.list.splice(i, 1);
+    }
+  }
+
+  clone(): SipHeaders {
+    const copy = new SipHeaders();
+    for (const h of this.list) copy.append(h.name, h.value);
+    return copy;
+  }
+}

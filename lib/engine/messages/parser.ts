@@ -1,0 +1,129 @@
+import { SipParseError } from './errors.js';
+import { parseCSeq, SipRequest, SipResponse, type SipMessage } from './message.js';
+import { parseNameAddr } from './address.js';
+import { parseUri } from './uri.js';
+import { parseVia } from './via.js';
+
+export type ParseResult =
+  | { ok: true; message: SipMessage }
+  /** partial carries whatever headers were readable, so a 400 can still be routed back */
+  | { ok: false; error: SipParseError; partial?: SipMessage };
+
+export interface ParseOptions {
+  /** UDP: body is the rest of the datagram, truncated to Content-Length (RFC 3261 18.3) */
+  datagram: boolean;
+}
+
+const TOKEN_RE = /^[A-Za-z0-9!%*_+`'~.-]+$/;
+const REQUEST_LINE_RE = /^([A-Za-z0-9!%*_+`'~.-]+) (\S+) SIP\/2\.0$/;
+const STATUS_LINE_RE = /^SIP\/2\.0 ([1-6]\d\d) ?(.*)$/;
+// Control characters other than HT, LF, CR never appear in a SIP header section.
+// eslint-disable-next-line no-control-regex
+const BINARY_RE = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
+
+function splitHead(buf: Buffer): { head: string; body: Buffer } {
+  let idx = buf.indexOf('\r\n\r\n');
+  let sep = 4;
+  if (idx < 0) { idx = buf.indexOf('\n\n'); sep = 2; }
+  if (idx < 0) return { head: buf.toString('latin1'), body: Buffer.alloc(0) };
+  return { head: buf.subarray(0, idx).toString('utf8'), body: buf.subarray(idx + sep) };
+}
+
+/** Unfolds continuation lines (RFC 3261 7.3.1) and returns raw header lines. */
+function headerLines(lines: string[]): string[] {
+  const out: string[] = [];
+  for (const line of lines) {
+    if (line === '') continue;
+    if ((line.startsWith(' ') || line.startsWith('\t')) && out.length > 0) {
+      out[out.length - 1] += ' ' + line.trim();
+    } else out.push(line);
+  }
+  return out;
+}
+
+function startMessage(line: string): SipMessage {
+  const req = REQUEST_LINE_RE.exec(line);
+  if (req) return new SipRequest(req[1]!.toUpperCase(), req[2]!);
+  const res = STATUS_LINE_RE.exec(line);
+  if (res) return new SipResponse(Number(res[1]), res[2] ?? '');
+  throw new SipParseError('SIP_BAD_START_LINE', `bad start line: ${line.slice(0, 80)}`);
+}
+
+function addHeaders(msg: SipMessage, lines: string[]): void {
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    const name = colon < 0 ? '' : line.slice(0, colon).trim();
+    if (!name || !TOKEN_RE.test(name)) {
+      throw new SipParseError('SIP_BAD_HEADER', `bad header line: ${line.slice(0, 80)}`);
+    }
+    msg.headers.append(name, line.slice(colon + 1).trim());
+  }
+}
+
+function validate(msg: SipMessage): void {
+  for (const name of ['via', 'from', 'to', 'call-id', 'cseq']) {
+    if (!msg.headers.get(name)) throw new SipParseError('SIP_MISSING_HEADER', `missing ${name}`);
+  }
+  for (const via of msg.headers.getAll('via')) parseVia(via);
+  parseNameAddr(msg.headers.get('from')!);
+  parseNameAddr(msg.headers.get('to')!);
+  const cseq = parseCSeq(msg.headers.get('cseq'));
+  if (msg.kind === 'request') {
+    parseUri(msg.uri);
+    if (cseq.method !== msg.method) throw new SipParseError('SIP_BAD_CSEQ', 'CSeq method differs from request method');
+    const mf = msg.headers.get('max-forwards');
+    if (mf !== undefined && !/^\d{1,3}$/.test(mf)) throw new SipParseError('SIP_BAD_HEADER', 'bad Max-Forwards');
+  }
+}
+
+function attachBody(msg: SipMessage, body: Buffer, datagram: boolean): void {
+  const cl = msg.headers.get('content-length');
+  if (cl === undefined) {
+    if (!datagram) throw new SipParseError('SIP_BAD_CONTENT_LENGTH', 'missing Content-Length on a stream');
+    msg.body = body;
+    return;
+  }
+  if (!/^\d{1,9}$/.test(cl)) throw new SipParseError('SIP_BAD_CONTENT_LENGTH', `bad Content-Length: ${cl}`);
+  const length = Number(cl);
+  if (body.length < length) throw new SipParseError('SIP_BODY_TRUNCATED', 'body shorter than Content-Length');
+  msg.body = body.subarray(0, length);
+}
+
+export function parseMessage(buf: Buffer, opts: ParseOptions): ParseResult {
+  let msg: SipMessage | undefined;
+  try {
+    if (buf.length === 0) throw new SipParseError('SIP_EMPTY', 'empty message');
+    const { head, body } = splitHead(buf);
+    if (BINARY_RE.test(head)) throw new SipParseError('SIP_BINARY_GARBAGE', 'control characters in header section');
+    const lines = head.split(/\r?\n/);
+    const rawHeaders = headerLines(lines.slice(1));
+    try {
+      msg = startMessage(lines[0] ?? '');
+    } catch (err) {
+      // keep the headers so the caller can answer 400 when the Via is readable
+      const stub = new SipRequest('UNKNOWN', 'sip:invalid');
+      try { addHeaders(stub, rawHeaders); msg = stub; } catch { /* nothing readable */ }
+      throw err;
+    }
+    addHeaders(msg, rawHeaders);
+    attachBody(msg, body, opts.datagram);
+    validate(msg);
+    return { ok: true, message: msg };
+  } catch (err) {
+    const error = err instanceof SipParseError ? err : new SipParseError('SIP_BAD_HEADER', String(err));
+    return { ok: false, error, partial: msg };
+  }
+}
+
+/** Parses a message the app wrote (drachtio wire): lenient about Content-Length and mandatory headers. */
+export function parseAppMessage(text: string): SipMessage {
+  const buf = Buffer.from(text, 'utf8');
+  const { head, body } = splitHead(buf);
+  const lines = head.split(/\r?\n/);
+  const msg = startMessage(lines[0] ?? '');
+  addHeaders(msg, headerLines(lines.slice(1)));
+  const cl = msg.headers.get('content-length');
+  msg.body = cl !== undefined && /^\d+$/.test(cl) ? body.subarray(0, Number(cl)) : body;
+  msg.headers.remove('content-length');
+  return msg;
+}

@@ -1,0 +1,43 @@
+import { SipParseError } from './errors.js';
+
+export interface Via {
+  protocol: string;
+  /** upper-case: UDP, TCP, TLS, WS, WSS */
+  transport: string;
+  host: string;
+  port?: number;
+  params: Record<string, string>;
+}
+
+const VIA_RE = /^SIP\s*\/\s*2\.0\s*\/\s*([A-Za-z]+)\s+([^;\s]+)\s*(;.*)?$/;
+
+export function parseVia(value: string): Via {
+  const m = VIA_RE.exec(value.trim());
+  if (!m) throw new SipParseError('SIP_BAD_VIA', `bad Via: ${value}`);
+  const sentBy = m[2]!;
+  let host = sentBy;
+  let port: number | undefined;
+  const v6 = sentBy.startsWith('[');
+  const colon = v6 ? sentBy.indexOf(']:') + 1 : sentBy.lastIndexOf(':');
+  if (colon > 0) {
+    host = sentBy.slice(0, colon);
+    const p = sentBy.slice(colon + 1);
+    if (!/^\d{1,5}$/.test(p) || Number(p) > 65535) throw new SipParseError('SIP_BAD_VIA', `bad Via port: ${value}`);
+    port = Number(p);
+  }
+  if (!host) throw new SipParseError('SIP_BAD_VIA', `bad Via host: ${value}`);
+  const params: Record<string, string> = {};
+  for (const part of (m[3] ?? '').split(';')) {
+    const p = part.trim();
+    if (!p) continue;
+    const eq = p.indexOf('=');
+    params[(eq < 0 ? p : p.slice(0, eq)).trim().toLowerCase()] = eq < 0 ? '' : p.slice(eq + 1).trim();
+  }
+  return { protocol: 'SIP/2.0', transport: m[1]!.toUpperCase(), host, port, params };
+}
+
+export function formatVia(via: Via): string {
+  let s = `SIP/2.0/${via.transport} ${via.host}${via.port !== undefined ? `:${via.port}` : ''}`;
+  for (const [k, v] of Object.entries(via.params)) s += v === '' ? `;${k}` : `;${k}=${v}`;
+  return s;
+}

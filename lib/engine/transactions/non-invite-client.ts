@@ -1,0 +1,69 @@
+import type { SipRequest, SipResponse } from '../messages/index.js';
+import { TransactionTimers } from './timers.js';
+import { timeoutResponse, transportErrorResponse } from './timeout-response.js';
+import type { ClientTransactionContext } from './types.js';
+
+export enum NonInviteClientState {
+  Trying = 'Trying',
+  Proceeding = 'Proceeding',
+  Completed = 'Completed',
+  Terminated = 'Terminated',
+}
+
+/** RFC 3261 17.1.2. */
+export class NonInviteClientTransaction {
+  state = NonInviteClientState.Trying;
+  private readonly timers = new TransactionTimers();
+
+  constructor(readonly request: SipRequest, private readonly ctx: ClientTransactionContext) {}
+
+  start(): void {
+    this.ctx.sendRequest(this.request);
+    const { t1, t2 } = this.ctx.timers;
+    if (!this.ctx.reliable) this.scheduleE(t1, t2);
+    this.timers.start('F', 64 * t1, () => {
+      if (this.state !== NonInviteClientState.Trying && this.state !== NonInviteClientState.Proceeding) return;
+      this.ctx.onResponse(timeoutResponse(this.request));
+      this.terminate();
+    });
+  }
+
+  private scheduleE(interval: number, t2: number): void {
+    this.timers.start('E', interval, () => {
+      if (this.state === NonInviteClientState.Trying) {
+        this.ctx.sendRequest(this.request);
+        this.scheduleE(Math.min(interval * 2, t2), t2);
+      } else if (this.state === NonInviteClientState.Proceeding) {
+        this.ctx.sendRequest(this.request);
+        this.scheduleE(t2, t2);
+      }
+    });
+  }
+
+  receive(res: SipResponse): void {
+    if (this.state === NonInviteClientState.Completed || this.state === NonInviteClientState.Terminated) return;
+    if (res.status < 200) {
+      this.state = NonInviteClientState.Proceeding;
+      this.ctx.onResponse(res);
+      return;
+    }
+    this.state = NonInviteClientState.Completed;
+    this.timers.clear('E');
+    this.timers.clear('F');
+    this.ctx.onResponse(res);
+    this.timers.start('K', this.ctx.reliable ? 0 : this.ctx.timers.t4, () => this.terminate());
+  }
+
+  transportError(): void {
+    if (this.state === NonInviteClientState.Terminated || this.state === NonInviteClientState.Completed) return;
+    this.ctx.onResponse(transportErrorResponse(this.request));
+    this.terminate();
+  }
+
+  terminate(): void {
+    if (this.state === NonInviteClientState.Terminated) return;
+    this.state = NonInviteClientState.Terminated;
+    this.timers.clearAll();
+    this.ctx.onTerminated();
+  }
+}

@@ -1,0 +1,66 @@
+import type { Socket } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { frame, WireFramer, WireFramingError } from './framing.js';
+import { parseAppCommand, type AppCommand } from './protocol.js';
+
+export interface AppConnectionHooks {
+  onCommand: (conn: AppConnection, cmd: AppCommand) => void;
+  onClose: (conn: AppConnection) => void;
+  onProtocolError: (conn: AppConnection, err: Error) => void;
+}
+
+/** One drachtio-srf client connected to the wire port. */
+export class AppConnection {
+  readonly id = randomUUID();
+  authenticated = false;
+  tags: string[] = [];
+  readonly remote: string;
+  private readonly framer: WireFramer;
+  private closed = false;
+
+  constructor(private readonly socket: Socket, maxMessageBytes: number, private readonly hooks: AppConnectionHooks) {
+    this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.framer = new WireFramer(maxMessageBytes);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', () => this.close());
+    socket.on('close', () => this.close());
+  }
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  send(payload: string): void {
+    if (!this.closed) this.socket.write(frame(payload));
+  }
+
+  /** Flushes what was queued (e.g. a refusal), then closes. */
+  end(): void {
+    if (this.closed) return;
+    this.socket.end();
+    this.close();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (!this.socket.writableEnded) this.socket.destroy();
+    this.hooks.onClose(this);
+  }
+
+  private onData(chunk: Buffer): void {
+    let payloads: string[];
+    try {
+      payloads = this.framer.push(chunk);
+    } catch (err) {
+      this.hooks.onProtocolError(this, err instanceof WireFramingError ? err : new Error(String(err)));
+      this.close();
+      return;
+    }
+    for (const p of payloads) {
+      if (this.closed) return;
+      this.hooks.onCommand(this, parseAppCommand(p));
+    }
+  }
+}

@@ -1,0 +1,67 @@
+import type { SipResponse } from '../messages/index.js';
+import { Dialog, DialogState } from '../dialogs/dialog.js';
+import type { InboundMessage } from '../transport/types.js';
+import { sipToApp } from './protocol.js';
+import { inboundMeta, removeSession, transportMeta, type PendingAppRequest, type WireContext } from './wire-state.js';
+
+/**
+ * Passes responses to app-sent requests back up, keeping dialogs in step:
+ * a 2xx to INVITE (or SUBSCRIBE) creates the UAC dialog, a final to BYE ends it.
+ */
+export function forwardResponseToApp(ctx: WireContext, pending: PendingAppRequest, res: SipResponse, inbound?: InboundMessage): void {
+  const method = pending.request.method;
+  if (res.status >= 200 && pending.finalSeen) {
+    // a retransmitted 2xx (RFC 6026 Accepted): the app already has it; re-ACK if it ACKed
+    if (res.status < 300) resendAck(ctx, pending);
+    return;
+  }
+  const dialogId = pending.dialogId ?? pending.newDialogId ?? '';
+  if (pending.newDialogId) trackUacDialog(ctx, pending, res, inbound);
+  if (pending.dialogId && method === 'INVITE' && res.status >= 200 && res.status < 300) {
+    const s = ctx.sessions.get(pending.dialogId);
+    if (s) s.ackSeq = pending.request.cseq.seq;
+  }
+  if (res.status >= 200) {
+    ctx.appRequests.delete(pending.transactionId);
+    pending.finalSeen = true;
+    if (method === 'BYE' && pending.dialogId) removeSession(ctx, pending.dialogId);
+  }
+  if (res.status < 200 && pending.cancelQueued) sendQueuedCancel(ctx, pending);
+  const meta = inbound ? inboundMeta(inbound)
+    : transportMeta('network', pending.dest.transport, pending.dest.address, pending.dest.port, res.serialize().length);
+  pending.conn.send(sipToApp(meta, pending.transactionId, dialogId, res.toString()));
+}
+
+function trackUacDialog(ctx: WireContext, pending: PendingAppRequest, res: SipResponse, inbound?: InboundMessage): void {
+  const id = pending.newDialogId!;
+  const method = pending.request.method;
+  const success = res.status >= 200 && res.status < 300;
+  if (!success) {
+    if (res.status >= 300) removeSession(ctx, id);
+    return;
+  }
+  let session = ctx.sessions.get(id);
+  if (!session) {
+    const flowId = inbound?.flowId;
+    const dialog = Dialog.fromResponse(pending.request, res, pending.dest.transport, flowId);
+    if (!ctx.dialogs.add(dialog)) return;
+    session = { dialog, conn: pending.conn };
+    ctx.sessions.set(id, session);
+  }
+  session.dialog.confirmFromResponse(res);
+  session.dialog.state = DialogState.Confirmed;
+  if (method === 'INVITE') session.ackSeq = pending.request.cseq.seq;
+}
+
+function resendAck(ctx: WireContext, pending: PendingAppRequest): void {
+  const id = pending.dialogId ?? pending.newDialogId;
+  const s = id ? ctx.sessions.get(id) : undefined;
+  if (s?.lastAck) ctx.transactions.sendStateless(s.lastAck.ack, s.lastAck.dest);
+}
+
+export function sendQueuedCancel(ctx: WireContext, pending: PendingAppRequest): void {
+  const cancel = pending.cancelQueued;
+  if (!cancel) return;
+  pending.cancelQueued = undefined;
+  ctx.transactions.request(cancel, pending.dest, { onResponse: () => undefined });
+}

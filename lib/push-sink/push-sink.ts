@@ -1,0 +1,282 @@
+/**
+ * The push sink: a local stand-in for APNs. It speaks the provider API over HTTP/2 + TLS
+ * (`POST /3/device/<token>`), checks requests as Apple does, answers with Apple's statuses and
+ * reasons, and records what it accepted. End-to-end tests point the APNs sender at it, and
+ * `pushwake push-sink` runs it for integrators, with an `onPush` command to play the phone.
+ */
+import { randomUUID, createPublicKey } from 'node:crypto';
+import { EventEmitter, once } from 'node:events';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import http2 from 'node:http2';
+import { generateApnsTestKey } from './apns-test-key.js';
+import { OnPushHook, hookVarsOf, type HookExit, type OnPushHookOptions } from './on-push-hook.js';
+import type { ProviderKey } from './provider-token-check.js';
+import { checkApnsRequest, type AcceptedRequest } from './request-check.js';
+import { loadPushSinkRules, SinkRules, type PushSinkRule, type SinkAnswer } from './rules.js';
+import { selfSignedCertificate } from './tls-cert.js';
+
+export interface PushSinkOptions {
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 0: any free port (read it back from `port`). */
+  port?: number;
+  /** Server certificate. Default: a self-signed one, made with openssl, for localhost,
+   * 127.0.0.1, ::1 and `host`. */
+  tls?: { certPem: string; keyPem: string };
+  /**
+   * The key provider tokens must be signed with: its public key (or the .p8 private key, from
+   * which the public key is derived), Key ID and Team ID. Default: a fresh key pair, returned
+   * on the sink. 'unchecked' accepts any `authorization` header, or none.
+   */
+  providerKey?: { publicKeyPem?: string; keyPem?: string; keyId: string; teamId: string } | 'unchecked';
+  /** Rules to start with; `rulesFile` ones are added after them. */
+  rules?: PushSinkRule[];
+  /** JSON file of rules: an array, or `{"rules": [...]}`. */
+  rulesFile?: string;
+  /** Where each accepted push is written as one JSON line. Default 'stdout'. */
+  output?: 'stdout' | 'none' | { jsonlFile: string };
+  /** Shell command run per accepted push, after the 200 is sent. A string is the command with
+   * default concurrency (4). */
+  onPush?: string | OnPushHookOptions;
+  /** Accepted pushes kept in `pushes`, oldest dropped first. Default 1000. */
+  maxRecorded?: number;
+  /** Clock, epoch ms, for provider token ages and timestamps. Default `Date.now`. */
+  now?: () => number;
+}
+
+/** One accepted push, as recorded and printed. */
+export interface ReceivedPush {
+  /** Epoch ms. */
+  receivedAt: number;
+  token: string;
+  topic: string;
+  pushType: string;
+  priority: number;
+  /** `apns-expiration`, epoch seconds. */
+  expiration?: number;
+  collapseId?: string;
+  /** The `apns-id` the sink answered with. */
+  apnsId: string;
+  payload: Record<string, unknown>;
+  /** `iat` of the provider token, epoch seconds. */
+  providerTokenIssuedAt?: number;
+  /** Short hash of the `authorization` header: equal for pushes sent with the same JWT. */
+  providerTokenFingerprint?: string;
+}
+
+export interface PushSink {
+  host: string;
+  port: number;
+  /** `https://host:port`, the origin to give the APNs sender. */
+  url: string;
+  /** PEM of the server certificate, which is self-signed: trust it as the CA. */
+  caCertPem: string;
+  /** The APNs signing key (.p8 PEM), when the sink generated it or was given it. */
+  keyPem?: string;
+  /** Key ID and Team ID provider tokens must carry; absent with providerKey 'unchecked'. */
+  keyId?: string;
+  teamId?: string;
+  publicKeyPem?: string;
+  /** Accepted pushes, oldest first (bounded by `maxRecorded`). */
+  pushes: ReceivedPush[];
+  on(event: 'push', listener: (push: ReceivedPush) => void): void;
+  on(event: 'hook-exit', listener: (exit: HookExit) => void): void;
+  /** Add or replace the rule for `rule.token`. */
+  setRule(rule: PushSinkRule): void;
+  /** Drop the rule of one token, or all rules. */
+  clearRules(token?: string): void;
+  /** Close connections and the listener, kill running hook commands, flush the JSONL file. */
+  stop(): Promise<void>;
+}
+
+/** Bodies are read up to this size; anything larger is answered 413 anyway. */
+const BODY_READ_CAP = 8192;
+
+export async function startPushSink(options: PushSinkOptions = {}): Promise<PushSink> {
+  const host = options.host ?? '127.0.0.1';
+  const now = options.now ?? Date.now;
+  const maxRecorded = options.maxRecorded ?? 1000;
+  const tls = options.tls ?? (await selfSignedCertificate([host]));
+  const keys = resolveProviderKey(options.providerKey);
+  const rules = new SinkRules();
+  for (const rule of options.rules ?? []) rules.set(rule);
+  if (options.rulesFile !== undefined) {
+    for (const rule of await loadPushSinkRules(options.rulesFile)) rules.set(rule);
+  }
+
+  const events = new EventEmitter();
+  const emit = (event: string, value: unknown): void => {
+    try {
+      events.emit(event, value);
+    } catch (err) {
+      process.stderr.write(`push sink: ${event} listener threw: ${String(err)}\n`);
+    }
+  };
+  const pushes: ReceivedPush[] = [];
+  const output = options.output ?? 'stdout';
+  const jsonl: WriteStream | undefined =
+    typeof output === 'object' ? createWriteStream(output.jsonlFile, { flags: 'a' }) : undefined;
+  const hookOptions = typeof options.onPush === 'string' ? { command: options.onPush } : options.onPush;
+  const hook =
+    hookOptions === undefined
+      ? undefined
+      : new OnPushHook(
+          hookOptions,
+          (exit) => emit('hook-exit', exit),
+          (token) => process.stderr.write(`push sink: onPush queue full, dropped push to ${token.slice(0, 8)}…\n`),
+        );
+  const delays = new Set<NodeJS.Timeout>();
+  const sessions = new Set<http2.ServerHttp2Session>();
+
+  const record = (accepted: AcceptedRequest, apnsId: string): void => {
+    const push: ReceivedPush = {
+      receivedAt: now(),
+      token: accepted.token,
+      topic: accepted.topic,
+      pushType: accepted.pushType,
+      priority: accepted.priority,
+      ...(accepted.expiration === undefined ? {} : { expiration: accepted.expiration }),
+      ...(accepted.collapseId === undefined ? {} : { collapseId: accepted.collapseId }),
+      apnsId,
+      payload: accepted.payload,
+      ...(accepted.providerToken === undefined
+        ? {}
+        : {
+            providerTokenIssuedAt: accepted.providerToken.issuedAt,
+            providerTokenFingerprint: accepted.providerToken.fingerprint,
+          }),
+    };
+    pushes.push(push);
+    if (pushes.length > maxRecorded) pushes.shift();
+    const line = `${JSON.stringify(push)}\n`;
+    if (jsonl !== undefined) jsonl.write(line);
+    else if (output === 'stdout') process.stdout.write(line);
+    emit('push', push);
+    hook?.enqueue(hookVarsOf(accepted));
+  };
+
+  const answer = (stream: http2.ServerHttp2Stream, apnsId: string, result: SinkAnswer): void => {
+    if (stream.destroyed || stream.closed) return;
+    const headers: http2.OutgoingHttpHeaders = { ':status': result.status, 'apns-id': apnsId };
+    if (result.retryAfterSeconds !== undefined) headers['retry-after'] = String(result.retryAfterSeconds);
+    if (result.status === 200) {
+      stream.respond(headers, { endStream: true });
+      return;
+    }
+    headers['content-type'] = 'application/json';
+    stream.respond(headers);
+    const body =
+      result.status === 410
+        ? { reason: result.reason ?? 'Unregistered', timestamp: now() }
+        : { reason: result.reason ?? `HTTP${result.status}` };
+    stream.end(JSON.stringify(body));
+  };
+
+  const server = http2.createSecureServer({ key: tls.keyPem, cert: tls.certPem });
+  server.on('session', (session) => {
+    sessions.add(session);
+    session.on('close', () => sessions.delete(session));
+    session.on('error', () => session.destroy());
+  });
+  server.on('stream', (stream, headers) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    stream.on('error', () => stream.destroy());
+    stream.on('data', (chunk: Buffer) => {
+      if (size < BODY_READ_CAP) chunks.push(chunk);
+      size += chunk.length;
+    });
+    stream.on('end', () => {
+      const body = Buffer.concat(chunks).subarray(0, BODY_READ_CAP);
+      const check = checkApnsRequest(
+        {
+          method: String(headers[':method'] ?? ''),
+          path: String(headers[':path'] ?? ''),
+          headers,
+          body,
+          bodyTruncated: size > BODY_READ_CAP,
+        },
+        keys?.check,
+        now(),
+      );
+      if (!check.ok) {
+        answer(stream, randomUUID(), { status: check.status, reason: check.reason, delayMs: 0 });
+        return;
+      }
+      const accepted = check.push;
+      const apnsId = accepted.apnsId ?? randomUUID();
+      const result = rules.take(accepted.token);
+      const respond = (): void => {
+        answer(stream, apnsId, result);
+        if (result.status === 200) record(accepted, apnsId);
+      };
+      if (result.delayMs <= 0) {
+        respond();
+        return;
+      }
+      const timer = setTimeout(() => {
+        delays.delete(timer);
+        respond();
+      }, result.delayMs);
+      delays.add(timer);
+    });
+  });
+
+  server.listen(options.port ?? 0, host);
+  await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err))]);
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : (options.port ?? 0);
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      for (const timer of delays) clearTimeout(timer);
+      delays.clear();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const session of sessions) session.destroy();
+      await closed;
+      await hook?.stop();
+      if (jsonl !== undefined) {
+        await new Promise<void>((resolve) => jsonl.end(() => resolve()));
+      }
+      events.removeAllListeners();
+    })();
+    return stopping;
+  };
+
+  return {
+    host,
+    port,
+    url: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    caCertPem: tls.certPem,
+    ...(keys?.keyPem === undefined ? {} : { keyPem: keys.keyPem }),
+    ...(keys === undefined
+      ? {}
+      : { keyId: keys.check.keyId, teamId: keys.check.teamId, publicKeyPem: keys.publicKeyPem }),
+    pushes,
+    on(
+      event: 'push' | 'hook-exit',
+      listener: ((push: ReceivedPush) => void) | ((exit: HookExit) => void),
+    ): void {
+      events.on(event, listener as (value: unknown) => void);
+    },
+    setRule: (rule) => rules.set(rule),
+    clearRules: (token) => rules.clear(token),
+    stop,
+  };
+}
+
+function resolveProviderKey(
+  option: PushSinkOptions['providerKey'],
+): { check: ProviderKey; keyPem?: string; publicKeyPem: string } | undefined {
+  if (option === 'unchecked') return undefined;
+  const given = option ?? generateApnsTestKey();
+  const source = given.publicKeyPem ?? given.keyPem;
+  if (source === undefined) throw new Error('push sink: providerKey needs publicKeyPem or keyPem');
+  const publicKey = createPublicKey(source);
+  return {
+    check: { publicKey, keyId: given.keyId, teamId: given.teamId },
+    ...(given.keyPem === undefined ? {} : { keyPem: given.keyPem }),
+    publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  };
+}

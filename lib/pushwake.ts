@@ -1,0 +1,200 @@
+/**
+ * pushwake, assembled: the SIP engine (embedded or an external drachtio-server), drachtio-srf,
+ * the store, the APNs sender, the registration relay and the call path.
+ */
+import type { PushwakeConfig } from './config/types.js';
+import type { Logger } from './log.js';
+import { CallBook } from './call/call-book.js';
+import { CallIntake } from './call/call-intake.js';
+import type { CallEnding } from './call/call-types.js';
+import { DeviceWaker, noApnsKey } from './call/device-waker.js';
+import { startSrfLeg } from './call/device-leg.js';
+import { EndedNoticeCourier } from './call/ended-notices.js';
+import { IncomingCall } from './call/incoming-call.js';
+import { TrustedSources } from './call/trusted-sources.js';
+import { startEmbeddedEngine, type EmbeddedEngine } from './engine/index.js';
+import { ApnsSender } from './push/apns-sender.js';
+import { compilePayloadTemplate } from './push/payload.js';
+import type { PushSender } from './push/push-outcome.js';
+import { RegistrationRelay } from './registration/registration-relay.js';
+import { createSipApp, type SipApp } from './sip/srf.js';
+import { openBindingStore } from './store/index.js';
+import type { BindingStore } from './store/binding-store.js';
+
+export interface RunningPushwake {
+  app: SipApp;
+  store: BindingStore;
+  calls: CallBook;
+  /** The SIP addresses actually listened on (embedded engine); empty with an external engine. */
+  sipAddresses: Array<{ transport: 'udp' | 'tcp'; address: string; port: number }>;
+  /** host:port put in the Contact registered upstream. */
+  advertisedHost: string;
+  /** Resolves with each call's ending (tests, metrics later). */
+  onCallEnded(fn: (call: IncomingCall, how: CallEnding) => void): void;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  log: Logger;
+  /** Use this store instead of opening the configured one (tests). */
+  store?: BindingStore;
+  /** Use this push sender instead of building one from `apns` (tests). */
+  pushSender?: PushSender;
+}
+
+export async function startPushwake(config: PushwakeConfig, opts: StartOptions): Promise<RunningPushwake> {
+  const log = opts.log;
+  const template = compilePayloadTemplate(config.call.payloadTemplate);
+  const store = opts.store ?? (await openBindingStore(
+    config.store.kind === 'redis' ? { kind: 'redis', url: config.store.url, keyPrefix: config.store.keyPrefix } : { kind: 'embedded', path: config.store.path },
+    { onCorruptRecord: (key, err) => log.error({ key, err }, 'corrupt store record skipped') },
+  ));
+  const sender = opts.pushSender ?? buildSender(config, log);
+
+  let engine: EmbeddedEngine | undefined;
+  let wire = { host: config.engine.host, port: config.engine.port };
+  if (config.engine.mode === 'embedded') {
+    engine = await startEmbeddedEngine({
+      sip: config.sip.listen.map((l) => ({ address: l.address, port: l.port, transports: l.transports })),
+      wire: { address: config.engine.host, port: config.engine.port, secret: config.engine.secret },
+      limits: {
+        maxMessageBytes: config.engine.maxMessageBytes,
+        perSourceRatePerSec: config.engine.perSourceRatePerSec,
+        tcpHeaderTimeoutMs: config.engine.tcpHeaderTimeoutMs,
+        tcpIdleMs: config.engine.tcpIdleMs,
+      },
+      log: (level, msg, fields) => log[level](fields ?? {}, `engine: ${msg}`),
+    });
+    wire = { host: config.engine.host, port: engine.wirePort };
+  }
+  const sipAddresses = engine?.sipAddresses ?? [];
+  const advertisedHost = config.sip.advertisedHost || defaultAdvertised(sipAddresses, config);
+  const advertisedTransport: 'udp' | 'tcp' = sipAddresses.some((a) => a.transport === 'udp') || sipAddresses.length === 0 ? 'udp' : 'tcp';
+
+  const app = createSipApp();
+  const calls = new CallBook(config.call.maxParkedCalls);
+  const endedListeners: Array<(call: IncomingCall, how: CallEnding) => void> = [];
+  const waker = new DeviceWaker(sender, template, store, {
+    ttlMs: config.apns.ttlSeconds * 1000,
+    retryBaseDelayMs: config.apns.retryBaseDelayMs,
+    retryMaxAttempts: config.apns.retryMaxAttempts,
+  }, log);
+  const courier = new EndedNoticeCourier(app, store, sender, template, {
+    mode: config.endedNotice.mode,
+    pushHintHeader: config.call.pushHintHeader,
+    callUuidHeader: config.call.callUuidHeader,
+    pushTtlMs: config.apns.ttlSeconds * 1000,
+    inviteTimeoutMs: 32_000,
+    localHost: advertisedHost,
+  }, log);
+
+  const callSettings = {
+    wakeTimeoutMs: config.call.wakeTimeoutMs,
+    ringTimeoutMs: config.call.ringTimeoutMs,
+    sendRinging: config.call.sendRinging,
+    skipPushWithinMs: config.call.skipPushWithinSeconds * 1000,
+    endedNoticeWindowMs: config.endedNotice.windowSeconds * 1000,
+    pushHintHeader: config.call.pushHintHeader,
+    callUuidHeader: config.call.callUuidHeader,
+  };
+  const intake = new CallIntake({
+    app,
+    store,
+    book: calls,
+    trusted: new TrustedSources(config.upstream.trustedSources),
+    contactUserPrefix: config.registration.contactUserPrefix,
+    retryAfterSeconds: config.call.retryAfterSeconds,
+    log,
+    createCall: (identity, caller, callLog) =>
+      new IncomingCall(identity, caller, {
+        now: Date.now,
+        startLeg: (b, call, onEvent) => startSrfLeg(app, b, call, callSettings, callLog, onEvent),
+        wake: (b, call, deadline) => waker.wake(b, call, deadline),
+        oweEndedNotice: (n) => courier.owe(n),
+      }, callSettings, callLog, (call, how) => {
+        calls.remove(call);
+        for (const fn of endedListeners) fn(call, how);
+      }),
+  });
+  const relaySettings = {
+      ...config.registration,
+      pushHintHeader: config.call.pushHintHeader,
+      pushHintParam: config.call.pushHintParam,
+      registrar: config.upstream.registrar,
+      upstreamExpires: config.upstream.registerExpires,
+      registerTimeoutMs: config.upstream.registerTimeoutMs,
+      advertisedHost,
+      advertisedTransport,
+  };
+  const relay = new RegistrationRelay({
+    app,
+    store,
+    log,
+    settings: relaySettings,
+    onDeviceRegistered: ({ binding, pushHint }) => {
+      calls.deviceRegistered(binding, pushHint);
+      void courier.deviceRegistered(binding);
+    },
+  });
+
+  app.onRequest('register', relay.handle);
+  app.onRequest('invite', intake.handle);
+  app.onRequest('options', (_req, res) => res.send(200, 'OK', {}));
+  app.onDisconnect(() => log.warn('lost the SIP engine connection; drachtio-srf reconnects'));
+  try {
+    const hostport = await app.connect({ host: wire.host, port: wire.port, secret: config.engine.secret });
+    // With an external drachtio-server, advertise what it listens on unless told otherwise.
+    if (!engine && !config.sip.advertisedHost) relaySettings.advertisedHost = advertisedFromHostport(hostport) ?? advertisedHost;
+  } catch (err) {
+    await engine?.stop();
+    await store.close();
+    throw err;
+  }
+  log.info({ mode: config.engine.mode, sip: sipAddresses, advertisedHost, store: config.store.kind }, 'pushwake started');
+
+  return {
+    app,
+    store,
+    calls,
+    sipAddresses,
+    advertisedHost,
+    onCallEnded: (fn) => endedListeners.push(fn),
+    async stop() {
+      calls.abortAll();
+      app.disconnect();
+      await engine?.stop();
+      await sender.close();
+      if (!opts.store) await store.close();
+      log.info('pushwake stopped');
+    },
+  };
+}
+
+function buildSender(config: PushwakeConfig, log: Logger): PushSender {
+  if (!config.apns.keyFile) {
+    log.warn('apns.keyFile is not set: pushes will not be sent and sleeping phones cannot be woken');
+    return noApnsKey;
+  }
+  return new ApnsSender({
+    signingKeyFile: config.apns.keyFile,
+    keyId: config.apns.keyId,
+    teamId: config.apns.teamId,
+    ...(config.apns.host ? { host: config.apns.host, port: config.apns.port } : {}),
+    ...(config.apns.caFile ? { caFile: config.apns.caFile } : {}),
+    requestTimeoutMs: config.apns.requestTimeoutMs,
+    logger: log,
+  });
+}
+
+/** drachtio-server announces `udp/1.2.3.4:5060,tcp/1.2.3.4:5060`: take the first address. */
+export function advertisedFromHostport(hostport: string): string | undefined {
+  const m = /(?:^|,)\s*(?:udp|tcp|tls|wss?)\/([^,\s]+)/i.exec(hostport);
+  return m?.[1];
+}
+
+function defaultAdvertised(addrs: Array<{ address: string; port: number }>, config: PushwakeConfig): string {
+  const first = addrs[0] ?? config.sip.listen[0];
+  if (!first) return '127.0.0.1';
+  const host = first.address.includes(':') ? `[${first.address}]` : first.address;
+  return `${host}:${first.port}`;
+}

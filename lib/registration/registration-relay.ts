@@ -1,0 +1,227 @@
+/**
+ * The registration B2BUA: a phone's REGISTER is answered by pushwake itself (so the engine keeps
+ * the phone's flow for the INVITE) after relaying a REGISTER of its own upstream, whose Contact
+ * points at pushwake. The upstream registrar authenticates the phone: its Authorization is carried
+ * across and 401/407 challenges are handed back. A Binding is stored only after the upstream 2xx.
+ */
+import type { Binding, Flow, SipTransport } from '../domain/binding.js';
+import type { Logger } from '../log.js';
+import { tokenPrefix } from '../log.js';
+import type { BindingStore } from '../store/binding-store.js';
+import { parseContactList, parseSipUri } from '../sip/name-addr.js';
+import type { Headers, InboundRequest, InboundResponse, ServerResponse, SipApp } from '../sip/srf.js';
+import { readRegister, type RegisterIntent, type RegisterSettings } from './register-request.js';
+import { UpstreamCSeq } from './upstream-cseq.js';
+
+export interface RelaySettings extends RegisterSettings {
+  registrar: string;
+  upstreamExpires: number;
+  registerTimeoutMs: number;
+  /** host[:port] pushwake advertises in the Contact it registers upstream. */
+  advertisedHost: string;
+  /** Transport the PBX should use to reach pushwake. */
+  advertisedTransport: 'udp' | 'tcp';
+}
+
+export interface DeviceRegistered {
+  binding: Binding;
+  pushHint?: string;
+}
+
+export interface RegistrationRelayDeps {
+  app: SipApp;
+  store: BindingStore;
+  settings: RelaySettings;
+  log: Logger;
+  now?: () => number;
+  /** Called after the phone got its 200, for every successful (re-)registration. */
+  onDeviceRegistered: (event: DeviceRegistered) => void;
+}
+
+const PASSED_UPSTREAM = ['Authorization', 'Proxy-Authorization', 'User-Agent', 'Supported'];
+const PASSED_DOWNSTREAM = ['WWW-Authenticate', 'Proxy-Authenticate', 'Min-Expires', 'Retry-After', 'Date'];
+
+export class RegistrationRelay {
+  private readonly now: () => number;
+  private readonly cseq = new UpstreamCSeq(10_000);
+  /** Largest Min-Expires the registrar asked for (423); later REGISTERs ask at least that. */
+  private upstreamMinExpires = 0;
+
+  constructor(private readonly deps: RegistrationRelayDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** The srf REGISTER handler. Never throws: every failure becomes a SIP answer and a log line. */
+  handle = (req: InboundRequest, res: ServerResponse): void => {
+    this.relay(req, res).catch((err: unknown) => {
+      this.deps.log.error({ err, callId: req.callId }, 'REGISTER relay failed');
+      if (!res.finalResponseSent) res.send(500, 'Server Internal Error', {});
+    });
+  };
+
+  private async relay(req: InboundRequest, res: ServerResponse): Promise<void> {
+    const intent = readRegister((n) => req.get(n), this.deps.settings);
+    const log = this.deps.log.child({ callId: req.callId, ...('aor' in intent ? { aor: intent.aor } : {}) });
+    if (intent.kind === 'reject') {
+      log.info({ status: intent.status, why: intent.reason, source: req.source_address }, 'REGISTER refused');
+      res.send(intent.status, intent.reason, { headers: intent.headers ?? {} });
+      return;
+    }
+    if (intent.kind === 'register' && intent.push.kind === 'invalid') {
+      log.warn({ why: intent.push.reason }, 'REGISTER carries unusable push data; relaying without push');
+    }
+    const resolved = intent.kind === 'unregister' ? await this.resolveUnregister(intent, req) : intent;
+    const upstream = await this.sendUpstream(req, resolved, log);
+    if (!upstream) {
+      res.send(504, 'Server Time-out', {});
+      return;
+    }
+    if (upstream.status < 200 || upstream.status >= 300) {
+      log.info({ status: upstream.status }, 'upstream refused REGISTER; passed to the phone');
+      res.send(upstream.status, upstream.reason, { headers: copyHeaders(upstream, PASSED_DOWNSTREAM) });
+      return;
+    }
+    await this.commit(req, res, resolved, upstream, log);
+  }
+
+  /**
+   * A phone often unregisters without repeating its push token, so its key may differ from the
+   * stored one: fall back to the binding with the same contact URI.
+   */
+  private async resolveUnregister(intent: Extract<RegisterIntent, { kind: 'unregister' }>, req: InboundRequest): Promise<Extract<RegisterIntent, { kind: 'unregister' }>> {
+    if (await this.deps.store.getBinding(intent.aor, intent.deviceKey)) return intent;
+    const contact = parseContactList(req.get('Contact') ?? '');
+    const uri = Array.isArray(contact) ? contact[0]?.uri : undefined;
+    const match = (await this.deps.store.listBindings(intent.aor)).find((b) => b.contact === uri);
+    return match ? { ...intent, deviceKey: match.deviceKey, localContactUser: match.localContactUser } : intent;
+  }
+
+  private async commit(req: InboundRequest, res: ServerResponse, intent: Exclude<RegisterIntent, { kind: 'reject' }>, upstream: InboundResponse, log: Logger): Promise<void> {
+    if (intent.kind === 'unregister-all') {
+      for (const b of await this.deps.store.listBindings(intent.aor)) await this.deps.store.removeBinding(b.aor, b.deviceKey);
+      log.info('all devices unregistered');
+      res.send(200, 'OK', {});
+      return;
+    }
+    if (intent.kind === 'unregister') {
+      await this.deps.store.removeBinding(intent.aor, intent.deviceKey);
+      log.info({ deviceKey: intent.deviceKey }, 'device unregistered');
+      res.send(200, 'OK', {});
+      return;
+    }
+    const now = this.now();
+    const granted = grantedExpires(upstream, intent.localContactUser) ?? this.requestedExpires();
+    const existing = await this.deps.store.getBinding(intent.aor, intent.deviceKey);
+    const binding: Binding = {
+      aor: intent.aor,
+      deviceKey: intent.deviceKey,
+      ...(intent.instanceId ? { instanceId: intent.instanceId } : {}),
+      contact: intent.contact.uri,
+      flow: flowOf(req),
+      ...(intent.push.kind === 'valid' ? { push: intent.push.push } : {}),
+      localContactUser: intent.localContactUser,
+      upstreamCallId: req.callId,
+      deviceExpiresAt: now + intent.deviceExpires * 1000,
+      upstreamExpiresAt: now + Math.max(granted, intent.deviceExpires) * 1000,
+      createdAt: existing?.createdAt ?? now,
+      registeredAt: now,
+    };
+    await this.deps.store.putBinding(binding);
+    const headers: Headers = {
+      Contact: `<${intent.contact.uri}>;expires=${intent.deviceExpires}`,
+      Expires: String(intent.deviceExpires),
+    };
+    if (intent.push.kind === 'invalid') {
+      headers['Warning'] = `399 ${this.deps.settings.advertisedHost} "${intent.push.reason.replace(/["\\]/g, '')}"`;
+    }
+    log.info(
+      { deviceKey: intent.deviceKey, expires: intent.deviceExpires, upstreamExpires: granted, push: binding.push ? tokenPrefix(binding.push.token) : null },
+      'device registered',
+    );
+    res.send(200, 'OK', { headers });
+    this.deps.onDeviceRegistered({ binding, ...(intent.pushHint ? { pushHint: intent.pushHint } : {}) });
+  }
+
+  private requestedExpires(): number {
+    return Math.max(this.deps.settings.upstreamExpires, this.upstreamMinExpires);
+  }
+
+  /** Relay upstream; a 423 is retried once with the registrar's Min-Expires. */
+  private async sendUpstream(req: InboundRequest, intent: Exclude<RegisterIntent, { kind: 'reject' }>, log: Logger): Promise<InboundResponse | undefined> {
+    let res = await this.exchange(req, intent);
+    if (res?.status === 423 && intent.kind === 'register') {
+      const min = Number(res.get('Min-Expires'));
+      if (Number.isInteger(min) && min > this.upstreamMinExpires && min <= 604_800) {
+        log.info({ minExpires: min }, 'registrar asked for a longer registration; retrying');
+        this.upstreamMinExpires = min;
+        this.cseq.bump(req.callId);
+        res = await this.exchange(req, intent);
+      }
+    }
+    return res;
+  }
+
+  private exchange(req: InboundRequest, intent: Exclude<RegisterIntent, { kind: 'reject' }>): Promise<InboundResponse | undefined> {
+    const s = this.deps.settings;
+    const expires = intent.kind === 'register' ? this.requestedExpires() : 0;
+    const contact = intent.kind === 'unregister-all'
+      ? '*'
+      : `<sip:${intent.localContactUser}@${s.advertisedHost};transport=${s.advertisedTransport}>;expires=${expires}`;
+    const cseqNum = this.cseq.next(req.callId, Number((req.get('CSeq') ?? '1').split(/\s+/)[0]) || 1);
+    const headers: Headers = {
+      From: req.get('From') ?? '',
+      To: req.get('To') ?? '',
+      'Call-ID': req.callId,
+      CSeq: `${cseqNum} REGISTER`,
+      Contact: contact,
+      Expires: String(expires),
+      ...copyHeaders(req, PASSED_UPSTREAM),
+    };
+    return new Promise((resolve) => {
+      let done = false;
+      const finish = (r: InboundResponse | undefined): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        resolve(r);
+      };
+      const timer = setTimeout(() => finish(undefined), s.registerTimeoutMs);
+      this.deps.app
+        .request(req.uri, { method: 'REGISTER', headers, proxy: s.registrar })
+        .then((sent) => sent.on('response', (r) => { if (r.status >= 200) finish(r); }))
+        .catch((err: unknown) => {
+          this.deps.log.warn({ err, registrar: s.registrar }, 'cannot send REGISTER upstream');
+          finish(undefined);
+        });
+    });
+  }
+}
+
+function copyHeaders(msg: { get(n: string): string | undefined; has(n: string): boolean }, names: string[]): Headers {
+  const out: Headers = {};
+  for (const n of names) {
+    const v = msg.has(n) ? msg.get(n) : undefined;
+    if (v !== undefined && v !== '') out[n] = v;
+  }
+  return out;
+}
+
+/** The lifetime the registrar granted pushwake's contact: its expires param, else Expires. */
+function grantedExpires(res: InboundResponse, localUser: string): number | undefined {
+  const contacts = parseContactList(res.get('Contact') ?? '');
+  if (Array.isArray(contacts)) {
+    for (const c of contacts) {
+      const uri = parseSipUri(c.uri);
+      const e = c.params.get('expires');
+      if (uri?.user === localUser && e && /^\d+$/.test(e)) return Number(e);
+    }
+  }
+  const h = res.get('Expires');
+  return h && /^\d+$/.test(h.trim()) ? Number(h.trim()) : undefined;
+}
+
+function flowOf(req: InboundRequest): Flow {
+  const p = req.protocol.toLowerCase();
+  const transport: SipTransport = p === 'tcp' || p === 'tls' || p === 'ws' || p === 'wss' ? p : 'udp';
+  return { transport, sourceAddress: req.source_address, sourcePort: Number(req.source_port) };
+}

@@ -1,0 +1,202 @@
+/**
+ * A small typed layer over drachtio-srf. Its bundled .d.ts misses `srf.register`, types
+ * `createUAC`'s cbRequest as `(req)` where it is `(err, req)`, and uses `any` for errors. The
+ * rest of pushwake sees only these interfaces; `wrapSrf` is the one place that touches the
+ * untyped object.
+ */
+import Srf from 'drachtio-srf';
+
+export type Headers = Record<string, string>;
+
+export interface ParsedNameAddr {
+  name?: string;
+  uri: string;
+  params: Record<string, string | null | undefined>;
+}
+
+/** What every SIP message exposes, requests and responses alike. */
+export interface SipMessageView {
+  readonly body: string;
+  readonly raw?: string;
+  get(name: string): string | undefined;
+  has(name: string): boolean;
+}
+
+export interface SrfServerInfo {
+  address?: string;
+  hostport?: string;
+}
+
+/** A request from the network, handed to the app. */
+export interface InboundRequest extends SipMessageView {
+  readonly method: string;
+  readonly uri: string;
+  readonly callId: string;
+  readonly source_address: string;
+  readonly source_port: string | number;
+  readonly protocol: string;
+  readonly server?: SrfServerInfo;
+  on(event: 'cancel', fn: (cancelRequest: SipMessageView) => void): this;
+}
+
+export interface ResponseOptions {
+  headers?: Headers;
+  body?: string;
+}
+
+/** The app's side of a server transaction. */
+export interface ServerResponse {
+  readonly finalResponseSent: boolean;
+  send(status: number, reason: string, opts: ResponseOptions, cb?: (err: Error | null) => void): void;
+  send(status: number, opts?: ResponseOptions): void;
+}
+
+/** A response from the network to a request the app sent. */
+export interface InboundResponse extends SipMessageView {
+  readonly status: number;
+  readonly reason: string;
+}
+
+/** A request the app sent (out of dialog). */
+export interface OutboundRequest extends SipMessageView {
+  readonly method: string;
+  on(event: 'response', fn: (res: InboundResponse) => void): this;
+  cancel(opts: { headers?: Headers }, cb?: (err: Error | null) => void): void;
+}
+
+export interface DialogRequestOptions {
+  method: string;
+  headers?: Headers;
+  body?: string;
+}
+
+export type DialogEvent = 'modify' | 'info' | 'update' | 'refer' | 'notify' | 'message' | 'options';
+
+export interface SipDialog {
+  readonly id: string;
+  readonly sip: { callId: string; localTag: string; remoteTag: string };
+  readonly local: { sdp: string };
+  readonly remote: { sdp: string };
+  on(event: 'destroy', fn: (bye: SipMessageView) => void): this;
+  on(event: DialogEvent, fn: (req: InboundRequest, res: ServerResponse) => void): this;
+  removeAllListeners(): this;
+  request(opts: DialogRequestOptions): Promise<InboundResponse>;
+  destroy(opts?: { headers?: Headers }): Promise<unknown>;
+}
+
+export interface UacOptions {
+  headers?: Headers;
+  localSdp?: string;
+  /** Next hop, while the Request-URI stays `uri`. */
+  proxy?: string;
+}
+
+export interface UacProgress {
+  /** Called once the INVITE is on the wire (or failed to go). */
+  onRequestSent?: (req: OutboundRequest) => void;
+  onProvisional?: (res: InboundResponse) => void;
+}
+
+/** A final non-2xx for a UAC INVITE surfaces as this error. */
+export interface SipStatusError extends Error {
+  status: number;
+  res?: InboundResponse;
+}
+
+export const isSipStatusError = (err: unknown): err is SipStatusError =>
+  err instanceof Error && typeof (err as Partial<SipStatusError>).status === 'number';
+
+export type RequestHandler = (req: InboundRequest, res: ServerResponse) => void;
+
+export interface OutOfDialogRequest {
+  method: string;
+  headers?: Headers;
+  body?: string;
+  /** Next hop, while the Request-URI stays the given uri. */
+  proxy?: string;
+}
+
+/** The part of drachtio-srf that pushwake uses. */
+export interface SipApp {
+  onRequest(method: 'register' | 'invite' | 'options' | 'message' | 'subscribe', handler: RequestHandler): void;
+  request(uri: string, opts: OutOfDialogRequest): Promise<OutboundRequest>;
+  createUac(uri: string, opts: UacOptions, progress: UacProgress): Promise<SipDialog>;
+  createUas(req: InboundRequest, res: ServerResponse, opts: { localSdp: string; headers?: Headers }): Promise<SipDialog>;
+  connect(opts: { host: string; port: number; secret: string }): Promise<string>;
+  disconnect(): void;
+  onDisconnect(fn: () => void): void;
+}
+
+/* The untyped shape of drachtio-srf's Srf object, as far as we call it. */
+interface RawSrf {
+  register(fn: RequestHandler): void;
+  invite(fn: RequestHandler): void;
+  options(fn: RequestHandler): void;
+  message(fn: RequestHandler): void;
+  subscribe(fn: RequestHandler): void;
+  request(uri: string, opts: OutOfDialogRequest, cb: (err: Error | null, req: OutboundRequest) => void): void;
+  createUAC(
+    uri: string,
+    opts: UacOptions,
+    progress: { cbRequest: (err: Error | null, req: OutboundRequest) => void; cbProvisional: (res: InboundResponse) => void },
+  ): Promise<SipDialog>;
+  createUAS(req: InboundRequest, res: ServerResponse, opts: { localSdp: string; headers?: Headers }): Promise<SipDialog>;
+  connect(opts: { host: string; port: number; secret: string }): void;
+  disconnect(): void;
+  on(event: 'connect', fn: (err: Error | null, hostport: string) => void): void;
+  on(event: 'error' | 'disconnect', fn: (err?: Error) => void): void;
+  removeListener(event: string, fn: (...args: never[]) => void): void;
+}
+
+export function createSipApp(): SipApp {
+  const raw = new (Srf as unknown as new () => RawSrf)();
+  // drachtio-srf emits 'error' on socket trouble; without a listener Node would throw.
+  raw.on('error', () => undefined);
+  return wrapSrf(raw);
+}
+
+function wrapSrf(raw: RawSrf): SipApp {
+  return {
+    onRequest(method, handler) {
+      raw[method](handler);
+    },
+    request(uri, opts) {
+      return new Promise((resolve, reject) => {
+        raw.request(uri, opts, (err, req) => (err ? reject(err) : resolve(req)));
+      });
+    },
+    createUac(uri, opts, progress) {
+      return raw.createUAC(uri, opts, {
+        cbRequest: (err, req) => {
+          if (!err) progress.onRequestSent?.(req);
+        },
+        cbProvisional: (res) => progress.onProvisional?.(res),
+      });
+    },
+    createUas(req, res, opts) {
+      return raw.createUAS(req, res, opts);
+    },
+    connect(opts) {
+      return new Promise((resolve, reject) => {
+        const onConnect = (err: Error | null, hostport: string): void => {
+          raw.removeListener('error', onError);
+          if (err) reject(err);
+          else resolve(hostport);
+        };
+        const onError = (err?: Error): void => {
+          raw.removeListener('connect', onConnect);
+          reject(err ?? new Error('drachtio connection failed'));
+        };
+        raw.on('connect', onConnect);
+        raw.on('error', onError);
+        raw.connect(opts);
+      });
+    },
+    disconnect() {
+      raw.disconnect();
+    },
+    onDisconnect(fn) {
+      raw.on('disconnect', () => fn());
+    },
+  };
+}

@@ -1,0 +1,371 @@
+import { mkdir } from 'node:fs/promises';
+import { ClassicLevel } from 'classic-level';
+import type { Binding, EndedNotice } from '../domain/binding.js';
+import type { BindingStore } from './binding-store.js';
+import { KeyedSerialiser } from './keyed-serialiser.js';
+import { keyPart } from './key-part.js';
+import { parseBinding, parseEndedNotice, parsePushClaim, withoutPush } from './stored-record.js';
+
+/**
+ * The embedded store: LevelDB in a local directory, so bindings survive a restart of pushwake.
+ * Losing them would leave every sleeping phone unreachable until it re-registers by itself.
+ *
+ * Key layout (every free-form segment goes through `keyPart`, so `:` only ever separates):
+ *   b:<aor>:<deviceKey>            Binding JSON. A prefix scan of `b:<aor>:` is the AOR index.
+ *   l:<localContactUser>           the `b:` key of the binding that owns this contact user.
+ *   n:<aor>:<deviceKey>:<callId>   EndedNotice JSON; one per call and device.
+ *   c:<callId>:<deviceKey>         PushClaim JSON.
+ *   x:<expiresAt, 16 digits>:<key> empty; the expiry index the sweep walks in time order. Every
+ *                                  record and `l:` entry has one, so nothing on disk outlives it.
+ * Every change touching more than one key is one batch, so a crash never splits a record from
+ * its index entries.
+ */
+
+export interface LevelBindingStoreOptions {
+  /** Directory of the database; created (with parents) if missing. */
+  path: string;
+  /** How often expired records are deleted from disk. Default 60 s: reads already hide them. */
+  sweepIntervalMs?: number;
+  /** Clock for every expiry decision. Default `Date.now`; tests pass a manual clock. */
+  now?: () => number;
+  /** Told about a record that could not be parsed; the record has been skipped and deleted. */
+  onCorruptRecord?: (key: string, err: Error) => void;
+  /** Told when a periodic sweep fails; the next interval tries again. */
+  onSweepError?: (err: Error) => void;
+}
+
+const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
+/** Expiry index entries read per pass, so a long backlog does not sit in memory at once. */
+const SWEEP_CHUNK = 500;
+/** 16 digits hold every epoch-ms timestamp up to year 285 000, and sort as numbers. */
+const EXPIRY_DIGITS = 16;
+
+type BatchOp = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
+
+const bindingPrefix = (aor: string): string => `b:${keyPart(aor)}:`;
+const bindingKey = (aor: string, deviceKey: string): string => bindingPrefix(aor) + keyPart(deviceKey);
+/** pushwake generates local contact users unique per device, so one binding owns each entry. */
+const localKey = (localContactUser: string): string => `l:${keyPart(localContactUser)}`;
+const noticePrefix = (aor: string, deviceKey: string): string => `n:${keyPart(aor)}:${keyPart(deviceKey)}:`;
+const claimKey = (callId: string, deviceKey: string): string => `c:${keyPart(callId)}:${keyPart(deviceKey)}`;
+const expiryStamp = (at: number): string => String(Math.max(0, Math.floor(at))).padStart(EXPIRY_DIGITS, '0');
+const expiryKey = (at: number, key: string): string => `x:${expiryStamp(at)}:${key}`;
+const EXPIRY_KEY_HEAD = 'x:'.length + EXPIRY_DIGITS + ':'.length;
+
+/** Range bounds covering exactly the keys that start with `prefix` (which ends in `:`). */
+function prefixRange(prefix: string): { gte: string; lt: string } {
+  return { gte: prefix, lt: `${prefix.slice(0, -1)};` };
+}
+
+/**
+ * Notices of one device are taken all at once, so they share the lock of their device prefix;
+ * every other record is locked by its own key.
+ */
+function lockKeyOf(key: string): string {
+  return key.startsWith('n:') ? key.slice(0, key.lastIndexOf(':') + 1) : key;
+}
+
+export class LevelBindingStore implements BindingStore {
+  readonly #db: ClassicLevel<string, string>;
+  readonly #now: () => number;
+  readonly #onCorruptRecord: ((key: string, err: Error) => void) | undefined;
+  readonly #onSweepError: ((err: Error) => void) | undefined;
+  readonly #locks = new KeyedSerialiser();
+  #sweepTimer: NodeJS.Timeout | undefined;
+  #sweeping: Promise<number> | undefined;
+
+  private constructor(db: ClassicLevel<string, string>, options: LevelBindingStoreOptions) {
+    this.#db = db;
+    this.#now = options.now ?? Date.now;
+    this.#onCorruptRecord = options.onCorruptRecord;
+    this.#onSweepError = options.onSweepError;
+    const interval = options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
+    this.#sweepTimer = setInterval(() => {
+      this.sweep().catch((err: unknown) => this.#onSweepError?.(asError(err)));
+    }, interval);
+    // The sweep is housekeeping: it must never be what keeps the process alive.
+    this.#sweepTimer.unref();
+  }
+
+  static async open(options: LevelBindingStoreOptions): Promise<LevelBindingStore> {
+    await mkdir(options.path, { recursive: true });
+    const db = new ClassicLevel<string, string>(options.path, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+    await db.open();
+    return new LevelBindingStore(db, options);
+  }
+
+  putBinding(binding: Binding): Promise<void> {
+    const key = bindingKey(binding.aor, binding.deviceKey);
+    return this.#locks.run(key, async () => {
+      const ops = await this.#unlinkBinding(key);
+      if (binding.upstreamExpiresAt > this.#now()) {
+        // Ops run in order, so re-putting a local index entry removed just above keeps it.
+        ops.push(
+          { type: 'put', key, value: JSON.stringify(binding) },
+          { type: 'put', key: expiryKey(binding.upstreamExpiresAt, key), value: '' },
+          { type: 'put', key: localKey(binding.localContactUser), value: key },
+          { type: 'put', key: expiryKey(binding.upstreamExpiresAt, localKey(binding.localContactUser)), value: '' },
+        );
+      }
+      await this.#db.batch(ops);
+    });
+  }
+
+  async getBinding(aor: string, deviceKey: string): Promise<Binding | undefined> {
+    return this.#readLive(bindingKey(aor, deviceKey));
+  }
+
+  async listBindings(aor: string): Promise<Binding[]> {
+    const now = this.#now();
+    const live: Binding[] = [];
+    const corrupt: Array<[string, string, Error]> = [];
+    for await (const [key, raw] of this.#db.iterator(prefixRange(bindingPrefix(aor)))) {
+      try {
+        const binding = parseBinding(raw);
+        if (binding.upstreamExpiresAt > now) live.push(binding);
+      } catch (err) {
+        corrupt.push([key, raw, asError(err)]);
+      }
+    }
+    for (const [key, raw, err] of corrupt) await this.#discardCorrupt(key, raw, err);
+    return live;
+  }
+
+  async findByLocalContact(localContactUser: string): Promise<Binding | undefined> {
+    const key = await this.#db.get(localKey(localContactUser));
+    if (key === undefined) return undefined;
+    const binding = await this.#readLive(key);
+    // The index is written with its binding, but checking the owner costs nothing.
+    return binding?.localContactUser === localContactUser ? binding : undefined;
+  }
+
+  removeBinding(aor: string, deviceKey: string): Promise<boolean> {
+    const key = bindingKey(aor, deviceKey);
+    return this.#locks.run(key, async () => {
+      const raw = await this.#db.get(key);
+      const wasLive = raw !== undefined && this.#isLiveBinding(key, raw);
+      await this.#db.batch(await this.#unlinkBinding(key, raw));
+      return wasLive;
+    });
+  }
+
+  clearPushToken(aor: string, deviceKey: string, token: string): Promise<boolean> {
+    const key = bindingKey(aor, deviceKey);
+    return this.#locks.run(key, async () => {
+      const binding = await this.#readLive(key, { locked: true });
+      if (binding?.push?.token !== token) return false;
+      // Same expiry, same local contact user: the index entries stay valid as they are.
+      await this.#db.put(key, JSON.stringify(withoutPush(binding)));
+      return true;
+    });
+  }
+
+  claimPush(callId: string, deviceKey: string, ttlMs: number): Promise<boolean> {
+    const key = claimKey(callId, deviceKey);
+    return this.#locks.run(key, async () => {
+      const now = this.#now();
+      const raw = await this.#db.get(key);
+      const ops: BatchOp[] = [];
+      if (raw !== undefined) {
+        const previous = this.#decode(key, raw, parsePushClaim);
+        if (previous !== undefined && previous.expiresAt > now) return false;
+        ops.push({ type: 'del', key });
+        if (previous !== undefined) ops.push({ type: 'del', key: expiryKey(previous.expiresAt, key) });
+      }
+      const expiresAt = now + Math.max(1, ttlMs);
+      ops.push(
+        { type: 'put', key, value: JSON.stringify({ expiresAt }) },
+        { type: 'put', key: expiryKey(expiresAt, key), value: '' },
+      );
+      await this.#db.batch(ops);
+      return true;
+    });
+  }
+
+  addEndedNotice(notice: EndedNotice): Promise<void> {
+    const prefix = noticePrefix(notice.aor, notice.deviceKey);
+    const key = prefix + keyPart(notice.callId);
+    return this.#locks.run(prefix, async () => {
+      const ops: BatchOp[] = [{ type: 'del', key }];
+      const raw = await this.#db.get(key);
+      const previous = raw === undefined ? undefined : this.#decode(key, raw, parseEndedNotice);
+      if (previous !== undefined) ops.push({ type: 'del', key: expiryKey(previous.expiresAt, key) });
+      if (notice.expiresAt > this.#now()) {
+        ops.push(
+          { type: 'put', key, value: JSON.stringify(notice) },
+          { type: 'put', key: expiryKey(notice.expiresAt, key), value: '' },
+        );
+      }
+      await this.#db.batch(ops);
+    });
+  }
+
+  takeEndedNotices(aor: string, deviceKey: string): Promise<EndedNotice[]> {
+    const prefix = noticePrefix(aor, deviceKey);
+    return this.#locks.run(prefix, async () => {
+      const now = this.#now();
+      const live: EndedNotice[] = [];
+      const ops: BatchOp[] = [];
+      for await (const [key, raw] of this.#db.iterator(prefixRange(prefix))) {
+        ops.push({ type: 'del', key });
+        const notice = this.#decode(key, raw, parseEndedNotice);
+        if (notice === undefined) continue;
+        ops.push({ type: 'del', key: expiryKey(notice.expiresAt, key) });
+        if (notice.expiresAt > now) live.push(notice);
+      }
+      if (ops.length > 0) await this.#db.batch(ops);
+      return live;
+    });
+  }
+
+  /**
+   * Delete every record that has expired, with its index entries. Runs on the timer; callable
+   * directly (tests, shutdown tooling). Resolves with the number of records deleted.
+   */
+  sweep(): Promise<number> {
+    this.#sweeping ??= this.#sweepExpired().finally(() => {
+      this.#sweeping = undefined;
+    });
+    return this.#sweeping;
+  }
+
+  /** Every key on disk, records and index entries alike; for metrics and tests. */
+  async countKeys(): Promise<number> {
+    let count = 0;
+    for await (const _key of this.#db.keys()) count += 1;
+    return count;
+  }
+
+  /** Records with queued read-modify-write work; zero when the store is idle. */
+  get pendingKeyCount(): number {
+    return this.#locks.pendingKeys;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#sweepTimer);
+    this.#sweepTimer = undefined;
+    await this.#sweeping?.catch(() => undefined);
+    await this.#locks.drain();
+    await this.#db.close();
+  }
+
+  async #sweepExpired(): Promise<number> {
+    const now = this.#now();
+    const end = `x:${expiryStamp(now + 1)}`;
+    let after = 'x:';
+    let removed = 0;
+    for (;;) {
+      const entries = await this.#db.keys({ gt: after, lt: end, limit: SWEEP_CHUNK }).all();
+      for (const entry of entries) {
+        const key = entry.slice(EXPIRY_KEY_HEAD);
+        // An `l:` entry is written under its binding's lock, so it is checked under that lock:
+        // a device re-registering while its old binding is swept must keep its entry.
+        const lockKey = key.startsWith('l:') ? ((await this.#db.get(key)) ?? key) : lockKeyOf(key);
+        if (await this.#locks.run(lockKey, () => this.#expireRecord(entry, key, now))) removed += 1;
+      }
+      const last = entries.at(-1);
+      if (last === undefined || entries.length < SWEEP_CHUNK) return removed;
+      after = last;
+    }
+  }
+
+  /** Deletes `key` if it has expired; always deletes the index entry that pointed here. */
+  async #expireRecord(entry: string, key: string, now: number): Promise<boolean> {
+    const ops: BatchOp[] = [{ type: 'del', key: entry }];
+    const raw = await this.#db.get(key);
+    let expired = false;
+    if (raw !== undefined && key.startsWith('l:')) {
+      expired = !(await this.#ownsLocalEntry(raw, key, now));
+      if (expired) ops.push({ type: 'del', key });
+    } else if (raw !== undefined) {
+      const expiresAt = this.#decode(key, raw, (text) => recordExpiry(key, text));
+      // A renewed record has a later index entry of its own; this one is just stale.
+      expired = expiresAt === undefined || expiresAt <= now;
+      if (expired && expiresAt !== undefined && key.startsWith('b:')) ops.push(...(await this.#unlinkBinding(key, raw)));
+      else if (expired) ops.push({ type: 'del', key });
+    }
+    await this.#db.batch(ops);
+    return expired;
+  }
+
+  /**
+   * The ops that delete the binding at `key` and its index entries. A damaged record is
+   * reported; its local index entry is then unknown and is left to fail the owner check.
+   */
+  async #unlinkBinding(key: string, raw?: string): Promise<BatchOp[]> {
+    const current = raw ?? (await this.#db.get(key));
+    if (current === undefined) return [];
+    const ops: BatchOp[] = [{ type: 'del', key }];
+    const old = this.#decode(key, current, parseBinding);
+    if (old === undefined) return ops;
+    ops.push({ type: 'del', key: expiryKey(old.upstreamExpiresAt, key) });
+    const oldLocal = localKey(old.localContactUser);
+    if ((await this.#db.get(oldLocal)) === key) {
+      ops.push({ type: 'del', key: oldLocal }, { type: 'del', key: expiryKey(old.upstreamExpiresAt, oldLocal) });
+    }
+    return ops;
+  }
+
+  async #readLive(key: string, opts: { locked?: boolean } = {}): Promise<Binding | undefined> {
+    const raw = await this.#db.get(key);
+    if (raw === undefined) return undefined;
+    let binding: Binding;
+    try {
+      binding = parseBinding(raw);
+    } catch (err) {
+      if (opts.locked) this.#onCorruptRecord?.(key, asError(err));
+      else await this.#discardCorrupt(key, raw, asError(err));
+      return undefined;
+    }
+    return binding.upstreamExpiresAt > this.#now() ? binding : undefined;
+  }
+
+  /**
+   * Whether the binding an `l:` entry points at is live and still uses that contact user. An
+   * entry left behind by a damaged binding fails this, and the sweep removes it.
+   */
+  async #ownsLocalEntry(bindingKeyValue: string, local: string, now: number): Promise<boolean> {
+    const raw = await this.#db.get(bindingKeyValue);
+    if (raw === undefined) return false;
+    try {
+      const owner = parseBinding(raw);
+      return owner.upstreamExpiresAt > now && localKey(owner.localContactUser) === local;
+    } catch {
+      return false; // reported when the binding itself is read or swept
+    }
+  }
+
+  #isLiveBinding(key: string, raw: string): boolean {
+    const binding = this.#decode(key, raw, parseBinding);
+    return binding !== undefined && binding.upstreamExpiresAt > this.#now();
+  }
+
+  /** Parses a record; a damaged one is reported and comes back undefined for the caller to delete. */
+  #decode<T>(key: string, raw: string, parse: (text: string) => T): T | undefined {
+    try {
+      return parse(raw);
+    } catch (err) {
+      this.#onCorruptRecord?.(key, asError(err));
+      return undefined;
+    }
+  }
+
+  /** For readers outside the key's lock: report, then delete only if nobody rewrote it since. */
+  async #discardCorrupt(key: string, raw: string, err: Error): Promise<void> {
+    this.#onCorruptRecord?.(key, err);
+    await this.#locks.run(lockKeyOf(key), async () => {
+      if ((await this.#db.get(key)) === raw) await this.#db.del(key);
+    });
+  }
+}
+
+/** When the record at `key` expires, whatever kind it is. Throws on a damaged record. */
+function recordExpiry(key: string, raw: string): number {
+  if (key.startsWith('b:')) return parseBinding(raw).upstreamExpiresAt;
+  if (key.startsWith('n:')) return parseEndedNotice(raw).expiresAt;
+  return parsePushClaim(raw).expiresAt;
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
