@@ -1,0 +1,91 @@
+/**
+ * The embedded SIP engine: a drachtio-server stand-in inside the Node process. drachtio-srf
+ * connects to `wirePort` exactly as it would to a real drachtio-server.
+ *
+ * Layers, each knowing only the one below: messages -> transport -> transactions -> dialogs -> wire.
+ */
+import { DialogTable } from './dialogs/dialog-table.js';
+import { TransactionLayer } from './transactions/transaction-layer.js';
+import { DEFAULT_TIMERS } from './transactions/timers.js';
+import { SipTransport } from './transport/sip-transport.js';
+import { DEFAULT_TRANSPORT_LIMITS, type EngineLog, type TransportName } from './transport/types.js';
+import { NetworkRequestRouter } from './wire/network-requests.js';
+import { RouteTable } from './wire/route-table.js';
+import { WireServer } from './wire/wire-server.js';
+import type { WireContext } from './wire/wire-state.js';
+
+export type { EngineLog, EngineLogLevel, TransportName } from './transport/types.js';
+
+/** The version reported to drachtio-srf; >= v0.8.2 so srf's optional pinging works. */
+export const ENGINE_VERSION = 'v0.9.4-pushwake-embedded';
+
+export interface EmbeddedEngineOptions {
+  /** SIP listeners; port 0 = ephemeral (UDP and TCP share the number when both are asked for) */
+  sip: Array<{ address: string; port: number; transports: TransportName[] }>;
+  /** the drachtio wire listener: address defaults to 127.0.0.1, port 0 = ephemeral */
+  wire: { address?: string; port?: number; secret: string };
+  limits?: {
+    /** default 65535 bytes */
+    maxMessageBytes?: number;
+    /** default 5 min; registered flows stay open while their registration lives */
+    tcpIdleMs?: number;
+    /** default 10 s to finish a message once its first byte arrived */
+    tcpHeaderTimeoutMs?: number;
+    /** default 500 messages/s per source address */
+    perSourceRatePerSec?: number;
+    /** default 1000 */
+    maxTcpConnections?: number;
+  };
+  /** RFC 3261 T1/T2/T4 in ms; defaults 500/4000/5000 */
+  timers?: { t1?: number; t2?: number; t4?: number };
+  log?: EngineLog;
+}
+
+export interface EmbeddedEngine {
+  wirePort: number;
+  sipAddresses: Array<{ transport: TransportName; address: string; port: number }>;
+  stop(): Promise<void>;
+}
+
+export async function startEmbeddedEngine(options: EmbeddedEngineOptions): Promise<EmbeddedEngine> {
+  const log: EngineLog = options.log ?? (() => undefined);
+  const limits = { ...DEFAULT_TRANSPORT_LIMITS, ...definedOnly(options.limits ?? {}) };
+  const timers = { ...DEFAULT_TIMERS, ...definedOnly(options.timers ?? {}) };
+  const transport = new SipTransport(limits, log);
+  const sipAddresses = await transport.start(options.sip);
+  const transactions = new TransactionLayer(transport, timers, log);
+  const ctx: WireContext = {
+    transport, transactions, log, dialogs: new DialogTable(), routes: new RouteTable(),
+    networkRequests: new Map(), appRequests: new Map(), sessions: new Map(), maxPending: 50_000,
+  };
+  transactions.setUser(new NetworkRequestRouter(ctx));
+  const hostports = sipAddresses.map((a) => `${a.transport}/${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`).join(',');
+  const wire = new WireServer(ctx, {
+    address: options.wire.address ?? '127.0.0.1',
+    port: options.wire.port ?? 0,
+    secret: options.wire.secret,
+    maxMessageBytes: limits.maxMessageBytes,
+    identity: () => ({ hostports, version: ENGINE_VERSION, localHostports: hostports }),
+  });
+  let wirePort: number;
+  try {
+    wirePort = await wire.start();
+  } catch (err) {
+    await transport.stop();
+    throw err;
+  }
+  log('info', 'embedded sip engine started', { wirePort, sip: hostports });
+  return {
+    wirePort,
+    sipAddresses,
+    stop: async () => {
+      await wire.stop();
+      transactions.stop();
+      await transport.stop();
+    },
+  };
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

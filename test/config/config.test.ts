@@ -1,0 +1,76 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../lib/config/load.js';
+
+function file(text: string): string {
+  const p = join(mkdtempSync(join(tmpdir(), 'pwcfg-')), 'c.yaml');
+  writeFileSync(p, text);
+  return p;
+}
+
+const expectKey = (fn: () => unknown, key: string): void => {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).key).toBe(key);
+    return;
+  }
+  throw new Error('no error');
+};
+
+describe('configuration', () => {
+  it('the embedded defaults are valid and documented values', () => {
+    const c = loadConfig({ env: {} });
+    expect(c.engine.mode).toBe('embedded');
+    expect(c.call.wakeTimeoutMs).toBe(25_000);
+    expect(c.apns.ttlSeconds).toBe(30);
+    expect(c.endedNotice).toEqual({ mode: 'invite-cancel', windowSeconds: 60 });
+    expect(c.store.kind).toBe('embedded');
+  });
+
+  it('a user file overrides only what it names', () => {
+    const c = loadConfig({ env: {}, file: file('call:\n  wakeTimeoutMs: 20000\n') });
+    expect(c.call.wakeTimeoutMs).toBe(20_000);
+    expect(c.call.ringTimeoutMs).toBe(60_000);
+  });
+
+  it('env overrides beat the file', () => {
+    const c = loadConfig({ file: file('call:\n  wakeTimeoutMs: 20000\n'), env: { PUSHWAKE_CALL_WAKE_TIMEOUT_MS: '15000', PUSHWAKE_UPSTREAM_TRUSTED_SOURCES: '["10.0.0.0/8"]', PUSHWAKE_ENGINE_SECRET: '0123' } });
+    expect(c.call.wakeTimeoutMs).toBe(15_000);
+    expect(c.upstream.trustedSources).toEqual(['10.0.0.0/8']);
+    expect(c.engine.secret).toBe('0123');
+  });
+
+  it('payloadTemplate is replaced whole, not merged', () => {
+    const c = loadConfig({ env: {}, file: file('call:\n  payloadTemplate:\n    hint: "{{pushHint}}"\n') });
+    expect(c.call.payloadTemplate).toEqual({ hint: '{{pushHint}}' });
+  });
+
+  it.each([
+    ['call:\n  wakeTimeoutMs: fast\n', 'call.wakeTimeoutMs'],
+    ['call:\n  wakeTimeoutMs: 5\n', 'call.wakeTimeoutMs'],
+    ['call:\n  wakeTimoutMs: 5000\n', 'call.wakeTimoutMs'],
+    ['nonsense: 1\n', 'nonsense'],
+    ['upstream:\n  trustedSources: ["10.0.0.0/33"]\n', 'upstream.trustedSources'],
+    ['upstream:\n  registrar: "http://pbx"\n', 'upstream.registrar'],
+    ['engine:\n  mode: docker\n', 'engine.mode'],
+    ['sip:\n  listen: [{address: nowhere, port: 5060, transports: [udp]}]\n', 'sip.listen'],
+    ['apns:\n  keyFile: /k.p8\n', 'apns.keyId'],
+    ['registration:\n  minExpires: 9000\n', 'registration.minExpires'],
+    ['call: [1, 2]\n', 'call'],
+    ['call: {wakeTimeoutMs: [\n', '(file)'],
+  ])('rejects %j naming %s', (text, key) => {
+    expectKey(() => loadConfig({ env: {}, file: file(text) }), key);
+  });
+
+  it('a missing file is a clear error', () => {
+    expectKey(() => loadConfig({ env: {}, file: '/nonexistent/pushwake.yaml' }), '(file)');
+  });
+
+  it('a bad env value names its key', () => {
+    expectKey(() => loadConfig({ env: { PUSHWAKE_CALL_SEND_RINGING: 'maybe' } }), 'call.sendRinging');
+  });
+});
