@@ -1,0 +1,66 @@
+/** Starts an engine plus a drachtio-srf app connected to it, and tears both down. */
+import Srf from 'drachtio-srf';
+import { startEmbeddedEngine, type EmbeddedEngine, type EmbeddedEngineOptions } from '../../../lib/engine/index.js';
+import { TestUa, type Target } from './test-ua.js';
+
+export const SECRET = 'cymru';
+
+// drachtio-srf's bundled types are incomplete; tests talk to it untyped on purpose.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnySrf = any;
+
+export interface Harness {
+  engine: EmbeddedEngine;
+  srf: AnySrf;
+  udp: Target;
+  tcp: Target;
+  uas: TestUa[];
+  ua(transport: 'udp' | 'tcp'): Promise<TestUa>;
+  close(): Promise<void>;
+}
+
+export async function startEngine(overrides: Partial<EmbeddedEngineOptions> = {}): Promise<EmbeddedEngine> {
+  return startEmbeddedEngine({
+    sip: [{ address: '127.0.0.1', port: 0, transports: ['udp', 'tcp'] }],
+    wire: { secret: SECRET },
+    timers: { t1: 100, t2: 400, t4: 500 },
+    ...overrides,
+  });
+}
+
+export function connectSrf(port: number, secret = SECRET): Promise<AnySrf> {
+  const srf: AnySrf = new Srf();
+  return new Promise((resolve, reject) => {
+    srf.on('error', () => undefined);
+    srf.connect({ host: '127.0.0.1', port, secret, reconnect: { maxAttempts: 1 } });
+    srf.once('connect', (err: Error | null) => (err ? reject(err) : resolve(srf)));
+  });
+}
+
+export async function startHarness(overrides: Partial<EmbeddedEngineOptions> = {}): Promise<Harness> {
+  const engine = await startEngine(overrides);
+  const srf = await connectSrf(engine.wirePort);
+  const find = (t: 'udp' | 'tcp') => {
+    const a = engine.sipAddresses.find((x) => x.transport === t)!;
+    return { address: a.address, port: a.port };
+  };
+  const h: Harness = {
+    engine, srf, udp: find('udp'), tcp: find('tcp'), uas: [],
+    async ua(t) {
+      const ua = t === 'udp' ? await TestUa.udp(h.udp) : await TestUa.tcp(h.tcp);
+      h.uas.push(ua);
+      return ua;
+    },
+    async close() {
+      for (const ua of h.uas) ua.close();
+      try { srf.disconnect(); } catch { /* already gone */ }
+      await engine.stop();
+    },
+  };
+  return h;
+}
+
+/** srf.use-style route registration resolves asynchronously over the wire; give it a tick. */
+export function settle(ms = 50): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
