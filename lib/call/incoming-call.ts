@@ -105,6 +105,12 @@ export class IncomingCall {
     }
     if (outcome.kind !== 'failed' || this.state === 'ended' || this.state === 'answered') return;
     if (!this.awaiting.delete(b.deviceKey)) return;
+    if (isAwake(b, this.ports.now())) {
+      // Its own registration is alive: its flow may still reach it without a push.
+      this.log.warn({ deviceKey: b.deviceKey, why: outcome.why }, 'push failed; ringing the device over its flow');
+      this.addLeg(b);
+      return;
+    }
     this.pushFailures++;
     this.log.warn({ deviceKey: b.deviceKey, why: outcome.why }, 'push failed');
     this.maybeFinish();

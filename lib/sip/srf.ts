@@ -31,6 +31,7 @@ export interface SrfServerInfo {
 export interface InboundRequest extends SipMessageView {
   readonly method: string;
   readonly uri: string;
+  /** The Call-ID (set by SipApp.onRequest; drachtio-srf itself has no such property). */
   readonly callId: string;
   readonly source_address: string;
   readonly source_port: string | number;
@@ -158,7 +159,13 @@ export function createSipApp(): SipApp {
 function wrapSrf(raw: RawSrf): SipApp {
   return {
     onRequest(method, handler) {
-      raw[method](handler);
+      // drachtio-srf requests have no callId property; give handlers one, read once.
+      raw[method]((req, res) => {
+        if (typeof (req as { callId?: unknown }).callId !== 'string') {
+          Object.defineProperty(req, 'callId', { value: req.get('Call-ID') ?? '', enumerable: true });
+        }
+        handler(req, res);
+      });
     },
     request(uri, opts) {
       return new Promise((resolve, reject) => {

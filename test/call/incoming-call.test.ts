@@ -327,3 +327,18 @@ describe('IncomingCall', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 });
+
+describe('IncomingCall push fallback', () => {
+  it('a failed push to a device whose registration is alive rings it over its flow', async () => {
+    vi.useFakeTimers();
+    const f = new CallFixture();
+    f.wakeResult = () => Promise.resolve({ kind: 'failed', why: 'APNs 500' });
+    f.call.start([binding(1, { deviceExpiresAt: Date.now() + 60_000 })]);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(f.legs).toHaveLength(1);
+    expect(f.rejected).toBeUndefined();
+    f.call.abort();
+    expect(vi.getTimerCount()).toBe(0);
+    vi.useRealTimers();
+  });
+});

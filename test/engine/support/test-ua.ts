@@ -42,20 +42,20 @@ export class TestUa {
     private readonly closeFn: () => void,
   ) {}
 
-  static async udp(target: Target): Promise<TestUa> {
+  static async udp(target: Target, localAddress = '127.0.0.1'): Promise<TestUa> {
     const sock = dgram.createSocket('udp4');
-    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
-    const ua: TestUa = new TestUa('udp', target, { address: '127.0.0.1', port: sock.address().port },
+    await new Promise<void>((r) => sock.bind(0, localAddress, () => r()));
+    const ua: TestUa = new TestUa('udp', target, { address: localAddress, port: sock.address().port },
       (b) => sock.send(b, target.port, target.address), () => sock.close());
     sock.on('message', (b) => ua.onBytes(b, true));
     return ua;
   }
 
-  static async tcp(target: Target): Promise<TestUa> {
-    const sock = net.connect({ host: target.address, port: target.port });
+  static async tcp(target: Target, localAddress = '127.0.0.1'): Promise<TestUa> {
+    const sock = net.connect({ host: target.address, port: target.port, localAddress });
     await new Promise<void>((r, j) => { sock.once('connect', () => r()); sock.once('error', j); });
     const framer = new SipStreamFramer(1 << 20);
-    const ua: TestUa = new TestUa('tcp', target, { address: '127.0.0.1', port: sock.localPort ?? 0 },
+    const ua: TestUa = new TestUa('tcp', target, { address: localAddress, port: sock.localPort ?? 0 },
       (b) => sock.write(b), () => sock.destroy());
     sock.on('data', (chunk) => {
       for (const ev of framer.push(chunk)) if (ev.type === 'message') ua.onBytes(ev.bytes, false);
@@ -168,6 +168,14 @@ export class TestUa {
     ack.headers.append('to', res.headers.get('to')!);
     ack.headers.append('call-id', invite.callId);
     ack.headers.append('cseq', `${invite.cseq.seq} ACK`);
+    return ack;
+  }
+
+  /** ACK for a non-2xx final: same branch and Request-URI as the INVITE (RFC 3261 17.1.1.3). */
+  ackForFailure(invite: SipRequest, res: SipResponse): SipRequest {
+    const ack = this.ackFor(invite, res);
+    ack.uri = invite.uri;
+    ack.headers.set('via', invite.headers.get('via')!);
     return ack;
   }
 

@@ -1,0 +1,252 @@
+/**
+ * The call path end to end over real SIP on loopback: agents (PBX, phones) ↔ SIP engine ↔
+ * pushwake ↔ push sink. Runs against the embedded engine always, and against a real
+ * drachtio-server too when DRACHTIO_BIN names one.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SipLab, enginesUnderTest } from './support/sip-lab.js';
+import { waitFor } from './support/agents.js';
+
+if (!process.env['DRACHTIO_BIN']) {
+  console.log('[e2e] DRACHTIO_BIN not set: the call-path suite runs on the embedded engine only (set DRACHTIO_BIN to a drachtio-server binary to run it there too)');
+}
+
+describe.each(enginesUnderTest())('call path over %s engine', (engine) => {
+  let lab: SipLab;
+  beforeEach(async () => {
+    lab = await SipLab.start({ engine });
+  });
+  afterEach(async () => {
+    await lab.stop();
+  });
+
+  it('relays a REGISTER upstream with a per-device contact and stores the binding after the 2xx', async () => {
+    const phone = lab.phone('alice');
+    const res = await phone.register();
+    expect(res.status).toBe(200);
+    const up = lab.pbx.registers.at(-1);
+    expect(up?.contact).toMatch(/^sip:pw-[0-9a-f]{20}@/);
+    expect(up?.expires).toBe(3600);
+    const bindings = await lab.pushwake.store.listBindings('sip:alice@example.com');
+    expect(bindings).toHaveLength(1);
+    expect(bindings[0]?.push?.token).toBe(phone.token);
+    expect(bindings[0]?.instanceId).toBe(phone.instance);
+  });
+
+  it('one phone wakes and answers; BYE from the caller ends both legs', async () => {
+    const phone = lab.phone('alice');
+    await phone.register();
+    const call = lab.pbx.call('sip:alice@example.com');
+    const result = await call.done;
+    expect(result.status).toBe(200);
+    expect(call.provisionals).toContain(180);
+    const pushes = lab.pushesFor(phone);
+    expect(pushes).toHaveLength(1);
+    const aps = pushes[0]?.payload['aps'] as Record<string, unknown>;
+    expect(aps).toMatchObject({ callerNumber: '1000', callerName: 'Bob Caller', withVideo: false });
+    expect(pushes[0]).toMatchObject({ pushType: 'voip', priority: 10, topic: 'com.example.phone.voip' });
+    expect(pushes[0]?.collapseId).toBe(pushes[0]?.payload['callUuid']);
+    expect((pushes[0]?.expiration ?? 0) * 1000).toBeGreaterThan(Date.now() + 20_000);
+    const invite = phone.invites[0];
+    expect(invite?.pushHint).toBe(aps['pushHint']);
+    expect(invite?.callUuid).toBe(pushes[0]?.payload['callUuid']);
+    expect(invite?.protocol.toLowerCase()).toBe('tcp');
+    await result.dialog?.destroy();
+    await waitFor('device leg hangup', () => lab.pushwake.calls.size === 0);
+  });
+
+  it('the caller cancels before the wake; the phone gets INVITE+CANCEL with the Reason when it wakes', async () => {
+    const phone = lab.phone('alice');
+    await phone.register();
+    phone.wakeOnPush = false;
+    const call = lab.pbx.call('sip:alice@example.com');
+    await waitFor('push', () => lab.pushesFor(phone).length === 1);
+    call.cancel('SIP;cause=487;text="ORIGINATOR_CANCEL"');
+    expect((await call.done).status).toBe(487);
+    await waitFor('call gone', () => lab.pushwake.calls.size === 0);
+    await phone.register();
+    const notice = await waitFor('ended notice', () => phone.invites.find((i) => i.cancelled));
+    expect(notice.cancelReason).toBe('SIP;cause=487;text="ORIGINATOR_CANCEL"');
+    expect(notice.pushHint).toBe((lab.pushesFor(phone)[0]?.payload['aps'] as Record<string, unknown>)['pushHint']);
+    expect(lab.pushesFor(phone)).toHaveLength(1);
+  });
+
+  it('two phones: one answers, the other gets CANCEL with cause=200', async () => {
+    const a = lab.phone('alice');
+    const b = lab.phone('alice');
+    b.behaviour = 'ring';
+    await a.register();
+    await b.register();
+    a.wakeOnPush = false;
+    const call = lab.pbx.call('sip:alice@example.com');
+    await waitFor('b rings', () => b.invites.length === 1);
+    await a.register();
+    const result = await call.done;
+    expect(result.status).toBe(200);
+    await waitFor('cancel on b', () => b.invites[0]?.cancelled);
+    expect(b.invites[0]?.cancelReason).toBe('SIP;cause=200;text="Call completed elsewhere"');
+    await result.dialog?.destroy();
+  });
+
+  it('a decline on one phone gives 603 everywhere', async () => {
+    const a = lab.phone('alice');
+    const b = lab.phone('alice');
+    a.behaviour = 'decline';
+    b.behaviour = 'ring';
+    await a.register();
+    await b.register();
+    a.wakeOnPush = false;
+    const call = lab.pbx.call('sip:alice@example.com');
+    await waitFor('b rings', () => b.invites.length === 1);
+    await a.register();
+    const result = await call.done;
+    expect(result.status).toBe(603);
+    await waitFor('cancel on b', () => b.invites[0]?.cancelled);
+    expect(b.invites[0]?.cancelReason).toMatch(/^SIP;cause=603/);
+  });
+
+  it('a busy phone gives 486', async () => {
+    const a = lab.phone('alice');
+    a.behaviour = 'busy';
+    await a.register();
+    expect((await lab.pbx.call('sip:alice@example.com').done).status).toBe(486);
+  });
+
+  it('a wake timeout gives 480 with a Reason', async () => {
+    const phone = lab.phone('alice');
+    await phone.register();
+    phone.wakeOnPush = false;
+    const started = Date.now();
+    const result = await lab.pbx.call('sip:alice@example.com').done;
+    expect(result.status).toBe(480);
+    expect(result.reasonHeader).toContain('cause=480');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(3900);
+  });
+
+  it('an APNs 410 removes the token, and the next call fails with no push', async () => {
+    await lab.stop();
+    lab = await SipLab.start({ engine, config: { registration: { minExpires: 1 } } });
+    const phone = lab.phone('alice');
+    await phone.register({ expires: 1 });
+    await new Promise((r) => setTimeout(r, 1100)); // the phone sleeps: its own registration is over
+    lab.sink.setRule({ token: phone.token, respond: 'unregistered' });
+    expect((await lab.pbx.call('sip:alice@example.com').done).status).toBe(480);
+    const [binding] = await lab.pushwake.store.listBindings('sip:alice@example.com');
+    expect(binding?.push).toBeUndefined();
+    const before = lab.sink.pushes.length;
+    expect((await lab.pbx.call('sip:alice@example.com').done).status).toBe(480);
+    expect(lab.sink.pushes.length).toBe(before);
+  });
+
+  it('a duplicate INVITE with the same Call-ID gives one push', async () => {
+    const phone = lab.phone('alice');
+    await phone.register();
+    phone.wakeOnPush = false;
+    const first = lab.pbx.call('sip:alice@example.com', { headers: { 'Call-ID': 'dup-call-1@pbx' } });
+    await waitFor('push', () => lab.pushesFor(phone).length === 1);
+    const second = await lab.pbx.call('sip:alice@example.com', { headers: { 'Call-ID': 'dup-call-1@pbx' } }).done;
+    expect(second.status).toBe(482);
+    first.cancel();
+    await first.done;
+    expect(lab.pushesFor(phone)).toHaveLength(1);
+  });
+
+  it('a device without push is rung at once', async () => {
+    const phone = lab.phone('bob', { push: 'none' });
+    await phone.register();
+    const result = await lab.pbx.call('sip:bob@example.com').done;
+    expect(result.status).toBe(200);
+    expect(lab.sink.pushes).toHaveLength(0);
+    await result.dialog?.destroy();
+  });
+
+  it('a challenged REGISTER is passed back and stores nothing until its authenticated retry', async () => {
+    lab.pbx.challenge = true;
+    const phone = lab.phone('alice');
+    const first = await phone.register();
+    expect(first.status).toBe(401);
+    expect(first.get('WWW-Authenticate')).toContain('Digest realm="pbx"');
+    expect(await lab.pushwake.store.listBindings('sip:alice@example.com')).toHaveLength(0);
+    const auth = 'Digest username="alice", realm="pbx", nonce="n", uri="sip:example.com", response="0123"';
+    const second = await phone.register({ authorization: auth });
+    expect(second.status).toBe(200);
+    expect(lab.pbx.registers.at(-1)?.authorization).toBe(auth);
+    expect(await lab.pushwake.store.listBindings('sip:alice@example.com')).toHaveLength(1);
+  });
+
+  it('an unknown callee gets 404 and no push', async () => {
+    expect((await lab.pbx.call('sip:nobody@example.com').done).status).toBe(404);
+    expect(lab.sink.pushes).toHaveLength(0);
+  });
+
+  it('a call to one device contact reaches only that device', async () => {
+    const a = lab.phone('alice');
+    const b = lab.phone('alice');
+    await a.register();
+    await b.register();
+    const [bindingA] = (await lab.pushwake.store.listBindings('sip:alice@example.com')).filter((x) => x.push?.token === a.token);
+    const result = await lab.pbx.call(`sip:${bindingA?.localContactUser}@${lab.pushwakeHost}`).done;
+    expect(result.status).toBe(200);
+    expect(lab.pushesFor(a)).toHaveLength(1);
+    expect(lab.pushesFor(b)).toHaveLength(0);
+    await result.dialog?.destroy();
+  });
+
+  it('invalid push data is relayed without push, with a Warning on the 200', async () => {
+    const phone = lab.phone('carol', { push: 'bad-token' });
+    const res = await phone.register();
+    expect(res.status).toBe(200);
+    expect(res.get('Warning')).toMatch(/^399 .* "X-Token is not an APNs token/);
+    const [b] = await lab.pushwake.store.listBindings('sip:carol@example.com');
+    expect(b?.push).toBeUndefined();
+  });
+
+  it('a phone registering over UDP is woken and answered over UDP', async () => {
+    const phone = lab.phone('dave', { transport: 'udp', push: 'rfc8599' });
+    await phone.register();
+    const result = await lab.pbx.call('sip:dave@example.com').done;
+    expect(result.status).toBe(200);
+    expect(phone.invites[0]?.protocol.toLowerCase()).toBe('udp');
+    await result.dialog?.destroy();
+  });
+
+  it('Expires: 0 removes the binding and unregisters upstream', async () => {
+    const phone = lab.phone('erin', { push: 'xtoken' });
+    await phone.register();
+    expect(await lab.pushwake.store.listBindings('sip:erin@example.com')).toHaveLength(1);
+    expect((await phone.register({ expires: 0 })).status).toBe(200);
+    expect(lab.pbx.registers.at(-1)?.expires).toBe(0);
+    expect(await lab.pushwake.store.listBindings('sip:erin@example.com')).toHaveLength(0);
+  });
+});
+
+describe('call path limits (embedded engine)', () => {
+  it('INVITEs from an untrusted source get 403 and never cause a push', async () => {
+    const lab = await SipLab.start({ engine: 'embedded', config: { upstream: { trustedSources: ['192.0.2.1/32'] } } });
+    try {
+      const phone = lab.phone('alice');
+      await phone.register();
+      expect((await lab.pbx.call('sip:alice@example.com').done).status).toBe(403);
+      expect(lab.sink.pushes).toHaveLength(0);
+    } finally {
+      await lab.stop();
+    }
+  });
+
+  it('beyond maxParkedCalls an INVITE gets 503 with Retry-After', async () => {
+    const lab = await SipLab.start({ engine: 'embedded', config: { call: { maxParkedCalls: 1 } } });
+    try {
+      const phone = lab.phone('alice');
+      await phone.register();
+      phone.wakeOnPush = false;
+      const first = lab.pbx.call('sip:alice@example.com');
+      await waitFor('push', () => lab.sink.pushes.length === 1);
+      const second = await lab.pbx.call('sip:alice@example.com').done;
+      expect(second.status).toBe(503);
+      first.cancel();
+      await first.done;
+    } finally {
+      await lab.stop();
+    }
+  });
+});

@@ -1,0 +1,223 @@
+/**
+ * Test agents that play the PBX and the phones over real SIP on loopback. They are a drachtio-srf
+ * app on their own SIP engine (embedded, or a drachtio-server when DRACHTIO_BIN is set), so every
+ * message crosses real UDP/TCP sockets and two SIP stacks.
+ */
+import { randomBytes } from 'node:crypto';
+import type { InboundRequest, InboundResponse, OutboundRequest, ServerResponse, SipApp, SipDialog } from '../../../lib/sip/srf.js';
+import { isSipStatusError } from '../../../lib/sip/srf.js';
+import { parseContactList, parseSipUri } from '../../../lib/sip/name-addr.js';
+
+export const OFFER_SDP = ['v=0', 'o=pbx 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 40000 RTP/AVP 0', 'a=rtpmap:0 PCMU/8000', ''].join('\r\n');
+export const ANSWER_SDP = ['v=0', 'o=phone 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 41000 RTP/AVP 0', 'a=rtpmap:0 PCMU/8000', ''].join('\r\n');
+
+export const waitFor = async <T>(what: string, fn: () => T | undefined | false, timeoutMs = 10_000): Promise<T> => {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
+const tag = (): string => randomBytes(4).toString('hex');
+
+export interface RecordedRegister {
+  aor: string;
+  contact: string;
+  expires: number;
+  authorization?: string;
+  callId: string;
+  cseq: string;
+}
+
+/** The upstream registrar and the caller. */
+export class Pbx {
+  readonly registers: RecordedRegister[] = [];
+  /** Contact users (pushwake's per-device contacts) the registrar holds. */
+  readonly bindings = new Map<string, { aor: string; expires: number }>();
+  /** When true, a REGISTER without Authorization gets 401 first. */
+  challenge = false;
+  /** Forced answer for the next REGISTERs (e.g. 423), or undefined for the normal flow. */
+  forceStatus: { status: number; reason: string; headers?: Record<string, string> } | undefined;
+
+  constructor(private readonly app: SipApp, private readonly pushwakeUri: string) {}
+
+  handleRegister(req: InboundRequest, res: ServerResponse): void {
+    const contacts = parseContactList(req.get('Contact') ?? '');
+    const first = Array.isArray(contacts) ? contacts[0] : undefined;
+    const expires = Number(first?.params.get('expires') ?? req.get('Expires') ?? '3600');
+    const rec: RecordedRegister = {
+      aor: req.get('To') ?? '',
+      contact: first?.uri ?? String(contacts),
+      expires,
+      callId: req.callId,
+      cseq: req.get('CSeq') ?? '',
+      ...(req.get('Authorization') ? { authorization: req.get('Authorization') } : {}),
+    };
+    this.registers.push(rec);
+    if (this.forceStatus) {
+      res.send(this.forceStatus.status, this.forceStatus.reason, { headers: this.forceStatus.headers ?? {} });
+      return;
+    }
+    if (this.challenge && !rec.authorization) {
+      res.send(401, 'Unauthorized', { headers: { 'WWW-Authenticate': `Digest realm="pbx", nonce="${tag()}", algorithm=MD5` } });
+      return;
+    }
+    const user = first ? parseSipUri(first.uri)?.user : undefined;
+    if (user && expires > 0) this.bindings.set(user, { aor: rec.aor, expires });
+    if (user && expires === 0) this.bindings.delete(user);
+    res.send(200, 'OK', { headers: first ? { Contact: `<${first.uri}>;expires=${expires}` } : {} });
+  }
+
+  /** Call a user through pushwake: `target` is an AOR or one of pushwake's device contacts. */
+  call(target: string, opts: { headers?: Record<string, string>; sdp?: string } = {}): CallAttempt {
+    return new CallAttempt(this.app, target, this.pushwakeUri, opts);
+  }
+}
+
+export class CallAttempt {
+  readonly provisionals: number[] = [];
+  readonly done: Promise<{ status: number; reason: string; reasonHeader?: string; dialog?: SipDialog }>;
+  private sent: OutboundRequest | undefined;
+  private cancelWhenSent: string | undefined | null = null;
+
+  constructor(app: SipApp, target: string, proxy: string, opts: { headers?: Record<string, string>; sdp?: string }) {
+    this.done = app
+      .createUac(target, { headers: { From: `"Bob Caller" <sip:1000@pbx.test>`, To: `<${target}>`, ...opts.headers }, localSdp: opts.sdp ?? OFFER_SDP, proxy }, {
+        onRequestSent: (req) => {
+          this.sent = req;
+          if (this.cancelWhenSent !== null) this.cancel(this.cancelWhenSent);
+        },
+        onProvisional: (res) => this.provisionals.push(res.status),
+      })
+      .then(
+        (dialog) => ({ status: 200, reason: 'OK', dialog }),
+        (err: unknown) => {
+          if (!isSipStatusError(err)) throw err;
+          const reasonHeader = err.res?.get('Reason');
+          return { status: err.status, reason: err.res?.reason ?? '', ...(reasonHeader ? { reasonHeader } : {}) };
+        },
+      );
+  }
+
+  cancel(reason?: string): void {
+    if (!this.sent) {
+      this.cancelWhenSent = reason;
+      return;
+    }
+    this.sent.cancel(reason ? { headers: { Reason: reason } } : {});
+  }
+}
+
+export type PhoneBehaviour = 'answer' | 'decline' | 'busy' | 'ring';
+export type PushStyle = 'x-token' | 'xtoken' | 'rfc8599' | 'none' | 'bad-token';
+
+export interface ReceivedInvite {
+  uri: string;
+  pushHint?: string;
+  callUuid?: string;
+  from: string;
+  /** Reason of the CANCEL that ended it, if one came. */
+  cancelReason?: string;
+  cancelled: boolean;
+  dialog?: SipDialog;
+  /** The transport the INVITE arrived on. */
+  protocol: string;
+}
+
+/** A phone: it registers through pushwake with a push token and answers INVITEs per `behaviour`. */
+export class Phone {
+  readonly token = randomBytes(32).toString('hex');
+  readonly invites: ReceivedInvite[] = [];
+  behaviour: PhoneBehaviour = 'answer';
+  /** Wake (re-REGISTER) when a push for this phone reaches the sink. */
+  wakeOnPush = true;
+  private cseq = 1;
+  private readonly callId = `${tag()}-${tag()}@phone`;
+  private readonly fromTag = tag();
+  readonly instance = `urn:uuid:${randomBytes(16).toString('hex').replace(/(.{8})(.{4})(.{4})(.{4})(.{12})/, '$1-$2-$3-$4-$5')}`;
+
+  constructor(
+    private readonly app: SipApp,
+    readonly user: string,
+    readonly domain: string,
+    readonly transport: 'udp' | 'tcp',
+    private readonly pushwakeHost: string,
+    private readonly pushStyle: PushStyle,
+    private readonly contactHostPort: string,
+  ) {}
+
+  get aor(): string {
+    return `sip:${this.user}@${this.domain}`;
+  }
+
+  /** The phone's own contact user, unique per phone, so the agent app can route INVITEs. */
+  get contactUser(): string {
+    return `${this.user}-${this.instance.slice(9, 17)}`;
+  }
+
+  async register(opts: { expires?: number; authorization?: string; pushHint?: string } = {}): Promise<InboundResponse> {
+    const expires = opts.expires ?? 600;
+    let params = `;transport=${this.transport}`;
+    const headers: Record<string, string> = {};
+    if (this.pushStyle === 'xtoken') params += `;xToken=${this.token}`;
+    if (this.pushStyle === 'rfc8599') params += `;pn-provider=apns;pn-prid=${this.token};pn-param=ABCDE12345.com.example.phone.voip`;
+    if (this.pushStyle === 'x-token') headers['X-Token'] = this.token;
+    if (this.pushStyle === 'bad-token') headers['X-Token'] = 'not-a-token';
+    if (opts.authorization) headers['Authorization'] = opts.authorization;
+    if (opts.pushHint) headers['X-PushHint'] = opts.pushHint;
+    const req = await this.app.request(`sip:${this.domain}`, {
+      method: 'REGISTER',
+      proxy: `sip:${this.pushwakeHost};transport=${this.transport}`,
+      headers: {
+        ...headers,
+        From: `<${this.aor}>;tag=${this.fromTag}`,
+        To: `<${this.aor}>`,
+        'Call-ID': this.callId,
+        CSeq: `${this.cseq++} REGISTER`,
+        Contact: `<sip:${this.contactUser}@${this.contactHostPort}${params}>;expires=${expires};+sip.instance="<${this.instance}>"`,
+        Expires: String(expires),
+      },
+    });
+    return new Promise((resolve) => req.on('response', (res) => { if (res.status >= 200) resolve(res); }));
+  }
+
+  handleInvite(req: InboundRequest, res: ServerResponse): void {
+    const rec: ReceivedInvite = {
+      uri: req.uri,
+      from: req.get('From') ?? '',
+      cancelled: false,
+      protocol: req.protocol,
+      ...(req.get('X-PushHint') ? { pushHint: req.get('X-PushHint') } : {}),
+      ...(req.get('X-Call-UUID') ? { callUuid: req.get('X-Call-UUID') } : {}),
+    };
+    this.invites.push(rec);
+    req.on('cancel', (cancel) => {
+      rec.cancelled = true;
+      const reason = cancel.get('Reason');
+      if (reason) rec.cancelReason = reason;
+    });
+    switch (this.behaviour) {
+      case 'decline':
+        res.send(603, 'Decline', {});
+        return;
+      case 'busy':
+        res.send(486, 'Busy Here', {});
+        return;
+      case 'ring':
+        res.send(180, 'Ringing', {});
+        return;
+      case 'answer':
+        res.send(180, 'Ringing', {});
+        setTimeout(() => {
+          if (rec.cancelled) return;
+          this.app.createUas(req, res, { localSdp: ANSWER_SDP }).then(
+            (d) => (rec.dialog = d),
+            () => undefined,
+          );
+        }, 50);
+    }
+  }
+}

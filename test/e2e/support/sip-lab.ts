@@ -1,0 +1,156 @@
+/**
+ * A whole pushwake deployment on loopback: pushwake (on the embedded engine or on a real
+ * drachtio-server named by DRACHTIO_BIN), its store, the push sink standing in for APNs, and the
+ * agents playing the PBX and the phones.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, type DeepPartial } from '../../../lib/config/load.js';
+import type { PushwakeConfig } from '../../../lib/config/types.js';
+import { startEmbeddedEngine, type EmbeddedEngine } from '../../../lib/engine/index.js';
+import { silentLogger, createLogger } from '../../../lib/log.js';
+import { startPushSink, type PushSink, type ReceivedPush } from '../../../lib/push-sink/index.js';
+import { startPushwake, type RunningPushwake } from '../../../lib/pushwake.js';
+import { createSipApp, type SipApp } from '../../../lib/sip/srf.js';
+import { parseSipUri } from '../../../lib/sip/name-addr.js';
+import { Pbx, Phone, type PushStyle } from './agents.js';
+import { startDrachtioServer, type DrachtioProcess } from './drachtio-server.js';
+
+export type EngineKind = 'embedded' | 'drachtio';
+
+export interface LabOptions {
+  engine: EngineKind;
+  config?: DeepPartial<PushwakeConfig>;
+  /** Use this store kind (default: embedded, in a temp dir). */
+  redisUrl?: string;
+}
+
+export class SipLab {
+  readonly phones: Phone[] = [];
+  private readonly cleanups: Array<() => Promise<void> | void> = [];
+
+  private constructor(
+    readonly pushwake: RunningPushwake,
+    readonly sink: PushSink,
+    readonly pbx: Pbx,
+    readonly agentApp: SipApp,
+    readonly pushwakeHost: string,
+    private readonly agentHost: string,
+    readonly config: PushwakeConfig,
+  ) {}
+
+  static async start(opts: LabOptions): Promise<SipLab> {
+    const cleanups: Array<() => Promise<void> | void> = [];
+    try {
+      return await SipLab.build(opts, cleanups);
+    } catch (err) {
+      for (const c of cleanups.reverse()) await c();
+      throw err;
+    }
+  }
+
+  private static async build(opts: LabOptions, cleanups: Array<() => Promise<void> | void>): Promise<SipLab> {
+    const dir = mkdtempSync(join(tmpdir(), 'pushwake-lab-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+
+    // The agents' own engine: the PBX registrar and the phones live there.
+    const agentEngine: EmbeddedEngine = await startEmbeddedEngine({
+      sip: [{ address: '127.0.0.1', port: 0, transports: ['udp', 'tcp'] }],
+      wire: { address: '127.0.0.1', port: 0, secret: 'agents' },
+    });
+    cleanups.push(() => agentEngine.stop());
+    const agentSip = agentEngine.sipAddresses[0];
+    if (!agentSip) throw new Error('agent engine has no SIP address');
+    const agentHost = `127.0.0.1:${agentSip.port}`;
+    const agentApp = createSipApp();
+    await agentApp.connect({ host: '127.0.0.1', port: agentEngine.wirePort, secret: 'agents' });
+    cleanups.push(() => agentApp.disconnect());
+
+    const sink = await startPushSink({ output: 'none' });
+    cleanups.push(() => sink.stop());
+    writeFileSync(join(dir, 'key.p8'), sink.keyPem ?? '');
+    writeFileSync(join(dir, 'ca.pem'), sink.caCertPem);
+
+    let drachtio: DrachtioProcess | undefined;
+    if (opts.engine === 'drachtio') {
+      drachtio = await startDrachtioServer();
+      cleanups.push(() => drachtio?.stop());
+    }
+    const config = loadConfig({
+      env: {},
+      overrides: deepMerge(
+        {
+          sip: { listen: [{ address: '127.0.0.1', port: 0, transports: ['udp', 'tcp'] }] },
+          engine: drachtio
+            ? { mode: 'external', host: '127.0.0.1', port: drachtio.wirePort, secret: drachtio.secret }
+            : { mode: 'embedded', port: 0 },
+          upstream: { registrar: `sip:${agentHost}` },
+          registration: { defaultTopic: 'com.example.phone.voip' },
+          apns: { keyFile: join(dir, 'key.p8'), keyId: sink.keyId ?? '', teamId: sink.teamId ?? '', host: '127.0.0.1', port: sink.port, caFile: join(dir, 'ca.pem'), retryBaseDelayMs: 20 },
+          call: { wakeTimeoutMs: 4000, ringTimeoutMs: 8000 },
+          store: opts.redisUrl ? { kind: 'redis', url: opts.redisUrl, keyPrefix: `lab${Date.now()}:` } : { kind: 'embedded', path: join(dir, 'store') },
+        },
+        opts.config ?? {},
+      ),
+    });
+    const log = process.env['PUSHWAKE_TEST_LOG'] ? createLogger(process.env['PUSHWAKE_TEST_LOG']) : silentLogger();
+    const pushwake = await startPushwake(config, { log });
+    cleanups.push(() => pushwake.stop());
+    const pushwakeHost = drachtio ? `127.0.0.1:${drachtio.sipPort}` : pushwake.advertisedHost;
+
+    const pbx = new Pbx(agentApp, `sip:${pushwakeHost}`);
+    const lab = new SipLab(pushwake, sink, pbx, agentApp, pushwakeHost, agentHost, config);
+    lab.cleanups.push(...cleanups);
+    agentApp.onRequest('register', (req, res) => pbx.handleRegister(req, res));
+    agentApp.onRequest('invite', (req, res) => {
+      const user = parseSipUri(req.uri)?.user;
+      const phone = lab.phones.find((p) => p.contactUser === user);
+      if (phone) phone.handleInvite(req, res);
+      else res.send(404, 'Not Found', {});
+    });
+    sink.on('push', (push) => lab.onPush(push));
+    return lab;
+  }
+
+  phone(user: string, opts: { transport?: 'udp' | 'tcp'; push?: PushStyle; domain?: string } = {}): Phone {
+    const p = new Phone(this.agentApp, user, opts.domain ?? 'example.com', opts.transport ?? 'tcp', this.pushwakeHost, opts.push ?? 'x-token', this.agentHost);
+    this.phones.push(p);
+    return p;
+  }
+
+  /** Pushes that reached the sink for one phone. */
+  pushesFor(phone: Phone): ReceivedPush[] {
+    return this.sink.pushes.filter((p) => p.token === phone.token);
+  }
+
+  private onPush(push: ReceivedPush): void {
+    const phone = this.phones.find((p) => p.token === push.token);
+    if (phone?.wakeOnPush) setTimeout(() => void phone.register().catch(() => undefined), 30);
+  }
+
+  async stop(): Promise<void> {
+    for (const c of this.cleanups.reverse()) {
+      try {
+        await c();
+      } catch {
+        // Best effort: one failing cleanup must not leave the rest running.
+      }
+    }
+  }
+}
+
+type Tree = Record<string, unknown>;
+function deepMerge(a: Tree, b: Tree): Tree {
+  const out: Tree = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const base = out[k];
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && base && typeof base === 'object' && !Array.isArray(base) ? deepMerge(base as Tree, v as Tree) : v;
+  }
+  return out;
+}
+
+/** Which engines the end-to-end suites run against here. */
+export function enginesUnderTest(): EngineKind[] {
+  return process.env['DRACHTIO_BIN'] ? ['embedded', 'drachtio'] : ['embedded'];
+}
