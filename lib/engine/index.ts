@@ -17,7 +17,7 @@ import type { WireContext } from './wire/wire-state.js';
 export type { EngineLog, EngineLogLevel, TransportName } from './transport/types.js';
 
 /** The version reported to drachtio-srf; >= v0.8.2 so srf's optional pinging works. */
-export const ENGINE_VERSION = 'v0.9.4-pushwake-embedded';
+export const ENGINE_VERSION = 'v0.9.10-pushwake-embedded';
 
 export interface EmbeddedEngineOptions {
   /** SIP listeners; port 0 = ephemeral (UDP and TCP share the number when both are asked for) */
@@ -56,15 +56,17 @@ export async function startEmbeddedEngine(options: EmbeddedEngineOptions): Promi
   const transactions = new TransactionLayer(transport, timers, log);
   const ctx: WireContext = {
     transport, transactions, log, dialogs: new DialogTable(), routes: new RouteTable(),
-    networkRequests: new Map(), appRequests: new Map(), sessions: new Map(), maxPending: 50_000,
+    networkRequests: new Map(), transactionIds: new WeakMap(), appRequests: new Map(), sessions: new Map(), maxPending: 50_000,
   };
-  transactions.setUser(new NetworkRequestRouter(ctx));
+  const router = new NetworkRequestRouter(ctx);
+  transactions.setUser(router);
   const hostports = sipAddresses.map((a) => `${a.transport}/${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`).join(',');
   const wire = new WireServer(ctx, {
     address: options.wire.address ?? '127.0.0.1',
     port: options.wire.port ?? 0,
     secret: options.wire.secret,
     maxMessageBytes: limits.maxMessageBytes,
+    onAppGone: (conn) => router.onAppGone(conn),
     identity: () => ({ hostports, version: ENGINE_VERSION, localHostports: hostports }),
   });
   let wirePort: number;

@@ -187,8 +187,9 @@ export class RegistrationRelay {
       };
       const timer = setTimeout(() => finish(undefined), s.registerTimeoutMs);
       this.deps.app
-        .request(req.uri, { method: 'REGISTER', headers, proxy: s.registrar })
-        .then((sent) => sent.on('response', (r) => { if (r.status >= 200) finish(r); }))
+        .request(req.uri, { method: 'REGISTER', headers, proxy: s.registrar }, (r) => {
+          if (r.status >= 200) finish(r);
+        })
         .catch((err: unknown) => {
           this.deps.log.warn({ err, registrar: s.registrar }, 'cannot send REGISTER upstream');
           finish(undefined);

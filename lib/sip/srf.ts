@@ -120,7 +120,11 @@ export interface OutOfDialogRequest {
 /** The part of drachtio-srf that pushwake uses. */
 export interface SipApp {
   onRequest(method: 'register' | 'invite' | 'options' | 'message' | 'subscribe', handler: RequestHandler): void;
-  request(uri: string, opts: OutOfDialogRequest): Promise<OutboundRequest>;
+  /**
+   * Send a request out of dialog. `onResponse` is attached before anything else can run: a
+   * response may arrive in the same socket read as the engine's acknowledgement of the request.
+   */
+  request(uri: string, opts: OutOfDialogRequest, onResponse?: (res: InboundResponse) => void): Promise<OutboundRequest>;
   createUac(uri: string, opts: UacOptions, progress: UacProgress): Promise<SipDialog>;
   createUas(req: InboundRequest, res: ServerResponse, opts: { localSdp: string; headers?: Headers }): Promise<SipDialog>;
   connect(opts: { host: string; port: number; secret: string }): Promise<string>;
@@ -167,9 +171,13 @@ function wrapSrf(raw: RawSrf): SipApp {
         handler(req, res);
       });
     },
-    request(uri, opts) {
+    request(uri, opts, onResponse) {
       return new Promise((resolve, reject) => {
-        raw.request(uri, opts, (err, req) => (err ? reject(err) : resolve(req)));
+        raw.request(uri, opts, (err, req) => {
+          if (err) return reject(err);
+          if (onResponse) req.on('response', onResponse);
+          resolve(req);
+        });
       });
     },
     createUac(uri, opts, progress) {

@@ -73,8 +73,6 @@ describe('the wire protocol', () => {
     const t = await c.reply('m2');
     expect(t[3]).toBe('NO');
     expect(t[4]).toContain('frobnicate');
-    c.send('m3|proxy|txn|remainInDialog||||1|2|sip:a@b');
-    expect((await c.reply('m3'))[4]).toContain('proxy');
     c.close();
   });
 

@@ -5,6 +5,7 @@ import type { Dialog } from './dialog.js';
 export class DialogTable {
   private readonly byId = new Map<string, Dialog>();
   private readonly byKey = new Map<string, Dialog>();
+  private readonly byCallId = new Map<string, Set<Dialog>>();
 
   constructor(private readonly maxDialogs = 100_000) {}
 
@@ -16,6 +17,9 @@ export class DialogTable {
     if (this.byId.size >= this.maxDialogs && !this.byId.has(dialog.id)) return false;
     this.byId.set(dialog.id, dialog);
     this.byKey.set(key(dialog.callId, dialog.localTag, dialog.remoteTag), dialog);
+    const set = this.byCallId.get(dialog.callId) ?? new Set<Dialog>();
+    set.add(dialog);
+    this.byCallId.set(dialog.callId, set);
     return true;
   }
 
@@ -31,14 +35,16 @@ export class DialogTable {
   }
 
   findByCallId(callId: string): Dialog | undefined {
-    for (const d of this.byId.values()) if (d.callId === callId) return d;
-    return undefined;
+    return this.byCallId.get(callId)?.values().next().value;
   }
 
   remove(dialog: Dialog): void {
     if (this.byId.get(dialog.id) === dialog) this.byId.delete(dialog.id);
     const k = key(dialog.callId, dialog.localTag, dialog.remoteTag);
     if (this.byKey.get(k) === dialog) this.byKey.delete(k);
+    const set = this.byCallId.get(dialog.callId);
+    set?.delete(dialog);
+    if (set && set.size === 0) this.byCallId.delete(dialog.callId);
   }
 
   all(): Dialog[] {

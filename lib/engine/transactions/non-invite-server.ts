@@ -15,7 +15,10 @@ export class NonInviteServerTransaction {
   private lastResponse?: SipResponse;
   private readonly timers = new TransactionTimers();
 
-  constructor(readonly request: SipRequest, private readonly ctx: ServerTransactionContext) {}
+  constructor(readonly request: SipRequest, private readonly ctx: ServerTransactionContext) {
+    // the client stops retransmitting after 64*T1 (Timer F); nobody is waiting after that
+    this.timers.start('Abandon', 64 * ctx.timers.t1, () => this.terminate());
+  }
 
   get isInvite(): false {
     return false;
@@ -34,6 +37,7 @@ export class NonInviteServerTransaction {
       return true;
     }
     this.state = NonInviteServerState.Completed;
+    this.timers.clear('Abandon');
     const timerJ = this.ctx.reliable ? 0 : 64 * this.ctx.timers.t1;
     this.timers.start('J', timerJ, () => this.terminate());
     return true;

@@ -11,7 +11,9 @@ export interface TimerValues {
 export const DEFAULT_TIMERS: TimerValues = { t1: 500, t2: 4000, t4: 5000 };
 
 /** RFC timer names, so logs and code read like section 17. */
-export type TimerName = 'A' | 'B' | 'D' | 'E' | 'F' | 'G' | 'H' | 'I' | 'J' | 'K' | 'L' | 'M';
+export type TimerName = 'A' | 'B' | 'D' | 'E' | 'F' | 'G' | 'H' | 'I' | 'J' | 'K' | 'L' | 'M'
+  /** ours, not RFC: a non-INVITE the TU never answered is dropped when the client has given up */
+  | 'Abandon';
 
 /** The named timers one transaction owns; clearAll() on every way out. */
 export class TransactionTimers {

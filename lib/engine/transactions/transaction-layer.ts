@@ -21,6 +21,8 @@ export interface TransactionUser {
   onStrayResponse(inbound: InboundMessage): void;
   /** Timer H / L fired: the far end never ACKed our final response */
   onAckTimeout(tx: InviteServerTransaction, finalStatus: number): void;
+  /** a server transaction is gone: drop anything still keyed on it */
+  onServerTransactionEnded(tx: ServerTransaction): void;
 }
 
 export interface ClientRequestHandlers {
@@ -116,6 +118,7 @@ export class TransactionLayer {
       onTerminated: () => {
         this.servers.delete(key);
         if (this.cancelTargets.get(key) === tx) this.cancelTargets.delete(key);
+        this.tu?.onServerTransactionEnded(tx);
       },
     };
     const tx: ServerTransaction = req.method === 'INVITE'

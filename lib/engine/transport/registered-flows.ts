@@ -5,17 +5,20 @@
  */
 export class RegisteredFlows {
   private readonly byContact = new Map<string, { flowId: string; expiresAt: number }>();
+  /** reverse index so a closing flow and the idle check need no scan */
+  private readonly byFlow = new Map<string, Set<string>>();
 
   constructor(private readonly maxEntries = 100_000, private readonly now: () => number = Date.now) {}
 
   remember(contactUri: string, flowId: string, expiresSec: number): void {
     const key = contactKey(contactUri);
-    if (expiresSec <= 0) {
-      this.byContact.delete(key);
-      return;
-    }
-    if (!this.byContact.has(key) && this.byContact.size >= this.maxEntries) this.sweep();
+    this.drop(key);
+    if (expiresSec <= 0) return;
+    if (this.byContact.size >= this.maxEntries) this.sweep();
     this.byContact.set(key, { flowId, expiresAt: this.now() + expiresSec * 1000 });
+    const keys = this.byFlow.get(flowId) ?? new Set<string>();
+    keys.add(key);
+    this.byFlow.set(flowId, keys);
   }
 
   flowFor(uri: string): string | undefined {
@@ -23,28 +26,37 @@ export class RegisteredFlows {
     const entry = this.byContact.get(key);
     if (!entry) return undefined;
     if (entry.expiresAt <= this.now()) {
-      this.byContact.delete(key);
+      this.drop(key);
       return undefined;
     }
     return entry.flowId;
   }
 
   isPinned(flowId: string): boolean {
-    const t = this.now();
-    for (const e of this.byContact.values()) if (e.flowId === flowId && e.expiresAt > t) return true;
+    for (const key of this.byFlow.get(flowId) ?? []) if (this.flowFor(key) === flowId) return true;
     return false;
   }
 
   forgetFlow(flowId: string): void {
-    for (const [k, e] of this.byContact) if (e.flowId === flowId) this.byContact.delete(k);
+    for (const key of [...(this.byFlow.get(flowId) ?? [])]) this.drop(key);
+    this.byFlow.delete(flowId);
+  }
+
+  private drop(key: string): void {
+    const entry = this.byContact.get(key);
+    if (!entry) return;
+    this.byContact.delete(key);
+    const keys = this.byFlow.get(entry.flowId);
+    keys?.delete(key);
+    if (keys && keys.size === 0) this.byFlow.delete(entry.flowId);
   }
 
   private sweep(): void {
     const t = this.now();
-    for (const [k, e] of this.byContact) if (e.expiresAt <= t) this.byContact.delete(k);
+    for (const [k, e] of this.byContact) if (e.expiresAt <= t) this.drop(k);
     if (this.byContact.size >= this.maxEntries) {
       const first = this.byContact.keys().next().value;
-      if (first !== undefined) this.byContact.delete(first);
+      if (first !== undefined) this.drop(first);
     }
   }
 }

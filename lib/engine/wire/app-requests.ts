@@ -8,7 +8,7 @@ import type { AppConnection } from './app-connection.js';
 import { copyAppHeaders, ensureContentType, replaceLocalhost } from './app-headers.js';
 import { forwardResponseToApp } from './network-responses.js';
 import { apiResponse, requestSentData } from './protocol.js';
-import { localContact, transportMeta, type PendingAppRequest, type WireContext } from './wire-state.js';
+import { localContact, sentRequestMeta, type PendingAppRequest, type WireContext } from './wire-state.js';
 
 export class AppRequestError extends Error {}
 
@@ -33,7 +33,7 @@ export class OutOfDialogSender {
       onResponse: (res, inbound) => forwardResponseToApp(this.ctx, pending, res, inbound),
     });
     if (pending.tx.state !== 'Terminated') this.ctx.appRequests.set(transactionId, pending);
-    const meta = transportMeta('application', dest.transport, dest.address, dest.port, req.serialize().length);
+    const meta = sentRequestMeta(this.ctx, dest.transport, req.serialize().length);
     conn.send(apiResponse(msgId, true, requestSentData(meta, transactionId, req.toString())));
   }
 
@@ -111,7 +111,7 @@ export function cancelAppInvite(ctx: WireContext, conn: AppConnection, msgId: st
   if ('hasProvisional' in pending.tx && pending.tx.hasProvisional) {
     ctx.transactions.request(cancel, pending.dest, { onResponse: () => undefined });
   } else pending.cancelQueued = cancel;
-  const meta = transportMeta('application', pending.dest.transport, pending.dest.address, pending.dest.port, cancel.serialize().length);
+  const meta = sentRequestMeta(ctx, pending.dest.transport, cancel.serialize().length);
   conn.send(apiResponse(msgId, true, requestSentData(meta, generateTransactionId(), cancel.toString())));
 }
 

@@ -5,8 +5,8 @@ import type { AppConnection } from './app-connection.js';
 import { viaFor } from './app-requests.js';
 import { copyAppHeaders, ensureContentType } from './app-headers.js';
 import { forwardResponseToApp } from './network-responses.js';
-import { apiResponse, requestSentData } from './protocol.js';
-import { transportMeta, type DialogSession, type PendingAppRequest, type WireContext } from './wire-state.js';
+import { apiResponse, requestSentData, sipToApp } from './protocol.js';
+import { removeSession, sentRequestMeta, type DialogSession, type PendingAppRequest, type WireContext } from './wire-state.js';
 
 const DIALOG_OWNED = ['from', 'to', 'call-id', 'cseq', 'max-forwards'];
 
@@ -40,7 +40,7 @@ export class InDialogSender {
       });
       if (pending.tx.state !== 'Terminated') this.ctx.appRequests.set(transactionId, pending);
     }
-    const meta = transportMeta('application', dest.transport, dest.address, dest.port, req.serialize().length);
+    const meta = sentRequestMeta(this.ctx, dest.transport, req.serialize().length);
     conn.send(apiResponse(msgId, true, requestSentData(meta, transactionId, req.toString())));
   }
 
@@ -48,7 +48,7 @@ export class InDialogSender {
     const { dialog } = session;
     if (appReq.method === 'ACK' && session.ackSeq === undefined) throw new Error('no INVITE awaiting an ACK in this dialog');
     const req = dialog.createRequest(appReq.method, session.ackSeq);
-    const dest = this.destination(session);
+    const dest = dialogDestination(this.ctx, session);
     const local = this.ctx.transport.localEndpoint(dest.transport);
     if (!local) throw new Error('requested protocol/transport not available');
     req.headers.set('via', viaFor(dest.transport, local.address, local.port));
@@ -61,12 +61,34 @@ export class InDialogSender {
     if (appReq.method === 'INVITE') session.ackSeq = undefined;
     return { req, dest };
   }
+}
 
-  /** Next hop, pinned to the dialog's connection when it is still open (the UA may not listen). */
-  private destination(session: DialogSession): Destination {
-    const { dialog } = session;
-    const target = resolveTarget(dialog.nextHopUri(), this.ctx.transport.registeredFlows);
-    if (dialog.flowId && this.ctx.transport.isFlowOpen(dialog.flowId)) return { ...target, transport: 'tcp', flowId: dialog.flowId };
-    return target;
+/** Next hop, pinned to the dialog's connection when it is still open (the UA may not listen). */
+export function dialogDestination(ctx: WireContext, session: DialogSession): Destination {
+  const { dialog } = session;
+  const target = resolveTarget(dialog.nextHopUri(), ctx.transport.registeredFlows);
+  if (dialog.flowId && ctx.transport.isFlowOpen(dialog.flowId)) return { ...target, transport: 'tcp', flowId: dialog.flowId };
+  return target;
+}
+
+/**
+ * Ends a dialog the app never saw completed (2xx never ACKed): BYE to the far end, and an
+ * "unsolicited" BYE up to the app so its dialog emits destroy, as drachtio-server does.
+ */
+export function terminateStaleDialog(ctx: WireContext, session: DialogSession): void {
+  const { dialog } = session;
+  let dest: Destination;
+  try {
+    dest = dialogDestination(ctx, session);
+  } catch {
+    return removeSession(ctx, dialog.id);
   }
+  const local = ctx.transport.localEndpoint(dest.transport);
+  const bye = dialog.createRequest('BYE');
+  if (local) bye.headers.set('via', viaFor(dest.transport, local.address, local.port));
+  bye.headers.append('reason', 'SIP;cause=408;text="ACK timeout"');
+  removeSession(ctx, dialog.id);
+  ctx.transactions.request(bye, dest, { onResponse: () => undefined });
+  const meta = sentRequestMeta(ctx, dest.transport, bye.serialize().length);
+  session.conn.send(sipToApp(meta, 'unsolicited', dialog.id, bye.toString()));
 }

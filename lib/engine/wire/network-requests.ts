@@ -2,6 +2,8 @@ import { buildResponse, generateTag, generateTransactionId, type SipRequest } fr
 import { InviteServerTransaction } from '../transactions/invite-server.js';
 import type { ServerTransaction, TransactionUser } from '../transactions/transaction-layer.js';
 import type { InboundMessage } from '../transport/types.js';
+import type { AppConnection } from './app-connection.js';
+import { terminateStaleDialog } from './in-dialog-requests.js';
 import { sipToApp } from './protocol.js';
 import { inboundMeta, removeSession, type WireContext } from './wire-state.js';
 
@@ -37,6 +39,7 @@ export class NetworkRequestRouter implements TransactionUser {
     }
     const transactionId = generateTransactionId();
     this.ctx.networkRequests.set(transactionId, { transactionId, tx, inbound, conn, localTag: generateTag() });
+    this.ctx.transactionIds.set(tx, transactionId);
     const receivedOn = { address: inbound.local.address, port: inbound.local.port };
     conn.send(sipToApp(inboundMeta(inbound), transactionId, '', req.toString(), receivedOn));
   }
@@ -45,7 +48,8 @@ export class NetworkRequestRouter implements TransactionUser {
   private onCancel(tx: ServerTransaction, inbound: InboundMessage): void {
     const cancel = tx.request;
     const invite = this.ctx.transactions.inviteForCancel(cancel);
-    const pending = invite && [...this.ctx.networkRequests.values()].find((p) => p.tx === invite);
+    const id = invite && this.ctx.transactionIds.get(invite);
+    const pending = id ? this.ctx.networkRequests.get(id) : undefined;
     if (!invite || !pending || invite.finalStatus !== undefined) {
       return void tx.respond(buildResponse(cancel, 481, undefined, generateTag()));
     }
@@ -82,6 +86,7 @@ export class NetworkRequestRouter implements TransactionUser {
     this.ctx.networkRequests.set(transactionId, {
       transactionId, tx, inbound, conn: session.conn, localTag: dialog.localTag, dialogId: dialog.id,
     });
+    this.ctx.transactionIds.set(tx, transactionId);
     // drachtio forgets the dialog as soon as a BYE arrives; the app still answers it
     if (req.method === 'BYE') removeSession(this.ctx, dialog.id);
     session.conn.send(sipToApp(inboundMeta(inbound), transactionId, dialog.id, req.toString()));
@@ -110,7 +115,26 @@ export class NetworkRequestRouter implements TransactionUser {
     }
   }
 
+  onServerTransactionEnded(tx: ServerTransaction): void {
+    const id = this.ctx.transactionIds.get(tx);
+    if (id) this.ctx.networkRequests.delete(id);
+  }
+
+  /** The app connection went away: answer what it left unanswered, forget what it owned. */
+  onAppGone(conn: AppConnection): void {
+    for (const [id, p] of this.ctx.networkRequests) {
+      if (p.conn !== conn) continue;
+      this.ctx.networkRequests.delete(id);
+      if (p.tx.finalStatus === undefined) p.tx.respond(buildResponse(p.tx.request, 503, undefined, p.localTag));
+    }
+    for (const [id, p] of this.ctx.appRequests) if (p.conn === conn) this.ctx.appRequests.delete(id);
+    for (const [id, s] of this.ctx.sessions) if (s.conn === conn) removeSession(this.ctx, id);
+  }
+
   onAckTimeout(tx: InviteServerTransaction, finalStatus: number): void {
     this.ctx.log('warn', 'no ACK for final response', { status: finalStatus, callId: tx.request.callId });
+    if (finalStatus >= 300) return;
+    const session = [...this.ctx.sessions.values()].find((s) => s.inviteTx === tx);
+    if (session) terminateStaleDialog(this.ctx, session);
   }
 }

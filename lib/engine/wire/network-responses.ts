@@ -28,7 +28,7 @@ export function forwardResponseToApp(ctx: WireContext, pending: PendingAppReques
   }
   if (res.status < 200 && pending.cancelQueued) sendQueuedCancel(ctx, pending);
   const meta = inbound ? inboundMeta(inbound)
-    : transportMeta('network', pending.dest.transport, pending.dest.address, pending.dest.port, res.serialize().length);
+    : transportMeta('network', pending.dest.transport, '', 0, 0) // synthesized (timeout, transport error), as drachtio reports them;
   pending.conn.send(sipToApp(meta, pending.transactionId, dialogId, res.toString()));
 }
 

@@ -8,6 +8,8 @@ import { apiRefusal, apiResponse, type AppCommand } from './protocol.js';
 import type { WireContext } from './wire-state.js';
 
 export interface WireServerOptions {
+  /** called when an app connection closes, after its routes are removed */
+  onAppGone: (conn: AppConnection) => void;
   address: string;
   port: number;
   secret: string;
@@ -52,6 +54,7 @@ export class WireServer {
       onClose: (c) => {
         this.connections.delete(c);
         this.ctx.routes.removeAll(c);
+        if (c.authenticated) this.opts.onAppGone(c);
       },
       onProtocolError: (c, err) => this.ctx.log('warn', 'wire protocol error; closing app connection', { err: err.message, remote: c.remote }),
     });
@@ -74,6 +77,8 @@ export class WireServer {
           this.ctx.routes.removeAll(conn);
           return conn.send(apiResponse(cmd.msgId, true));
         case 'sip': return this.onSip(conn, cmd);
+        // srf only understands NOK for proxy; the request stays pending so the app can still answer it
+        case 'proxy': return conn.send(apiResponse(cmd.msgId, false, 'proxy is not supported by the embedded engine'));
         default:
           return conn.send(apiRefusal(cmd.msgId, `Unknown message type: ${cmd.command} is not supported by the embedded engine`));
       }

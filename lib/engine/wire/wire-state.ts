@@ -58,6 +58,8 @@ export interface WireContext {
   routes: RouteTable;
   log: EngineLog;
   networkRequests: Map<string, PendingNetworkRequest>;
+  /** server transaction -> its networkRequests key, so CANCEL and cleanup need no scan */
+  transactionIds: WeakMap<ServerTransaction, string>;
   appRequests: Map<string, PendingAppRequest>;
   sessions: Map<string, DialogSession>;
   /** caps for the maps above */
@@ -67,6 +69,15 @@ export interface WireContext {
 export function transportMeta(source: 'network' | 'application', transport: TransportName, address: string,
   port: number, bytes: number): MessageMeta {
   return { source, bytes, protocol: transport, address, port, time: stackTime() };
+}
+
+/**
+ * Meta for a request the engine sent for the app. drachtio-server reports its own sending
+ * address there (sofia has not resolved the destination yet), so we do too.
+ */
+export function sentRequestMeta(ctx: WireContext, transport: TransportName, bytes: number): MessageMeta {
+  const local = ctx.transport.localEndpoint(transport);
+  return transportMeta('application', transport, local?.address ?? '', local?.port ?? 0, bytes);
 }
 
 export function inboundMeta(inbound: InboundMessage): MessageMeta {

@@ -168,7 +168,9 @@ export class Phone {
     if (this.pushStyle === 'bad-token') headers['X-Token'] = 'not-a-token';
     if (opts.authorization) headers['Authorization'] = opts.authorization;
     if (opts.pushHint) headers['X-PushHint'] = opts.pushHint;
-    const req = await this.app.request(`sip:${this.domain}`, {
+    let resolveFinal: (res: InboundResponse) => void = () => undefined;
+    const final = new Promise<InboundResponse>((resolve) => (resolveFinal = resolve));
+    await this.app.request(`sip:${this.domain}`, {
       method: 'REGISTER',
       proxy: `sip:${this.pushwakeHost};transport=${this.transport}`,
       headers: {
@@ -180,8 +182,10 @@ export class Phone {
         Contact: `<sip:${this.contactUser}@${this.contactHostPort}${params}>;expires=${expires};+sip.instance="<${this.instance}>"`,
         Expires: String(expires),
       },
+    }, (res) => {
+      if (res.status >= 200) resolveFinal(res);
     });
-    return new Promise((resolve) => req.on('response', (res) => { if (res.status >= 200) resolve(res); }));
+    return final;
   }
 
   handleInvite(req: InboundRequest, res: ServerResponse): void {

@@ -75,7 +75,10 @@ export class SipLab {
     let drachtio: DrachtioProcess | undefined;
     if (opts.engine === 'drachtio') {
       drachtio = await startDrachtioServer();
-      cleanups.push(() => drachtio?.stop());
+      cleanups.push(async () => {
+        await drachtio?.stop();
+        if (process.env['DRACHTIO_TEST_LOG']) process.stderr.write(drachtio?.output() ?? '');
+      });
     }
     const config = loadConfig({
       env: {},

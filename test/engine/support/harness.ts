@@ -19,7 +19,25 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+/**
+ * DRACHTIO_COMPARE=<wirePort>:<sipPort> runs the same scenarios against a real drachtio-server
+ * on 127.0.0.1 (secret "cymru"), to check the engine mirrors it. Tests that need engine-only
+ * knobs (limits, timers) are not meaningful in that mode.
+ */
+function realServer(): EmbeddedEngine | undefined {
+  const spec = process.env['DRACHTIO_COMPARE'];
+  if (!spec) return undefined;
+  const [wire, sip] = spec.split(':').map(Number);
+  return {
+    wirePort: wire!,
+    sipAddresses: [{ transport: 'udp', address: '127.0.0.1', port: sip! }, { transport: 'tcp', address: '127.0.0.1', port: sip! }],
+    stop: async () => undefined,
+  };
+}
+
 export async function startEngine(overrides: Partial<EmbeddedEngineOptions> = {}): Promise<EmbeddedEngine> {
+  const real = realServer();
+  if (real) return real;
   return startEmbeddedEngine({
     sip: [{ address: '127.0.0.1', port: 0, transports: ['udp', 'tcp'] }],
     wire: { secret: SECRET },

@@ -1,0 +1,164 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { buildResponse, SipRequest, type SipResponse } from '../../../lib/engine/messages/index.js';
+import { InviteClientState, InviteClientTransaction } from '../../../lib/engine/transactions/invite-client.js';
+import { InviteServerState, InviteServerTransaction } from '../../../lib/engine/transactions/invite-server.js';
+import { NonInviteClientState, NonInviteClientTransaction } from '../../../lib/engine/transactions/non-invite-client.js';
+import { NonInviteServerState, NonInviteServerTransaction } from '../../../lib/engine/transactions/non-invite-server.js';
+
+const timers = { t1: 500, t2: 4000, t4: 5000 };
+
+function request(method: string): SipRequest {
+  const r = new SipRequest(method, 'sip:bob@example.com');
+  r.headers.append('via', 'SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKt1');
+  r.headers.append('from', '<sip:a@b>;tag=f');
+  r.headers.append('to', '<sip:bob@example.com>');
+  r.headers.append('call-id', 'c1');
+  r.headers.append('cseq', `1 ${method}`);
+  r.headers.append('route', '<sip:proxy;lr>');
+  return r;
+}
+
+describe('client transactions over UDP', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('INVITE: retransmits on Timer A, stops on a provisional, ACKs a non-2xx itself', () => {
+    const sent: SipRequest[] = [];
+    const seen: number[] = [];
+    const tx = new InviteClientTransaction(request('INVITE'), {
+      reliable: false, timers, sendRequest: (r) => sent.push(r), onResponse: (r) => seen.push(r.status), onTerminated: () => undefined,
+    });
+    tx.start();
+    vi.advanceTimersByTime(500 + 1000 + 10);
+    expect(sent).toHaveLength(3);
+    tx.receive(buildResponse(tx.request, 180, undefined, 'x'));
+    vi.advanceTimersByTime(10_000);
+    expect(sent).toHaveLength(3);
+    tx.receive(buildResponse(tx.request, 486, undefined, 'x'));
+    expect(tx.state).toBe(InviteClientState.Completed);
+    const ack = sent[3]!;
+    expect(ack.method).toBe('ACK');
+    expect(ack.headers.get('via')).toBe(tx.request.headers.get('via'));
+    expect(ack.headers.get('to')).toContain('tag=x');
+    expect(ack.headers.get('route')).toBe('<sip:proxy;lr>');
+    tx.receive(buildResponse(tx.request, 486, undefined, 'x'));
+    expect(sent.filter((r) => r.method === 'ACK')).toHaveLength(2);
+    expect(seen).toEqual([180, 486]);
+    vi.advanceTimersByTime(32_000);
+    expect(tx.state).toBe(InviteClientState.Terminated);
+  });
+
+  it('INVITE: Timer B gives the TU a 408', () => {
+    const seen: number[] = [];
+    const tx = new InviteClientTransaction(request('INVITE'), {
+      reliable: false, timers, sendRequest: () => undefined, onResponse: (r) => seen.push(r.status), onTerminated: () => undefined,
+    });
+    tx.start();
+    vi.advanceTimersByTime(64 * 500);
+    expect(seen).toEqual([408]);
+    expect(tx.state).toBe(InviteClientState.Terminated);
+  });
+
+  it('INVITE: every 2xx reaches the TU while Accepted (RFC 6026)', () => {
+    const seen: number[] = [];
+    const tx = new InviteClientTransaction(request('INVITE'), {
+      reliable: true, timers, sendRequest: () => undefined, onResponse: (r) => seen.push(r.status), onTerminated: () => undefined,
+    });
+    tx.start();
+    tx.receive(buildResponse(tx.request, 200, undefined, 'x'));
+    tx.receive(buildResponse(tx.request, 200, undefined, 'x'));
+    expect(seen).toEqual([200, 200]);
+    expect(tx.state).toBe(InviteClientState.Accepted);
+  });
+
+  it('non-INVITE: Timer E backs off to T2, Timer F times out with 408', () => {
+    const sent: number[] = [];
+    const seen: number[] = [];
+    const tx = new NonInviteClientTransaction(request('OPTIONS'), {
+      reliable: false, timers, sendRequest: () => sent.push(Date.now()), onResponse: (r) => seen.push(r.status), onTerminated: () => undefined,
+    });
+    tx.start();
+    vi.advanceTimersByTime(64 * 500);
+    // 0, 500, 1500, 3500, 7500, then every 4 s
+    expect(sent.length).toBeGreaterThanOrEqual(10);
+    expect(seen).toEqual([408]);
+    expect(tx.state).toBe(NonInviteClientState.Terminated);
+  });
+
+  it('non-INVITE over TCP: no retransmissions, final ends the transaction at once', () => {
+    let sends = 0;
+    const tx = new NonInviteClientTransaction(request('MESSAGE'), {
+      reliable: true, timers, sendRequest: () => sends++, onResponse: () => undefined, onTerminated: () => undefined,
+    });
+    tx.start();
+    vi.advanceTimersByTime(5000);
+    expect(sends).toBe(1);
+    tx.receive(buildResponse(tx.request, 200));
+    vi.advanceTimersByTime(0);
+    expect(tx.state).toBe(NonInviteClientState.Terminated);
+  });
+});
+
+describe('server transactions over UDP', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('INVITE non-2xx: retransmits on Timer G until the ACK, then Confirmed and Timer I', () => {
+    const sent: SipResponse[] = [];
+    const timeouts: number[] = [];
+    const tx = new InviteServerTransaction(request('INVITE'), {
+      reliable: false, timers, sendResponse: (r) => sent.push(r), onTerminated: () => undefined,
+    }, { onAckTimeout: (s) => timeouts.push(s) });
+    tx.respond(buildResponse(tx.request, 100));
+    tx.respond(buildResponse(tx.request, 486, undefined, 't'));
+    vi.advanceTimersByTime(500 + 1000 + 10);
+    expect(sent.map((r) => r.status)).toEqual([100, 486, 486, 486]);
+    tx.onRetransmission();
+    expect(sent).toHaveLength(5);
+    tx.onAck();
+    expect(tx.state).toBe(InviteServerState.Confirmed);
+    vi.advanceTimersByTime(5000);
+    expect(tx.state).toBe(InviteServerState.Terminated);
+    expect(timeouts).toEqual([]);
+  });
+
+  it('INVITE: Timer H reports a missing ACK', () => {
+    const timeouts: number[] = [];
+    const tx = new InviteServerTransaction(request('INVITE'), {
+      reliable: false, timers, sendResponse: () => undefined, onTerminated: () => undefined,
+    }, { onAckTimeout: (s) => timeouts.push(s) });
+    tx.respond(buildResponse(tx.request, 603, undefined, 't'));
+    vi.advanceTimersByTime(64 * 500);
+    expect(timeouts).toEqual([603]);
+  });
+
+  it('INVITE 2xx: resent until the ACK is reported (Accepted)', () => {
+    const sent: number[] = [];
+    const tx = new InviteServerTransaction(request('INVITE'), {
+      reliable: false, timers, sendResponse: (r) => sent.push(r.status), onTerminated: () => undefined,
+    }, { onAckTimeout: () => undefined });
+    tx.respond(buildResponse(tx.request, 200, undefined, 't'));
+    expect(tx.state).toBe(InviteServerState.Accepted);
+    vi.advanceTimersByTime(1600);
+    expect(sent.length).toBe(3);
+    tx.onAck();
+    vi.advanceTimersByTime(10_000);
+    expect(sent.length).toBe(3);
+  });
+
+  it('non-INVITE: absorbs retransmissions with the last response, Timer J ends it', () => {
+    const sent: number[] = [];
+    const tx = new NonInviteServerTransaction(request('OPTIONS'), {
+      reliable: false, timers, sendResponse: (r) => sent.push(r.status), onTerminated: () => undefined,
+    });
+    tx.onRetransmission();
+    expect(sent).toEqual([]);
+    tx.respond(buildResponse(tx.request, 200, undefined, 't'));
+    tx.onRetransmission();
+    expect(sent).toEqual([200, 200]);
+    expect(tx.respond(buildResponse(tx.request, 404))).toBe(false);
+    expect(tx.state).toBe(NonInviteServerState.Completed);
+    vi.advanceTimersByTime(64 * 500);
+    expect(tx.state).toBe(NonInviteServerState.Terminated);
+  });
+});
