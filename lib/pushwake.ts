@@ -34,7 +34,20 @@ export interface RunningPushwake {
   stop(): Promise<void>;
 }
 
+/**
+ * Moments on the wake path, for benchmarks and (later) metrics. `at` is performance.now().
+ * invite-received → push-sending is what pushwake adds before the push; upstream-register-ok →
+ * leg-sending is what it adds between the phone's fresh registration and its INVITE.
+ */
+export type TraceEvent =
+  | { kind: 'invite-received'; callId: string; at: number }
+  | { kind: 'push-sending'; collapseId: string; token: string; at: number }
+  | { kind: 'upstream-register-ok'; aor: string; deviceKey: string; at: number }
+  | { kind: 'leg-sending'; callId: string; deviceKey: string; at: number };
+
 export interface StartOptions {
+  /** Called synchronously at each TraceEvent; keep it cheap. */
+  onTrace?: (ev: TraceEvent) => void;
   log: Logger;
   /** Use this store instead of opening the configured one (tests). */
   store?: BindingStore;
@@ -49,7 +62,17 @@ export async function startPushwake(config: PushwakeConfig, opts: StartOptions):
     config.store.kind === 'redis' ? { kind: 'redis', url: config.store.url, keyPrefix: config.store.keyPrefix } : { kind: 'embedded', path: config.store.path },
     { onCorruptRecord: (key, err) => log.error({ key, err }, 'corrupt store record skipped') },
   ));
-  const sender = opts.pushSender ?? buildSender(config, log);
+  const trace = opts.onTrace;
+  const baseSender = opts.pushSender ?? buildSender(config, log);
+  const sender: PushSender = trace
+    ? {
+        send: (push) => {
+          trace({ kind: 'push-sending', collapseId: push.collapseId, token: push.token.token, at: performance.now() });
+          return baseSender.send(push);
+        },
+        close: () => baseSender.close(),
+      }
+    : baseSender;
 
   let engine: EmbeddedEngine | undefined;
   let wire = { host: config.engine.host, port: config.engine.port };
@@ -108,7 +131,10 @@ export async function startPushwake(config: PushwakeConfig, opts: StartOptions):
     createCall: (identity, caller, callLog) =>
       new IncomingCall(identity, caller, {
         now: Date.now,
-        startLeg: (b, call, onEvent) => startSrfLeg(app, b, call, callSettings, callLog, onEvent),
+        startLeg: (b, call, onEvent) => {
+          trace?.({ kind: 'leg-sending', callId: call.callId, deviceKey: b.deviceKey, at: performance.now() });
+          return startSrfLeg(app, b, call, callSettings, callLog, onEvent);
+        },
         wake: (b, call, deadline) => waker.wake(b, call, deadline),
         oweEndedNotice: (n) => courier.owe(n),
       }, callSettings, callLog, (call, how) => {
@@ -131,6 +157,7 @@ export async function startPushwake(config: PushwakeConfig, opts: StartOptions):
     store,
     log,
     settings: relaySettings,
+    ...(trace ? { onUpstreamOk: (aor: string, deviceKey: string) => trace({ kind: 'upstream-register-ok', aor, deviceKey, at: performance.now() }) } : {}),
     onDeviceRegistered: ({ binding, pushHint }) => {
       calls.deviceRegistered(binding, pushHint);
       void courier.deviceRegistered(binding);
@@ -138,7 +165,10 @@ export async function startPushwake(config: PushwakeConfig, opts: StartOptions):
   });
 
   app.onRequest('register', relay.handle);
-  app.onRequest('invite', intake.handle);
+  app.onRequest('invite', trace ? (req, res) => {
+    trace({ kind: 'invite-received', callId: req.callId, at: performance.now() });
+    intake.handle(req, res);
+  } : intake.handle);
   app.onRequest('options', (_req, res) => res.send(200, 'OK', {}));
   app.onDisconnect(() => log.warn('lost the SIP engine connection; drachtio-srf reconnects'));
   try {

@@ -34,6 +34,8 @@ export interface RegistrationRelayDeps {
   settings: RelaySettings;
   log: Logger;
   now?: () => number;
+  /** Called as the upstream 2xx for a device's registration arrives (benchmarks, metrics). */
+  onUpstreamOk?: (aor: string, deviceKey: string) => void;
   /** Called after the phone got its 200, for every successful (re-)registration. */
   onDeviceRegistered: (event: DeviceRegistered) => void;
 }
@@ -81,6 +83,7 @@ export class RegistrationRelay {
       res.send(upstream.status, upstream.reason, { headers: copyHeaders(upstream, PASSED_DOWNSTREAM) });
       return;
     }
+    if (resolved.kind === 'register') this.deps.onUpstreamOk?.(resolved.aor, resolved.deviceKey);
     await this.commit(req, res, resolved, upstream, log);
   }
 

@@ -6,9 +6,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SipLab, enginesUnderTest } from './support/sip-lab.js';
 import { waitFor } from './support/agents.js';
+import { drachtioBin } from '../support/binaries.js';
 
-if (!process.env['DRACHTIO_BIN']) {
-  console.log('[e2e] DRACHTIO_BIN not set: the call-path suite runs on the embedded engine only (set DRACHTIO_BIN to a drachtio-server binary to run it there too)');
+if (!drachtioBin()) {
+  console.log('[e2e] SKIPPED the drachtio-server run: no DRACHTIO_BIN and no drachtio on PATH. The call-path suite runs on the embedded engine only.');
 }
 
 describe.each(enginesUnderTest())('call path over %s engine', (engine) => {

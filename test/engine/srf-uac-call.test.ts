@@ -61,14 +61,32 @@ describe('srf.createUAC from the app to a user agent', () => {
     const invite = await ua.request('INVITE');
     ua.respond(invite, 180, { toTag: 'c1' });
     await new Promise((r) => setTimeout(r, 50));
-    sent.cancel();
+    sent.cancel({ headers: { Reason: 'SIP;cause=200;text="Call completed elsewhere"' } });
     const cancel = await ua.request('CANCEL', invite.callId);
     expect(cancel.topVia.params['branch']).toBe(invite.topVia.params['branch']);
+    expect(cancel.headers.get('reason')).toContain('Call completed elsewhere');
     ua.respond(cancel, 200);
     ua.respond(invite, 487, { toTag: 'c1' });
     await expect(uacP).rejects.toMatchObject({ status: 487 });
     const ack = await ua.request('ACK', invite.callId);
     expect(ack.topVia.params['branch']).toBe(invite.topVia.params['branch']);
+  });
+
+  it('holds a CANCEL sent before any provisional until one arrives (RFC 3261 9.1)', async () => {
+    h = await startHarness();
+    const ua = await h.ua('udp');
+    let sent: AnySrf;
+    const uacP = h.srf.createUAC(`sip:bob@${ua.local.address}:${ua.local.port}`, { localSdp: SDP }, {
+      cbRequest: (_err: unknown, req: AnySrf) => { sent = req; },
+    });
+    const invite = await ua.request('INVITE');
+    sent.cancel();
+    expect(await ua.nothing((m) => m.kind === 'request' && m.method === 'CANCEL', 200)).toBe(true);
+    ua.respond(invite, 100);
+    const cancel = await ua.request('CANCEL', invite.callId);
+    ua.respond(cancel, 200);
+    ua.respond(invite, 487, { toTag: 'q1' });
+    await expect(uacP).rejects.toMatchObject({ status: 487 });
   });
 
   for (const status of [486, 603]) {

@@ -1,5 +1,5 @@
 import {
-  BRANCH_COOKIE, generateBranch, generateCallId, generateTag, generateTransactionId, parseCSeq, parseNameAddr, parseUri,
+  BRANCH_COOKIE, generateBranch, generateCallId, generateTag, generateTransactionId, parseCSeq, parseUri,
   SipRequest, stripBrackets, withTag,
 } from '../messages/index.js';
 import { resolveTarget } from '../transport/target-resolution.js';
@@ -103,8 +103,8 @@ export function cancelAppInvite(ctx: WireContext, conn: AppConnection, msgId: st
   for (const h of ['from', 'to', 'call-id']) cancel.headers.append(h, invite.headers.get(h) ?? '');
   cancel.headers.append('cseq', `${invite.cseq.seq} CANCEL`);
   for (const r of invite.headers.getAll('route')) cancel.headers.append('route', r);
-  const reason = appReq.headers.get('reason');
-  if (reason) cancel.headers.append('reason', reason);
+  // e.g. Reason: SIP;cause=200;text="Call completed elsewhere" (RFC 3326)
+  copyAppHeaders(appReq, cancel, ['from', 'to', 'call-id', 'cseq', 'max-forwards']);
   if (!cancel.topVia.params['branch']?.startsWith(BRANCH_COOKIE)) {
     return conn.send(apiResponse(msgId, false, 'INVITE has no RFC 3261 branch'));
   }
@@ -113,8 +113,4 @@ export function cancelAppInvite(ctx: WireContext, conn: AppConnection, msgId: st
   } else pending.cancelQueued = cancel;
   const meta = sentRequestMeta(ctx, pending.dest.transport, cancel.serialize().length);
   conn.send(apiResponse(msgId, true, requestSentData(meta, generateTransactionId(), cancel.toString())));
-}
-
-export function contactUriOf(value: string | undefined): string | undefined {
-  return value ? parseNameAddr(value).uri : undefined;
 }

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, connect } from 'node:net';
 import { createSocket } from 'node:dgram';
+import { drachtioBin } from '../../support/binaries.js';
 
 export interface DrachtioProcess {
   wirePort: number;
@@ -39,8 +40,8 @@ export async function freePort(): Promise<number> {
   throw new Error('no free port');
 }
 
-export async function startDrachtioServer(bin = process.env['DRACHTIO_BIN']): Promise<DrachtioProcess> {
-  if (!bin) throw new Error('DRACHTIO_BIN is not set');
+export async function startDrachtioServer(bin = drachtioBin()): Promise<DrachtioProcess> {
+  if (!bin) throw new Error('no drachtio-server: set DRACHTIO_BIN or put drachtio on PATH');
   const [wirePort, sipPort] = [await freePort(), await freePort()];
   const secret = 'pushwake-e2e';
   let out = '';

@@ -16,6 +16,7 @@ import { createSipApp, type SipApp } from '../../../lib/sip/srf.js';
 import { parseSipUri } from '../../../lib/sip/name-addr.js';
 import { Pbx, Phone, type PushStyle } from './agents.js';
 import { startDrachtioServer, type DrachtioProcess } from './drachtio-server.js';
+import { drachtioBin } from '../../support/binaries.js';
 
 export type EngineKind = 'embedded' | 'drachtio';
 
@@ -155,5 +156,5 @@ function deepMerge(a: Tree, b: Tree): Tree {
 
 /** Which engines the end-to-end suites run against here. */
 export function enginesUnderTest(): EngineKind[] {
-  return process.env['DRACHTIO_BIN'] ? ['embedded', 'drachtio'] : ['embedded'];
+  return drachtioBin() ? ['embedded', 'drachtio'] : ['embedded'];
 }
