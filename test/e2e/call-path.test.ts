@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SipLab, enginesUnderTest } from './support/sip-lab.js';
-import { waitFor } from './support/agents.js';
+import { waitFor } from '../../lib/testkit/agents.js';
 import { drachtioBin } from '../support/binaries.js';
 
 if (!drachtioBin()) {

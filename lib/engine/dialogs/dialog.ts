@@ -11,6 +11,16 @@ export enum DialogState {
   Terminated = 'terminated',
 }
 
+/**
+ * Requests after which drachtio forgets a dialog: BYE, and a NOTIFY that terminates the last
+ * subscription of a SUBSCRIBE dialog (REFER subscriptions inside INVITE dialogs do not count).
+ */
+export function endsDialog(req: SipRequest, dialogMethod: string): boolean {
+  if (req.method === 'BYE') return true;
+  if (req.method !== 'NOTIFY' || dialogMethod !== 'SUBSCRIBE') return false;
+  return /terminated/i.test(req.headers.get('subscription-state') ?? '');
+}
+
 /** drachtio's dialog id: Call-ID plus the From tag of the request that created the dialog. */
 export function drachtioDialogId(callId: string, uacTag: string): string {
   return `${callId};from-tag=${uacTag}`;

@@ -1,4 +1,5 @@
 import { buildResponse, generateTag, generateTransactionId, type SipRequest } from '../messages/index.js';
+import { endsDialog } from '../dialogs/dialog.js';
 import { InviteServerTransaction } from '../transactions/invite-server.js';
 import type { ServerTransaction, TransactionUser } from '../transactions/transaction-layer.js';
 import type { InboundMessage } from '../transport/types.js';
@@ -88,7 +89,7 @@ export class NetworkRequestRouter implements TransactionUser {
     });
     this.ctx.transactionIds.set(tx, transactionId);
     // drachtio forgets the dialog as soon as a BYE arrives; the app still answers it
-    if (req.method === 'BYE') removeSession(this.ctx, dialog.id);
+    if (endsDialog(req, dialog.init.method)) removeSession(this.ctx, dialog.id);
     session.conn.send(sipToApp(inboundMeta(inbound), transactionId, dialog.id, req.toString()));
   }
 

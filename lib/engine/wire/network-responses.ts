@@ -1,5 +1,5 @@
 import type { SipResponse } from '../messages/index.js';
-import { Dialog, DialogState } from '../dialogs/dialog.js';
+import { Dialog, DialogState, endsDialog } from '../dialogs/dialog.js';
 import type { InboundMessage } from '../transport/types.js';
 import { sipToApp } from './protocol.js';
 import { inboundMeta, removeSession, transportMeta, type PendingAppRequest, type WireContext } from './wire-state.js';
@@ -24,7 +24,8 @@ export function forwardResponseToApp(ctx: WireContext, pending: PendingAppReques
   if (res.status >= 200) {
     ctx.appRequests.delete(pending.transactionId);
     pending.finalSeen = true;
-    if (method === 'BYE' && pending.dialogId) removeSession(ctx, pending.dialogId);
+    const session = pending.dialogId ? ctx.sessions.get(pending.dialogId) : undefined;
+    if (session && endsDialog(pending.request, session.dialog.init.method)) removeSession(ctx, session.dialog.id);
   }
   if (res.status < 200 && pending.cancelQueued) sendQueuedCancel(ctx, pending);
   const meta = inbound ? inboundMeta(inbound)

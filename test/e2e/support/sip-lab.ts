@@ -14,7 +14,7 @@ import { startPushSink, type PushSink, type ReceivedPush } from '../../../lib/pu
 import { startPushwake, type RunningPushwake } from '../../../lib/pushwake.js';
 import { createSipApp, type SipApp } from '../../../lib/sip/srf.js';
 import { parseSipUri } from '../../../lib/sip/name-addr.js';
-import { Pbx, Phone, type PushStyle } from './agents.js';
+import { Pbx, Phone, type PushStyle } from '../../../lib/testkit/agents.js';
 import { startDrachtioServer, type DrachtioProcess } from './drachtio-server.js';
 import { drachtioBin } from '../../support/binaries.js';
 

@@ -1,12 +1,13 @@
 /**
+ * Part of the testkit: shipped so the demo, benchmarks and integrators' own tests can use it.
  * Test agents that play the PBX and the phones over real SIP on loopback. They are a drachtio-srf
  * app on their own SIP engine (embedded, or a drachtio-server when DRACHTIO_BIN is set), so every
  * message crosses real UDP/TCP sockets and two SIP stacks.
  */
 import { randomBytes } from 'node:crypto';
-import type { InboundRequest, InboundResponse, OutboundRequest, ServerResponse, SipApp, SipDialog } from '../../../lib/sip/srf.js';
-import { isSipStatusError } from '../../../lib/sip/srf.js';
-import { parseContactList, parseSipUri } from '../../../lib/sip/name-addr.js';
+import type { InboundRequest, InboundResponse, OutboundRequest, ServerResponse, SipApp, SipDialog } from '../sip/srf.js';
+import { isSipStatusError } from '../sip/srf.js';
+import { parseContactList, parseSipUri } from '../sip/name-addr.js';
 
 export const OFFER_SDP = ['v=0', 'o=pbx 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 40000 RTP/AVP 0', 'a=rtpmap:0 PCMU/8000', ''].join('\r\n');
 export const ANSWER_SDP = ['v=0', 'o=phone 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 41000 RTP/AVP 0', 'a=rtpmap:0 PCMU/8000', ''].join('\r\n');
