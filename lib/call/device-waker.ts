@@ -17,7 +17,16 @@ export interface WakeSettings {
   retryMaxAttempts: number;
 }
 
+/**
+ * Failures after which APNs may still have delivered the push: the request left, no answer came.
+ * Retrying could wake the phone twice for one call, so these are not retried, and the device is
+ * awaited (and owed an ended notice) as if the push went out.
+ */
+const MAYBE_DELIVERED = /^(Timeout|NoResponse|StreamClosed)/;
+
 export class DeviceWaker {
+  private readonly onceSender: PushSender;
+
   constructor(
     private readonly sender: PushSender,
     private readonly template: PayloadTemplate,
@@ -25,7 +34,17 @@ export class DeviceWaker {
     private readonly settings: WakeSettings,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.onceSender = {
+      send: async (push) => {
+        const outcome = await this.sender.send(push);
+        return outcome.kind === 'retryable' && outcome.status === 0 && MAYBE_DELIVERED.test(outcome.reason)
+          ? { kind: 'rejected', status: 0, reason: `maybe-delivered:${outcome.reason}` }
+          : outcome;
+      },
+      close: () => this.sender.close(),
+    };
+  }
 
   async wake(b: Binding, call: CallIdentity, deadline: number): Promise<WakeOutcome> {
     if (!b.push) return { kind: 'failed', why: 'device has no push token' };
@@ -46,7 +65,7 @@ export class DeviceWaker {
       aor: call.aor,
     });
     const outcome = await sendWithRetry(
-      this.sender,
+      this.onceSender,
       { token: b.push, payload, collapseId: call.callUuid, expiresAt },
       {
         deadline,
@@ -64,6 +83,13 @@ export class DeviceWaker {
       case 'token-dead':
         this.log.warn({ deviceKey: b.deviceKey, token, status: outcome.status, why: outcome.reason }, 'APNs says the token is dead; removing it');
         await this.store.clearPushToken(b.aor, b.deviceKey, b.push.token);
+        return { kind: 'failed', why: `APNs ${outcome.status} ${outcome.reason}` };
+      case 'rejected':
+        if (outcome.reason.startsWith('maybe-delivered:')) {
+          this.log.warn({ deviceKey: b.deviceKey, token, why: outcome.reason }, 'no answer from APNs; the push may have gone out, so the device is awaited and not pushed again');
+          return { kind: 'sent', expiresAt };
+        }
+        this.log.warn({ deviceKey: b.deviceKey, token, status: outcome.status, why: outcome.reason }, 'VoIP push refused');
         return { kind: 'failed', why: `APNs ${outcome.status} ${outcome.reason}` };
       default:
         this.log.warn({ deviceKey: b.deviceKey, token, status: outcome.status, why: outcome.reason }, 'VoIP push not delivered');

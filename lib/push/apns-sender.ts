@@ -103,7 +103,8 @@ export class ApnsSender implements PushSender {
   private readonly now: () => number;
   private readonly log: PushLogger;
   private readonly sessions = new Map<string, http2.ClientHttp2Session>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  /** PING probes after timeouts. Request timers are owned by their exchange. */
+  private readonly probeTimers = new Set<NodeJS.Timeout>();
   private closed = false;
 
   constructor(private readonly options: ApnsSenderOptions) {
@@ -143,8 +144,8 @@ export class ApnsSender implements PushSender {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
+    for (const timer of this.probeTimers) clearTimeout(timer);
+    this.probeTimers.clear();
     const closing = [...this.sessions.values()].map(
       (session) => new Promise<void>((resolve) => session.close(() => resolve())),
     );
@@ -192,9 +193,17 @@ export class ApnsSender implements PushSender {
     });
     return new Promise<PushOutcome>((resolve) => {
       let settled = false;
+      // A hard bound on the whole exchange (stream.setTimeout would only bound idle gaps).
+      const timer = setTimeout(() => {
+        // The push may or may not have reached APNs; the caller decides whether to retry.
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+        this.probe(session);
+        settle({ kind: 'retryable', status: 0, reason: 'Timeout' });
+      }, this.timeoutMs);
       const settle = (outcome: PushOutcome): void => {
         if (settled) return;
         settled = true;
+        clearTimeout(timer);
         resolve(outcome);
       };
       let status = 0;
@@ -202,12 +211,6 @@ export class ApnsSender implements PushSender {
       let answeredId: string = apnsId;
       let text = '';
       stream.setEncoding('utf8');
-      stream.setTimeout(this.timeoutMs, () => {
-        // The push may or may not have reached APNs; the caller decides whether to retry.
-        stream.close(http2.constants.NGHTTP2_CANCEL);
-        this.probe(session);
-        settle({ kind: 'retryable', status: 0, reason: 'Timeout' });
-      });
       stream.on('response', (headers) => {
         status = Number(headers[':status'] ?? 0);
         retryAfter = headerValue(headers['retry-after']);
@@ -264,13 +267,13 @@ export class ApnsSender implements PushSender {
   private probe(session: http2.ClientHttp2Session): void {
     if (session.destroyed) return;
     const timer = setTimeout(() => {
-      this.timers.delete(timer);
+      this.probeTimers.delete(timer);
       session.destroy();
     }, this.timeoutMs);
-    this.timers.add(timer);
+    this.probeTimers.add(timer);
     const settled = (): void => {
       clearTimeout(timer);
-      this.timers.delete(timer);
+      this.probeTimers.delete(timer);
     };
     try {
       const sent = session.ping((err) => {

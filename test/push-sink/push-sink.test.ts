@@ -59,7 +59,7 @@ async function request(
     const headers: http2.OutgoingHttpHeaders = {
       ':method': init.method ?? 'POST',
       ':path': init.path ?? `/3/device/${TOKEN}`,
-      authorization: bearer(target),
+      ...(target.keyPem === undefined ? {} : { authorization: bearer(target) }),
       'apns-topic': 'com.example.app.voip',
       'apns-push-type': 'voip',
       'apns-priority': '10',
@@ -68,15 +68,17 @@ async function request(
       ...init.headers,
     };
     for (const name of init.omit ?? []) delete headers[name];
-    const stream = session.request(headers);
+    const stream = session.request(headers, { endStream: false });
     stream.setEncoding('utf8');
     let text = '';
     stream.on('data', (chunk: string) => (text += chunk));
-    const responseHeaders = await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
-      stream.on('response', resolve);
+    const ended = new Promise<void>((resolve, reject) => {
+      stream.on('end', resolve);
       stream.on('error', reject);
     });
-    await new Promise<void>((resolve) => stream.on('end', resolve));
+    const responded = new Promise<http2.IncomingHttpHeaders>((resolve) => stream.on('response', resolve));
+    stream.end(init.body ?? '');
+    const [responseHeaders] = await Promise.all([responded, ended]);
     return {
       status: Number(responseHeaders[':status']),
       headers: responseHeaders,

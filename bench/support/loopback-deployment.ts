@@ -1,0 +1,180 @@
+/**
+ * A whole deployment on loopback for benchmarks: pushwake in a child process (embedded engine,
+ * embedded store in a temp dir), and in this process the push sink standing in for APNs and the
+ * agents (a PBX and phones from lib/testkit) on their own embedded engine. It is the e2e
+ * SipLab's shape, with the lookups a few thousand phones need (maps, not scans).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DeepPartial } from '../../lib/config/load.js';
+import type { PushwakeConfig } from '../../lib/config/types.js';
+import { startEmbeddedEngine } from '../../lib/engine/index.js';
+import { startPushSink, type PushSink, type ReceivedPush } from '../../lib/push-sink/index.js';
+import { parseSipUri } from '../../lib/sip/name-addr.js';
+import { createSipApp, type SipApp } from '../../lib/sip/srf.js';
+import { Pbx, Phone } from '../../lib/testkit/agents.js';
+import { PushwakeProcess } from './pushwake-process.js';
+import { inWindows } from './windowed.js';
+
+/** Every message of the run comes from 127.0.0.1: the per-source limit must not be the bottleneck. */
+const NO_SOURCE_LIMIT = 1_000_000;
+
+export interface DeploymentOptions {
+  /** Merged over the deployment's own settings (listeners, registrar, APNs, store). */
+  config: DeepPartial<PushwakeConfig>;
+  trace: boolean;
+  logLevel: string;
+  /** How long a phone takes from its push to its REGISTER when it wakes. */
+  wakeDelayMs: number;
+  /** How the PBX reaches pushwake. TCP does not lose a 180 when this process is saturated. */
+  pbxTransport: 'udp' | 'tcp';
+}
+
+type Cleanup = () => Promise<void> | void;
+
+export class LoopbackDeployment {
+  private readonly phonesByContactUser = new Map<string, Phone>();
+  private readonly phonesByToken = new Map<string, Phone>();
+  private readonly wakeTimers = new Set<NodeJS.Timeout>();
+  private readonly pushListeners: Array<(push: ReceivedPush, phone: Phone | undefined) => void> = [];
+  private stopped = false;
+
+  private constructor(
+    readonly pushwake: PushwakeProcess,
+    readonly sink: PushSink,
+    readonly pbx: Pbx,
+    /** The next hop for the PBX's INVITEs: pushwake, over the chosen transport. */
+    readonly pbxProxy: string,
+    readonly agentApp: SipApp,
+    private readonly agentHost: string,
+    private readonly wakeDelayMs: number,
+    private readonly cleanups: Cleanup[],
+  ) {}
+
+  static async start(opts: DeploymentOptions): Promise<LoopbackDeployment> {
+    const cleanups: Cleanup[] = [];
+    try {
+      const dir = mkdtempSync(join(tmpdir(), 'pushwake-bench-'));
+      cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+
+      const agentEngine = await startEmbeddedEngine({
+        sip: [{ address: '127.0.0.1', port: 0, transports: ['udp', 'tcp'] }],
+        wire: { address: '127.0.0.1', port: 0, secret: 'agents' },
+        limits: { perSourceRatePerSec: NO_SOURCE_LIMIT },
+      });
+      cleanups.push(() => agentEngine.stop());
+      const agentSip = agentEngine.sipAddresses[0];
+      if (!agentSip) throw new Error('agent engine has no SIP address');
+      const agentHost = `127.0.0.1:${agentSip.port}`;
+      const agentApp = createSipApp();
+      await agentApp.connect({ host: '127.0.0.1', port: agentEngine.wirePort, secret: 'agents' });
+      cleanups.push(() => agentApp.disconnect());
+
+      // Keeps only a few pushes: the benchmarks listen to 'push' events instead.
+      const sink = await startPushSink({ output: 'none', maxRecorded: 16 });
+      cleanups.push(() => sink.stop());
+      writeFileSync(join(dir, 'key.p8'), sink.keyPem ?? '');
+      writeFileSync(join(dir, 'ca.pem'), sink.caCertPem);
+
+      const config = mergeTrees(
+        {
+          sip: { listen: [{ address: '127.0.0.1', port: 0, transports: ['udp', 'tcp'] }] },
+          engine: { mode: 'embedded', port: 0, perSourceRatePerSec: NO_SOURCE_LIMIT },
+          upstream: { registrar: `sip:${agentHost}` },
+          registration: { defaultTopic: 'com.example.phone.voip' },
+          apns: { keyFile: join(dir, 'key.p8'), keyId: sink.keyId ?? '', teamId: sink.teamId ?? '', host: '127.0.0.1', port: sink.port, caFile: join(dir, 'ca.pem') },
+          store: { kind: 'embedded', path: join(dir, 'store') },
+        },
+        opts.config as Tree,
+      );
+      const pushwake = await PushwakeProcess.start({ config, trace: opts.trace, logLevel: opts.logLevel });
+      // Stopped first on the way out (cleanups run in reverse), while its peers are still up.
+      cleanups.push(() => pushwake.stop());
+
+      const pbxProxy = `sip:${pushwake.sipHost};transport=${opts.pbxTransport}`;
+      const pbx = new Pbx(agentApp, pbxProxy);
+      const d = new LoopbackDeployment(pushwake, sink, pbx, pbxProxy, agentApp, agentHost, opts.wakeDelayMs, cleanups);
+      agentApp.onRequest('register', (req, res) => pbx.handleRegister(req, res));
+      agentApp.onRequest('invite', (req, res) => {
+        const user = parseSipUri(req.uri)?.user;
+        const phone = user === undefined ? undefined : d.phonesByContactUser.get(user);
+        if (phone) phone.handleInvite(req, res);
+        else res.send(404, 'Not Found', {});
+      });
+      sink.on('push', (push) => d.pushArrived(push));
+      return d;
+    } catch (err) {
+      await runCleanups(cleanups);
+      throw err;
+    }
+  }
+
+  /** A phone that registers over TCP with an X-Token header, as the e2e suite's default phone. */
+  addPhone(user: string): Phone {
+    const phone = new Phone(this.agentApp, user, 'example.com', 'tcp', this.pushwake.sipHost, 'x-token', this.agentHost);
+    this.phonesByContactUser.set(phone.contactUser, phone);
+    this.phonesByToken.set(phone.token, phone);
+    return phone;
+  }
+
+  phoneByToken(token: string): Phone | undefined {
+    return this.phonesByToken.get(token);
+  }
+
+  /** Register phones through pushwake, `window` at a time; returns how many got a 200. */
+  async registerAll(phones: readonly Phone[], window = 100): Promise<number> {
+    const statuses = await inWindows(phones, window, (p) => p.register().then((r) => r.status, () => 0));
+    return statuses.filter((s) => s === 200).length;
+  }
+
+  /** Told of every push the sink accepted, with the phone it was for. */
+  onPush(listener: (push: ReceivedPush, phone: Phone | undefined) => void): void {
+    this.pushListeners.push(listener);
+  }
+
+  /** The phone "receives" its push: it re-registers after wakeDelayMs, unless told to sleep on. */
+  private pushArrived(push: ReceivedPush): void {
+    const phone = this.phonesByToken.get(push.token);
+    for (const fn of this.pushListeners) fn(push, phone);
+    if (!phone?.wakeOnPush || this.stopped) return;
+    const timer = setTimeout(() => {
+      this.wakeTimers.delete(timer);
+      void phone.register().catch(() => undefined);
+    }, this.wakeDelayMs);
+    this.wakeTimers.add(timer);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const t of this.wakeTimers) clearTimeout(t);
+    this.wakeTimers.clear();
+    await runCleanups(this.cleanups);
+  }
+
+  /** Last resort when a run is abandoned: no child left behind. */
+  kill(): void {
+    this.pushwake.kill();
+  }
+}
+
+async function runCleanups(cleanups: Cleanup[]): Promise<void> {
+  for (const c of cleanups.reverse()) {
+    try {
+      await c();
+    } catch {
+      // Best effort: one failing cleanup must not leave the rest running.
+    }
+  }
+}
+
+type Tree = Record<string, unknown>;
+function mergeTrees(a: Tree, b: Tree): Tree {
+  const out: Tree = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const base = out[k];
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && base && typeof base === 'object' && !Array.isArray(base) ? mergeTrees(base as Tree, v as Tree) : v;
+  }
+  return out;
+}

@@ -1,0 +1,23 @@
+/** Summaries of latency samples, in milliseconds. */
+export interface Distribution {
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+/** Nearest-rank percentiles; NaN everywhere when there are no samples. */
+export function distributionOf(samples: readonly number[]): Distribution {
+  if (samples.length === 0) return { count: 0, p50: NaN, p90: NaN, p99: NaN, max: NaN };
+  const sorted = Float64Array.from(samples).sort();
+  const rank = (p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
+  return { count: sorted.length, p50: rank(50), p90: rank(90), p99: rank(99), max: sorted[sorted.length - 1] ?? NaN };
+}
+
+export const ms = (v: number): string => (Number.isFinite(v) ? `${v.toFixed(3)} ms` : 'n/a');
+
+export const kib = (bytes: number): string => `${(bytes / 1024).toFixed(2)} KiB`;
+
+/** A figure against its target: PASS or MISS, a label only (these are not tests). */
+export const verdict = (ok: boolean): string => (ok ? 'PASS' : 'MISS');

@@ -1,0 +1,252 @@
+/**
+ * What pushwake adds on the wake path, at a steady call rate (issue #2).
+ *
+ *   A: invite-received → push-sending. The PBX's INVITE reached pushwake's INVITE handler; the
+ *      push for the callee's phone is handed to the APNs sender.
+ *   B: upstream-register-ok → leg-sending. The woken phone's REGISTER came back 2xx from the
+ *      upstream registrar; pushwake sends that phone its INVITE.
+ *
+ * pushwake runs alone in a child process (embedded engine, embedded store) and reports its
+ * TraceEvents; the PBX, the phones and the push sink run here, as they would elsewhere. Each
+ * call goes to its own sleeping phone, which re-registers when its push reaches the sink, rings,
+ * answers; the PBX hangs up shortly after. Figures are printed, never asserted on.
+ *
+ *   npx tsx bench/wake-path.ts [--rate 100] [--calls 2000] [--warmup 200] [--log silent]
+ */
+import type { TraceEvent } from '../lib/pushwake.js';
+import type { Phone } from '../lib/testkit/agents.js';
+import { isEntryPoint, numberFlag, stringFlag } from './support/flags.js';
+import { LoopbackDeployment } from './support/loopback-deployment.js';
+import { distributionOf, ms, verdict, type Distribution } from './support/stats.js';
+import { pollUntil, sleep } from './support/windowed.js';
+
+export interface WakePathOptions {
+  /** Calls started per second. */
+  rate: number;
+  /** Calls measured, after the warm-up. */
+  calls: number;
+  /** Calls run first and not counted (JIT, connections, store caches). */
+  warmup: number;
+  /** How long the PBX keeps an answered call before its BYE. */
+  hangupAfterMs: number;
+  /** How long a phone takes from its push to its REGISTER. */
+  wakeDelayMs: number;
+  /** A call not over after this long counts as failed. */
+  callTimeoutMs: number;
+  /** How the PBX reaches pushwake. */
+  pbxTransport: 'udp' | 'tcp';
+  /** pushwake's log level ('silent', or e.g. 'info', written to /dev/null). */
+  logLevel: string;
+}
+
+export const WAKE_PATH_DEFAULTS: WakePathOptions = {
+  rate: 100,
+  calls: 2000,
+  warmup: 200,
+  hangupAfterMs: 100,
+  wakeDelayMs: 20,
+  callTimeoutMs: 15_000,
+  pbxTransport: 'udp',
+  logLevel: 'silent',
+};
+
+/** Issue #2's targets: p99 of each delay. */
+export const WAKE_PATH_TARGET_P99_MS = 2;
+
+export interface WakePathResult {
+  options: WakePathOptions;
+  /** invite-received → push-sending, measured calls only. */
+  delayA: Distribution;
+  /** upstream-register-ok → leg-sending, measured calls only. */
+  delayB: Distribution;
+  completed: number;
+  failed: number;
+  /** Failures by kind, e.g. `480`, `timeout`, `bye-failed`. */
+  failures: Record<string, number>;
+  /** Calls started per second over the measured part. */
+  achievedRate: number;
+  /** Most calls between INVITE and the end of the BYE at once. */
+  peakInFlight: number;
+  /** pushwake's CPU time (user + system, all its threads) per measured call, ms. */
+  cpuPerCallMs: number;
+  /** Share of the measured window pushwake's event loop was busy, 0..1: the queueing driver. */
+  loopUtilization: number;
+  /** This process's CPU (PBX, phones, their engine, push sink) per measured call, ms. */
+  loadCpuPerCallMs: number;
+  seconds: number;
+}
+
+type CallOutcome = 'completed' | string;
+
+export async function runWakePath(options: WakePathOptions = WAKE_PATH_DEFAULTS): Promise<WakePathResult> {
+  const began = performance.now();
+  const total = options.warmup + options.calls;
+  const lab = await LoopbackDeployment.start({
+    config: { call: { wakeTimeoutMs: 10_000, ringTimeoutMs: 20_000 } },
+    trace: true,
+    logLevel: options.logLevel,
+    wakeDelayMs: options.wakeDelayMs,
+    pbxTransport: options.pbxTransport,
+  });
+  try {
+    const phones: Phone[] = [];
+    const indexByAor = new Map<string, number>();
+    for (let i = 0; i < total; i++) {
+      const phone = lab.addPhone(`u${i}`);
+      phones.push(phone);
+      indexByAor.set(phone.aor, i);
+    }
+    const registered = await lab.registerAll(phones);
+    if (registered !== total) throw new Error(`only ${registered} of ${total} phones registered`);
+
+    // The pre-registrations' trace events are not wanted: drain them before listening.
+    await lab.pushwake.flushTrace();
+    const inviteAt = new Map<string, number>();
+    const pushAt = new Map<string, number>();
+    const registerOk = new Map<string, { at: number; aor: string }>();
+    const delayB: number[] = [];
+    lab.pushwake.onTrace((events: TraceEvent[]) => {
+      for (const ev of events) {
+        switch (ev.kind) {
+          case 'invite-received':
+            inviteAt.set(ev.callId, ev.at);
+            break;
+          case 'push-sending':
+            // A retried push keeps its first attempt: A is about the first one.
+            if (!pushAt.has(ev.collapseId)) pushAt.set(ev.collapseId, ev.at);
+            break;
+          case 'upstream-register-ok':
+            registerOk.set(ev.deviceKey, { at: ev.at, aor: ev.aor });
+            break;
+          case 'leg-sending': {
+            const ok = registerOk.get(ev.deviceKey);
+            if (!ok) break;
+            registerOk.delete(ev.deviceKey);
+            if ((indexByAor.get(ok.aor) ?? -1) >= options.warmup) delayB.push(ev.at - ok.at);
+            break;
+          }
+        }
+      }
+    });
+    // The push payload carries both the Call-ID (invite-received) and the call UUID, which is
+    // the collapse id (push-sending): the sink's copy pairs the two events of each call.
+    const pushed: Array<{ callId: string; callUuid: string }> = [];
+    lab.onPush((push, phone) => {
+      const index = phone ? (indexByAor.get(phone.aor) ?? -1) : -1;
+      const callId = push.payload['callId'];
+      const callUuid = push.payload['callUuid'];
+      if (index >= options.warmup && typeof callId === 'string' && typeof callUuid === 'string') pushed.push({ callId, callUuid });
+    });
+
+    let inFlight = 0;
+    let peakInFlight = 0;
+    const outcomes: Array<Promise<CallOutcome>> = [];
+    const runCall = async (phone: Phone): Promise<CallOutcome> => {
+      inFlight++;
+      peakInFlight = Math.max(peakInFlight, inFlight);
+      try {
+        const attempt = lab.pbx.call(phone.aor);
+        const result = await Promise.race([attempt.done, sleep(options.callTimeoutMs).then(() => undefined)]);
+        if (!result) return 'timeout';
+        if (result.status !== 200 || !result.dialog) return String(result.status);
+        await sleep(options.hangupAfterMs);
+        return await result.dialog.destroy().then(() => 'completed', () => 'bye-failed');
+      } catch {
+        return 'error';
+      } finally {
+        inFlight--;
+      }
+    };
+
+    const interval = 1000 / options.rate;
+    const t0 = performance.now();
+    let measuredFrom = t0;
+    let lastStart = t0;
+    let cpuBefore = await lab.pushwake.measure({ gc: false });
+    let loadCpuBefore = process.cpuUsage();
+    for (let i = 0; i < total; i++) {
+      const wait = t0 + i * interval - performance.now();
+      if (wait >= 1) await sleep(wait);
+      if (i === options.warmup) {
+        measuredFrom = performance.now();
+        cpuBefore = await lab.pushwake.measure({ gc: false });
+        loadCpuBefore = process.cpuUsage();
+      }
+      lastStart = performance.now();
+      const phone = phones[i];
+      if (phone) outcomes.push(runCall(phone));
+    }
+    const results = await Promise.all(outcomes);
+    const loadCpu = process.cpuUsage(loadCpuBefore);
+    const cpuAfter = await lab.pushwake.measure({ gc: false });
+    await lab.pushwake.flushTrace();
+    // The last pushes may still be on their way into the sink's listener.
+    await pollUntil(() => pushed.length >= options.calls, 2_000);
+
+    const measured = results.slice(options.warmup);
+    const failures: Record<string, number> = {};
+    for (const r of measured) if (r !== 'completed') failures[r] = (failures[r] ?? 0) + 1;
+    const completed = measured.filter((r) => r === 'completed').length;
+    const delayA: number[] = [];
+    for (const p of pushed) {
+      const received = inviteAt.get(p.callId);
+      const sending = pushAt.get(p.callUuid);
+      if (received !== undefined && sending !== undefined) delayA.push(sending - received);
+    }
+    const cpuMicros = cpuAfter.cpuUserMicros + cpuAfter.cpuSystemMicros - cpuBefore.cpuUserMicros - cpuBefore.cpuSystemMicros;
+    const startedSpan = (lastStart - measuredFrom) / 1000;
+    const loopActive = cpuAfter.loopActiveMs - cpuBefore.loopActiveMs;
+    const loopIdle = cpuAfter.loopIdleMs - cpuBefore.loopIdleMs;
+    return {
+      options,
+      delayA: distributionOf(delayA),
+      delayB: distributionOf(delayB),
+      completed,
+      failed: measured.length - completed,
+      failures,
+      achievedRate: options.calls > 1 && startedSpan > 0 ? (options.calls - 1) / startedSpan : NaN,
+      peakInFlight,
+      // Warm-up calls still finishing inside the window are a rounding error at these counts.
+      cpuPerCallMs: options.calls > 0 ? cpuMicros / 1000 / options.calls : NaN,
+      loopUtilization: loopActive + loopIdle > 0 ? loopActive / (loopActive + loopIdle) : NaN,
+      loadCpuPerCallMs: options.calls > 0 ? (loadCpu.user + loadCpu.system) / 1000 / options.calls : NaN,
+      seconds: (performance.now() - began) / 1000,
+    };
+  } finally {
+    await lab.stop();
+  }
+}
+
+export function printWakePath(r: WakePathResult): void {
+  const o = r.options;
+  const failures = Object.entries(r.failures).map(([k, v]) => `${k}×${v}`).join(', ');
+  const row = (name: string, d: Distribution): string =>
+    `  ${name.padEnd(36)}${String(d.count).padStart(7)}${ms(d.p50).padStart(11)}${ms(d.p90).padStart(11)}${ms(d.p99).padStart(11)}${ms(d.max).padStart(11)}   < ${WAKE_PATH_TARGET_P99_MS} ms  ${verdict(d.count > 0 && d.p99 < WAKE_PATH_TARGET_P99_MS)}`;
+  console.log(`wake path: ${o.calls} calls at ${o.rate}/s after ${o.warmup} warm-up calls; each to its own sleeping phone (wakes ${o.wakeDelayMs} ms after its push, PBX over ${o.pbxTransport} hangs up ${o.hangupAfterMs} ms after the answer); pushwake log: ${o.logLevel}`);
+  console.log(`  calls: ${r.completed} answered and hung up, ${r.failed} failed${failures ? ` (${failures})` : ''}; achieved ${r.achievedRate.toFixed(1)} calls/s; peak ${r.peakInFlight} calls in flight`);
+  console.log(`  pushwake: ${r.cpuPerCallMs.toFixed(2)} ms CPU per call (~${((r.cpuPerCallMs * o.rate) / 10).toFixed(0)}% of a core at ${o.rate}/s), event loop busy ${(r.loopUtilization * 100).toFixed(0)}% of the time; agents + sink here: ${r.loadCpuPerCallMs.toFixed(2)} ms CPU per call`);
+  console.log(`  ${'delay'.padEnd(36)}${'samples'.padStart(7)}${'p50'.padStart(11)}${'p90'.padStart(11)}${'p99'.padStart(11)}${'max'.padStart(11)}   target p99`);
+  console.log(row('A invite-received → push-sending', r.delayA));
+  console.log(row('B upstream-register-ok → leg-sending', r.delayB));
+}
+
+export function wakePathOptionsFromFlags(): WakePathOptions {
+  const d = WAKE_PATH_DEFAULTS;
+  return {
+    rate: Math.max(1, numberFlag('rate', d.rate)),
+    calls: Math.floor(numberFlag('calls', d.calls)),
+    warmup: Math.floor(numberFlag('warmup', d.warmup)),
+    hangupAfterMs: numberFlag('hangup-after', d.hangupAfterMs),
+    wakeDelayMs: numberFlag('wake-delay', d.wakeDelayMs),
+    callTimeoutMs: numberFlag('call-timeout', d.callTimeoutMs),
+    pbxTransport: stringFlag('pbx-transport', d.pbxTransport) === 'tcp' ? 'tcp' : 'udp',
+    logLevel: stringFlag('log', d.logLevel),
+  };
+}
+
+if (isEntryPoint(import.meta.url)) {
+  runWakePath(wakePathOptionsFromFlags()).then(printWakePath, (err: unknown) => {
+    console.error('wake-path benchmark broke:', err);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,97 @@
+/**
+ * The demo's record of who sent what to whom and when, drawn as a ladder diagram: one lane per
+ * party, one row per message (an arrow) or per thing a party noted about itself.
+ */
+
+export const PARTIES = ['PBX', 'pushwake', 'APNs sink', 'phone'] as const;
+export type Party = (typeof PARTIES)[number];
+
+export type LadderStep =
+  | { kind: 'message'; at: number; from: Party; to: Party; label: string }
+  | { kind: 'note'; at: number; party: Party; text: string };
+
+const LANE_WIDTH = 24;
+const TIME_WIDTH = 11;
+
+export class Ladder {
+  readonly steps: LadderStep[] = [];
+
+  constructor(private readonly clock: () => number = defaultClock) {}
+
+  now(): number {
+    return this.clock();
+  }
+
+  message(from: Party, to: Party, label: string, at = this.clock()): void {
+    this.steps.push({ kind: 'message', at, from, to, label });
+  }
+
+  note(party: Party, text: string, at = this.clock()): void {
+    this.steps.push({ kind: 'note', at, party, text });
+  }
+
+  /** The first step that matches, for latencies. */
+  find(match: (step: LadderStep) => boolean): LadderStep | undefined {
+    return this.ordered().find(match);
+  }
+
+  ordered(): LadderStep[] {
+    return [...this.steps].sort((a, b) => a.at - b.at);
+  }
+
+  render(): string {
+    const header = ' '.repeat(TIME_WIDTH) + PARTIES.map((p) => centre(p, LANE_WIDTH)).join('');
+    const lanes = ' '.repeat(TIME_WIDTH) + blankRow().join('');
+    const lines = [header, lanes];
+    const steps = this.ordered();
+    const origin = steps[0]?.at ?? 0;
+    for (const step of steps) {
+      const time = `+${(step.at - origin).toFixed(1)} ms`.padStart(TIME_WIDTH - 1) + ' ';
+      lines.push(time + (step.kind === 'message' ? arrowRow(step) : noteRow(step)));
+    }
+    lines.push(lanes);
+    return lines.map((l) => l.trimEnd()).join('\n');
+  }
+}
+
+export function defaultClock(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+const laneCentre = (p: Party): number => PARTIES.indexOf(p) * LANE_WIDTH + Math.floor(LANE_WIDTH / 2);
+
+function blankRow(): string[] {
+  const row = Array.from({ length: PARTIES.length * LANE_WIDTH }, () => ' ');
+  for (const p of PARTIES) row[laneCentre(p)] = '│';
+  return row;
+}
+
+function arrowRow(step: Extract<LadderStep, { kind: 'message' }>): string {
+  const row = blankRow();
+  const a = laneCentre(step.from);
+  const b = laneCentre(step.to);
+  const [left, right] = a < b ? [a, b] : [b, a];
+  for (let i = left + 1; i < right; i++) row[i] = '─';
+  if (a < b) row[right - 1] = '▶';
+  else row[left + 1] = '◀';
+  const room = right - left - 5;
+  const label = step.label.length > room ? `${step.label.slice(0, room - 1)}…` : step.label;
+  const start = left + 2 + Math.floor((room - label.length) / 2) + 1;
+  for (let i = 0; i < label.length; i++) row[start + i] = label[i] ?? ' ';
+  row[start - 1] = ' ';
+  row[start + label.length] = ' ';
+  return row.join('');
+}
+
+function noteRow(step: Extract<LadderStep, { kind: 'note' }>): string {
+  const row = blankRow();
+  const centreAt = laneCentre(step.party);
+  row[centreAt] = '●';
+  return `${row.join('').trimEnd()}   ${step.party}: ${step.text}`;
+}
+
+/** `text` centred on the lane line of a lane `width` wide. */
+function centre(text: string, width: number): string {
+  const left = Math.floor(width / 2) - Math.floor(text.length / 2);
+  return (' '.repeat(Math.max(0, left)) + text).padEnd(width);
+}

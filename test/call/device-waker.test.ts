@@ -1,0 +1,104 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DeviceWaker } from '../../lib/call/device-waker.js';
+import type { CallIdentity } from '../../lib/call/call-types.js';
+import { silentLogger } from '../../lib/log.js';
+import { compilePayloadTemplate, DEFAULT_PAYLOAD_TEMPLATE } from '../../lib/push/payload.js';
+import type { PushOutcome, PushSender, VoipPush } from '../../lib/push/push-outcome.js';
+import { LevelBindingStore } from '../../lib/store/level-store.js';
+import { binding } from './call-fixture.js';
+
+const call: CallIdentity = {
+  callId: 'c1@pbx',
+  callUuid: '11111111-2222-3333-4444-555555555555',
+  pushHint: 'h1',
+  aor: 'sip:alice@example.com',
+  caller: { callerNumber: '1000', callerName: 'Bob', withVideo: true },
+  from: '<sip:1000@pbx>',
+  sdp: '',
+};
+
+class ScriptedSender implements PushSender {
+  readonly sent: VoipPush[] = [];
+  constructor(private readonly script: PushOutcome[]) {}
+  send(push: VoipPush): Promise<PushOutcome> {
+    this.sent.push(push);
+    return Promise.resolve(this.script.shift() ?? { kind: 'delivered', apnsId: 'x', status: 200 });
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+describe('DeviceWaker', () => {
+  let dir: string;
+  let store: LevelBindingStore;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'waker-'));
+    store = await LevelBindingStore.open({ path: dir });
+  });
+  afterEach(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const waker = (sender: PushSender): DeviceWaker =>
+    new DeviceWaker(sender, compilePayloadTemplate(DEFAULT_PAYLOAD_TEMPLATE), store, { ttlMs: 30_000, retryBaseDelayMs: 1, retryMaxAttempts: 4 }, silentLogger());
+
+  it('sends one VoIP push with the call UUID as collapse id and a short expiry', async () => {
+    const sender = new ScriptedSender([]);
+    const out = await waker(sender).wake(binding(1), call, Date.now() + 10_000);
+    expect(out.kind).toBe('sent');
+    expect(sender.sent).toHaveLength(1);
+    expect(sender.sent[0]?.collapseId).toBe(call.callUuid);
+    expect(sender.sent[0]?.payload).toMatchObject({ aps: { callerNumber: '1000', withVideo: true, pushHint: 'h1' }, callUuid: call.callUuid, callId: 'c1@pbx' });
+    expect((sender.sent[0]?.expiresAt ?? 0) - Date.now()).toBeLessThanOrEqual(30_000);
+  });
+
+  it('never pushes the same device twice for one call', async () => {
+    const sender = new ScriptedSender([]);
+    const w = waker(sender);
+    expect((await w.wake(binding(1), call, Date.now() + 10_000)).kind).toBe('sent');
+    expect((await w.wake(binding(1), call, Date.now() + 10_000)).kind).toBe('duplicate');
+    expect(sender.sent).toHaveLength(1);
+  });
+
+  it('retries 429 and 5xx within the wake window', async () => {
+    const sender = new ScriptedSender([
+      { kind: 'retryable', status: 429, reason: 'TooManyRequests' },
+      { kind: 'retryable', status: 500, reason: 'InternalServerError' },
+    ]);
+    expect((await waker(sender).wake(binding(1), call, Date.now() + 10_000)).kind).toBe('sent');
+    expect(sender.sent).toHaveLength(3);
+  });
+
+  it('a dead token is removed from the binding and the wake fails', async () => {
+    const b = binding(1);
+    await store.putBinding(b);
+    const sender = new ScriptedSender([{ kind: 'token-dead', status: 410, reason: 'Unregistered' }]);
+    const out = await waker(sender).wake(b, call, Date.now() + 10_000);
+    expect(out).toMatchObject({ kind: 'failed' });
+    expect((await store.getBinding(b.aor, b.deviceKey))?.push).toBeUndefined();
+  });
+
+  it('a timeout is not retried (APNs may have delivered it) and the device is awaited', async () => {
+    const sender = new ScriptedSender([{ kind: 'retryable', status: 0, reason: 'Timeout' }]);
+    const out = await waker(sender).wake(binding(1), call, Date.now() + 10_000);
+    expect(out.kind).toBe('sent');
+    expect(sender.sent).toHaveLength(1);
+  });
+
+  it('a refused push fails the wake without retrying', async () => {
+    const sender = new ScriptedSender([{ kind: 'rejected', status: 400, reason: 'BadTopic' }]);
+    expect((await waker(sender).wake(binding(1), call, Date.now() + 10_000)).kind).toBe('failed');
+    expect(sender.sent).toHaveLength(1);
+  });
+
+  it('a binding without a token is not pushed', async () => {
+    const sender = new ScriptedSender([]);
+    expect((await waker(sender).wake(binding(1, { push: undefined }), call, Date.now() + 10_000)).kind).toBe('failed');
+    expect(sender.sent).toHaveLength(0);
+  });
+});

@@ -1,0 +1,172 @@
+/**
+ * The integrator's test kit run end to end on loopback: pushwake in-process on the embedded
+ * engine, the push sink standing in for APNs, and the shipped SIPp scenarios playing the PBX's
+ * registrar, the PBX's calls and the phones. The phone is woken the way docs/sipp.md does it
+ * with `--on-push`: every push the sink accepts starts device-wake.xml with that push's token
+ * and hint.
+ */
+import { createSocket } from 'node:dgram';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../../lib/config/load.js';
+import { createLogger, silentLogger } from '../../../lib/log.js';
+import { startPushSink, type PushSink, type ReceivedPush } from '../../../lib/push-sink/index.js';
+import { startPushwake, type RunningPushwake } from '../../../lib/pushwake.js';
+import { freePort, scenario, SippRunner, USERS_CSV, type SippResult, type SippRun } from './sipp-process.js';
+
+export type SippTransport = 'udp' | 'tcp';
+export type RegisterVariant = 'x-token' | 'xtoken-param' | 'rfc8599';
+/** The -oocsf half of a woken phone: what it does with pushwake's INVITE. */
+export type PhoneRole = 'device-wake-answer.xml' | 'device-wake-decline.xml' | 'device-wake-busy.xml' | 'device-late-wake.xml';
+
+export interface LabOptions {
+  registrar?: 'pbx-registrar.xml' | 'pbx-registrar-digest.xml';
+}
+
+export interface WakeRun {
+  push: ReceivedPush;
+  run: SippRun;
+}
+
+const flag = (t: SippTransport): string => (t === 'udp' ? 'u1' : 't1');
+
+export class SippLab {
+  /** Phones started by pushes, in push order. */
+  readonly wakes: WakeRun[] = [];
+  private wakeRole: { role: PhoneRole; transport: SippTransport } | undefined;
+
+  private constructor(
+    readonly sipp: SippRunner,
+    readonly pushwake: RunningPushwake,
+    readonly sink: PushSink,
+    /** host:port of pushwake's SIP listener, the target of every scenario. */
+    readonly pushwakeHost: string,
+    private readonly cleanups: Array<() => Promise<void> | void>,
+  ) {}
+
+  static async start(sippBin: string, opts: LabOptions = {}): Promise<SippLab> {
+    const cleanups: Array<() => Promise<void> | void> = [];
+    try {
+      const dir = mkdtempSync(join(tmpdir(), 'pushwake-sipp-'));
+      cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+      const sipp = new SippRunner(sippBin, dir);
+      cleanups.push(() => sipp.killAll());
+
+      const registrarPort = await freePort();
+      sipp.start('registrar', [
+        '-sf', scenario(opts.registrar ?? 'pbx-registrar.xml'),
+        '-i', '127.0.0.1', '-p', String(registrarPort), '-t', 'u1', '-deadcall_wait', '0', '-timeout', '300s',
+      ], 310_000);
+      await untilUdpBound(registrarPort);
+
+      const sink = await startPushSink({ output: 'none' });
+      cleanups.push(() => sink.stop());
+      writeFileSync(join(dir, 'apns-key.p8'), sink.keyPem ?? '');
+      writeFileSync(join(dir, 'push-sink-ca.pem'), sink.caCertPem);
+
+      const config = loadConfig({
+        env: {},
+        overrides: {
+          sip: { listen: [{ address: '127.0.0.1', port: 0, transports: ['udp', 'tcp'] }] },
+          engine: { mode: 'embedded', port: 0 },
+          upstream: { registrar: `sip:127.0.0.1:${registrarPort}` },
+          registration: { defaultTopic: 'com.example.phone.voip' },
+          apns: {
+            keyFile: join(dir, 'apns-key.p8'), keyId: sink.keyId ?? '', teamId: sink.teamId ?? '',
+            host: '127.0.0.1', port: sink.port, caFile: join(dir, 'push-sink-ca.pem'), retryBaseDelayMs: 20,
+          },
+          call: { wakeTimeoutMs: 8000 },
+          store: { kind: 'embedded', path: join(dir, 'store') },
+        },
+      });
+      const log = process.env['PUSHWAKE_TEST_LOG'] ? createLogger(process.env['PUSHWAKE_TEST_LOG']) : silentLogger();
+      const pushwake = await startPushwake(config, { log });
+      cleanups.push(() => pushwake.stop());
+
+      const lab = new SippLab(sipp, pushwake, sink, pushwake.advertisedHost, cleanups);
+      sink.on('push', (push) => lab.onPush(push));
+      return lab;
+    } catch (err) {
+      for (const c of cleanups.reverse()) await c();
+      throw err;
+    }
+  }
+
+  /** device-register-<variant>.xml for the first `users` lines of users.csv. */
+  register(variant: RegisterVariant, transport: SippTransport, users = 1): Promise<SippResult> {
+    return this.sipp.run(`register-${variant}-${transport}`, [
+      this.pushwakeHost, '-sf', scenario(`device-register-${variant}.xml`), '-inf', USERS_CSV,
+      '-i', '127.0.0.1', '-t', flag(transport), '-m', String(users), '-r', '20', '-timeout', '20s', '-timeout_error',
+    ]);
+  }
+
+  /** From now on, every push starts a phone: device-wake.xml with `role` as its -oocsf half. */
+  wakeOnPush(role: PhoneRole, transport: SippTransport): void {
+    this.wakeRole = { role, transport };
+  }
+
+  /** Start a phone by hand, e.g. one that wakes after the call ended. */
+  async wake(role: PhoneRole, transport: SippTransport, token: string, hint: string): Promise<SippRun> {
+    const port = await freePort();
+    return this.sipp.start(`wake-${role}`, [
+      this.pushwakeHost, '-sf', scenario('device-wake.xml'), '-oocsf', scenario(role),
+      '-inf', USERS_CSV, '-infindex', 'users.csv', '2', '-key', 'token', token, '-key', 'hint', hint,
+      '-i', '127.0.0.1', '-p', String(port), '-t', flag(transport), '-m', '1', '-timeout', '20s', '-timeout_error',
+    ], 30_000);
+  }
+
+  /** A PBX scenario (pbx-call*.xml) over UDP, calling users.csv in order. */
+  async pbx(name: string, extra: string[] = []): Promise<SippResult> {
+    const port = await freePort();
+    return this.sipp.run(name, [
+      this.pushwakeHost, '-sf', scenario(name), '-inf', USERS_CSV,
+      '-i', '127.0.0.1', '-p', String(port), '-t', 'u1', '-m', '1', '-timeout', '30s', '-timeout_error', ...extra,
+    ], 90_000);
+  }
+
+  /** Wait for every phone started so far to end. */
+  async wakeResults(): Promise<SippResult[]> {
+    return Promise.all(this.wakes.map((w) => w.run.done));
+  }
+
+  async stop(): Promise<void> {
+    for (const c of this.cleanups.reverse()) {
+      try {
+        await c();
+      } catch {
+        // Best effort: one failing cleanup must not leave the rest running.
+      }
+    }
+  }
+
+  private onPush(push: ReceivedPush): void {
+    if (!this.wakeRole) return;
+    const { role, transport } = this.wakeRole;
+    const hint = String((push.payload['aps'] as Record<string, unknown> | undefined)?.['pushHint'] ?? '');
+    // Record the run at once (wakeResults() may be called before the port is found).
+    let resolveRun: (run: SippRun) => void = () => undefined;
+    const started = new Promise<SippRun>((resolve) => (resolveRun = resolve));
+    const run: SippRun = {
+      done: started.then((r) => r.done),
+      kill: () => void started.then((r) => r.kill()),
+    };
+    this.wakes.push({ push, run });
+    void this.wake(role, transport, push.token, hint).then(resolveRun);
+  }
+}
+
+/** SIPp is ready once its UDP port is taken. */
+async function untilUdpBound(port: number, timeoutMs = 5000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const free = await new Promise<boolean>((resolve) => {
+      const socket = createSocket('udp4');
+      socket.once('error', () => resolve(false));
+      socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)));
+    });
+    if (!free) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`sipp did not bind UDP port ${port}`);
+}
