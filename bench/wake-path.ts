@@ -15,7 +15,7 @@
  */
 import type { TraceEvent } from '../lib/pushwake.js';
 import type { Phone } from '../lib/testkit/agents.js';
-import { isEntryPoint, numberFlag, stringFlag } from './support/flags.js';
+import { armDeadline, isEntryPoint, numberFlag, progress, stringFlag } from './support/flags.js';
 import { LoopbackDeployment } from './support/loopback-deployment.js';
 import { distributionOf, ms, verdict, type Distribution } from './support/stats.js';
 import { pollUntil, sleep } from './support/windowed.js';
@@ -37,6 +37,8 @@ export interface WakePathOptions {
   pbxTransport: 'udp' | 'tcp';
   /** pushwake's log level ('silent', or e.g. 'info', written to /dev/null). */
   logLevel: string;
+  /** The whole run is abandoned (exit 2) after this long. */
+  deadlineMs: number;
 }
 
 export const WAKE_PATH_DEFAULTS: WakePathOptions = {
@@ -48,6 +50,7 @@ export const WAKE_PATH_DEFAULTS: WakePathOptions = {
   callTimeoutMs: 15_000,
   pbxTransport: 'udp',
   logLevel: 'silent',
+  deadlineMs: 120_000,
 };
 
 /** Issue #2's targets: p99 of each delay. */
@@ -80,6 +83,7 @@ type CallOutcome = 'completed' | string;
 
 export async function runWakePath(options: WakePathOptions = WAKE_PATH_DEFAULTS): Promise<WakePathResult> {
   const began = performance.now();
+  const disarm = armDeadline('wake-path', options.deadlineMs);
   const total = options.warmup + options.calls;
   const lab = await LoopbackDeployment.start({
     config: { call: { wakeTimeoutMs: 10_000, ringTimeoutMs: 20_000 } },
@@ -98,6 +102,7 @@ export async function runWakePath(options: WakePathOptions = WAKE_PATH_DEFAULTS)
     }
     const registered = await lab.registerAll(phones);
     if (registered !== total) throw new Error(`only ${registered} of ${total} phones registered`);
+    progress('wake-path', `${total} phones registered in ${((performance.now() - began) / 1000).toFixed(1)} s; calling at ${options.rate}/s`);
 
     // The pre-registrations' trace events are not wanted: drain them before listening.
     await lab.pushwake.flushTrace();
@@ -176,6 +181,7 @@ export async function runWakePath(options: WakePathOptions = WAKE_PATH_DEFAULTS)
       const phone = phones[i];
       if (phone) outcomes.push(runCall(phone));
     }
+    progress('wake-path', `all ${total} calls started; waiting for the last ones to end`);
     const results = await Promise.all(outcomes);
     const loadCpu = process.cpuUsage(loadCpuBefore);
     const cpuAfter = await lab.pushwake.measure({ gc: false });
@@ -214,6 +220,7 @@ export async function runWakePath(options: WakePathOptions = WAKE_PATH_DEFAULTS)
     };
   } finally {
     await lab.stop();
+    disarm();
   }
 }
 
@@ -241,7 +248,14 @@ export function wakePathOptionsFromFlags(): WakePathOptions {
     callTimeoutMs: numberFlag('call-timeout', d.callTimeoutMs),
     pbxTransport: stringFlag('pbx-transport', d.pbxTransport) === 'tcp' ? 'tcp' : 'udp',
     logLevel: stringFlag('log', d.logLevel),
+    deadlineMs: numberFlag('deadline', 0) * 1000 || defaultWakePathDeadline(),
   };
+}
+
+/** 2 minutes, or more when asked for a run that cannot fit in 2 minutes. */
+function defaultWakePathDeadline(): number {
+  const total = Math.floor(numberFlag('warmup', WAKE_PATH_DEFAULTS.warmup)) + Math.floor(numberFlag('calls', WAKE_PATH_DEFAULTS.calls));
+  return Math.max(WAKE_PATH_DEFAULTS.deadlineMs, 60_000 + (2 * total * 1000) / Math.max(1, numberFlag('rate', WAKE_PATH_DEFAULTS.rate)));
 }
 
 if (isEntryPoint(import.meta.url)) {

@@ -19,6 +19,8 @@ export interface ChildStart {
 /** A snapshot of the child: its heap (after a full GC when asked) and its parked calls. */
 export interface ChildMeasure {
   heapUsed: number;
+  /** Off the V8 heap: Buffer and ArrayBuffer backing stores (process.memoryUsage().arrayBuffers). */
+  arrayBuffers: number;
   calls: number;
   /** process.cpuUsage() since the child started, microseconds. */
   cpuUserMicros: number;
@@ -33,6 +35,8 @@ export type ParentMessage =
   | { type: 'measure'; id: number; gc: boolean }
   /** Send every buffered TraceEvent now; 'flushed' follows the last 'trace' batch. */
   | { type: 'flush-trace'; id: number }
+  /** Write a V8 heap snapshot (after a full GC) to this file. */
+  | { type: 'heap-snapshot'; id: number; file: string }
   | { type: 'stop'; id: number };
 
 export type ChildMessage =
@@ -41,4 +45,5 @@ export type ChildMessage =
   | { type: 'measured'; id: number; measure: ChildMeasure }
   | { type: 'trace'; events: TraceEvent[] }
   | { type: 'flushed'; id: number }
+  | { type: 'snapshot-written'; id: number; file: string }
   | { type: 'stopped'; id: number };

@@ -29,3 +29,21 @@ export function isEntryPoint(moduleUrl: string): boolean {
   const script = process.argv[1];
   return script !== undefined && resolve(script) === fileURLToPath(moduleUrl);
 }
+
+/**
+ * Give up on a run that takes longer than `ms`: say so and exit 2. The pushwake child stops on
+ * its own when this process goes (it watches its IPC channel). Returns the disarm function.
+ */
+export function armDeadline(name: string, ms: number): () => void {
+  const timer = setTimeout(() => {
+    console.error(`${name}: still running after ${Math.round(ms / 1000)} s; giving up (raise --deadline to allow more)`);
+    process.exit(2);
+  }, ms);
+  timer.unref();
+  return () => clearTimeout(timer);
+}
+
+/** A progress line on stderr, so stdout holds only the figures. */
+export function progress(name: string, text: string): void {
+  process.stderr.write(`[${name}] ${text}\n`);
+}

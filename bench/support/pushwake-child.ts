@@ -4,6 +4,7 @@
  * PushwakeProcess does that.
  */
 import { createWriteStream } from 'node:fs';
+import { writeHeapSnapshot } from 'node:v8';
 import { loadConfig } from '../../lib/config/load.js';
 import { createLogger, silentLogger } from '../../lib/log.js';
 import { startPushwake, type RunningPushwake, type TraceEvent } from '../../lib/pushwake.js';
@@ -52,10 +53,12 @@ async function measure(gc: boolean): Promise<ChildMeasure> {
   }
   const cpu = process.cpuUsage();
   const loop = performance.eventLoopUtilization();
+  const memory = process.memoryUsage();
   return {
     loopActiveMs: loop.active,
     loopIdleMs: loop.idle,
-    heapUsed: process.memoryUsage().heapUsed,
+    heapUsed: memory.heapUsed,
+    arrayBuffers: memory.arrayBuffers,
     calls: pushwake?.calls.size ?? 0,
     cpuUserMicros: cpu.user,
     cpuSystemMicros: cpu.system,
@@ -83,6 +86,9 @@ process.on('message', (raw: unknown) => {
     case 'flush-trace':
       flushTrace();
       send({ type: 'flushed', id: msg.id });
+      return;
+    case 'heap-snapshot':
+      void measure(true).then(() => send({ type: 'snapshot-written', id: msg.id, file: writeHeapSnapshot(msg.file) }));
       return;
     case 'stop':
       void stop().finally(() => {

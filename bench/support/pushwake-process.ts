@@ -97,6 +97,13 @@ export class PushwakeProcess {
     await this.ask((id) => ({ type: 'flush-trace', id }));
   }
 
+  /** Write a heap snapshot of pushwake (after a full GC) to `file`; resolves with its path. */
+  async heapSnapshot(file: string): Promise<string> {
+    const reply = await this.ask((id) => ({ type: 'heap-snapshot', id, file }));
+    if (reply.type !== 'snapshot-written') throw new Error(`unexpected reply ${reply.type}`);
+    return reply.file;
+  }
+
   /** Stop pushwake and wait for the child to exit; kill it if it does not. */
   async stop(): Promise<void> {
     if (this.exited) return;

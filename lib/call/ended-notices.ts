@@ -126,7 +126,10 @@ export class EndedNoticeCourier {
       cancel: true,
       reason: n.reason,
     });
-    const outcome = await this.sender.send({ token: b.push, payload, collapseId: n.callUuid, expiresAt: this.now() + this.settings.pushTtlMs });
+    // Whatever the template says, a cancel push is marked as one at the top level, so the app
+    // never mistakes it for a new call.
+    const marked = { ...payload, cancel: true, reason: n.reason };
+    const outcome = await this.sender.send({ token: b.push, payload: marked, collapseId: n.callUuid, expiresAt: this.now() + this.settings.pushTtlMs });
     if (outcome.kind !== 'delivered') this.log.warn({ callId: n.callId, status: outcome.status, why: outcome.reason }, 'cancel push not delivered');
   }
 }

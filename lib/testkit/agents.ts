@@ -41,11 +41,15 @@ export class Pbx {
   /** When true, a REGISTER without Authorization gets 401 first. */
   challenge = false;
   /** Forced answer for the next REGISTERs (e.g. 423), or undefined for the normal flow. */
-  forceStatus: { status: number; reason: string; headers?: Record<string, string> } | undefined;
+  forceStatus: { status: number; reason: string; headers?: Record<string, string>; once?: boolean } | undefined;
 
   constructor(private readonly app: SipApp, private readonly pushwakeUri: string) {}
 
+  /** When true, REGISTERs get no answer at all (a dead registrar). */
+  silent = false;
+
   handleRegister(req: InboundRequest, res: ServerResponse): void {
+    if (this.silent) return;
     const contacts = parseContactList(req.get('Contact') ?? '');
     const first = Array.isArray(contacts) ? contacts[0] : undefined;
     const expires = Number(first?.params.get('expires') ?? req.get('Expires') ?? '3600');
@@ -59,7 +63,9 @@ export class Pbx {
     };
     this.registers.push(rec);
     if (this.forceStatus) {
-      res.send(this.forceStatus.status, this.forceStatus.reason, { headers: this.forceStatus.headers ?? {} });
+      const forced = this.forceStatus;
+      if (forced.once) this.forceStatus = undefined;
+      res.send(forced.status, forced.reason, { headers: forced.headers ?? {} });
       return;
     }
     if (this.challenge && !rec.authorization) {
@@ -187,6 +193,15 @@ export class Phone {
       if (res.status >= 200) resolveFinal(res);
     });
     return final;
+  }
+
+  /** MESSAGEs received (ended notices in `message` mode). */
+  readonly messages: Array<{ body: string; contentType?: string }> = [];
+
+  handleMessage(req: InboundRequest, res: ServerResponse): void {
+    const contentType = req.get('Content-Type');
+    this.messages.push({ body: req.body, ...(contentType ? { contentType } : {}) });
+    res.send(200, 'OK', {});
   }
 
   handleInvite(req: InboundRequest, res: ServerResponse): void {

@@ -71,7 +71,7 @@ export class CallFixture {
   answerFails = false;
   readonly call: IncomingCall;
 
-  constructor(s: Partial<CallSettings> = {}, identity: Partial<CallIdentity> = {}) {
+  constructor(s: Partial<CallSettings> = {}, identity: Partial<CallIdentity> = {}, onEnded: (call: IncomingCall) => void = () => undefined) {
     const caller: CallerSide = {
       provisional: (status, _r, sdp) => this.provisionals.push({ status, ...(sdp ? { sdp } : {}) }),
       reject: (status, reason, headers) => {
@@ -115,6 +115,7 @@ export class CallFixture {
       (_c, how) => {
         if (this.ended) throw new Error('ended twice');
         this.ended = how;
+        onEnded(_c);
       },
     );
   }

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FakeDialog, CallFixture, binding } from './call-fixture.js';
+import { CallBook } from '../../lib/call/call-book.js';
 
 const flush = async (): Promise<void> => {
   await vi.advanceTimersByTimeAsync(0);
@@ -304,8 +305,10 @@ describe('IncomingCall', () => {
 
   it('1,000 calls through every ending leave no timer and no call behind', async () => {
     const endings = new Map<string, number>();
+    const book = new CallBook(2000);
     for (let i = 0; i < 1000; i++) {
-      const f = new CallFixture({}, { callId: `c${i}` });
+      const f = new CallFixture({}, { callId: `c${i}` }, (call) => book.remove(call));
+      book.add(f.call);
       const a = binding(1);
       const b = binding(2);
       f.call.start([a, b]);
@@ -324,6 +327,8 @@ describe('IncomingCall', () => {
       expect(f.call.awaitedDevices).toEqual([]);
     }
     expect([...endings.keys()].sort()).toEqual(['all-legs-failed', 'answered-hangup', 'caller-cancelled', 'declined', 'ring-timeout', 'wake-timeout']);
+    expect(book.size).toBe(0);
+    expect(book.aorCount).toBe(0);
     expect(vi.getTimerCount()).toBe(0);
   });
 });

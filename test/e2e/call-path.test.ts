@@ -3,10 +3,11 @@
  * pushwake ↔ push sink. Runs against the embedded engine always, and against a real
  * drachtio-server too when DRACHTIO_BIN names one.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SipLab, enginesUnderTest } from './support/sip-lab.js';
 import { waitFor } from '../../lib/testkit/agents.js';
 import { drachtioBin } from '../support/binaries.js';
+import { findRedisServer, startRedisServer, type TestRedisServer } from '../support/redis-server.js';
 
 if (!drachtioBin()) {
   console.log('[e2e] SKIPPED the drachtio-server run: no DRACHTIO_BIN and no drachtio on PATH. The call-path suite runs on the embedded engine only.');
@@ -218,6 +219,125 @@ describe.each(enginesUnderTest())('call path over %s engine', (engine) => {
     expect((await phone.register({ expires: 0 })).status).toBe(200);
     expect(lab.pbx.registers.at(-1)?.expires).toBe(0);
     expect(await lab.pushwake.store.listBindings('sip:erin@example.com')).toHaveLength(0);
+  });
+});
+
+describe('call path durability (embedded engine)', () => {
+  it('bindings survive a restart: a call after it still wakes the sleeping phone', async () => {
+    const lab = await SipLab.start({ engine: 'embedded' });
+    try {
+      const phone = lab.phone('alice');
+      await phone.register();
+      await lab.restartPushwake();
+      const result = await lab.pbx.call('sip:alice@example.com').done;
+      expect(result.status).toBe(200);
+      expect(lab.pushesFor(phone)).toHaveLength(1);
+      await result.dialog?.destroy();
+    } finally {
+      await lab.stop();
+    }
+  });
+
+  describe.skipIf(!findRedisServer())('with the Redis store', () => {
+    let redis: TestRedisServer | undefined;
+    beforeAll(async () => {
+      redis = await startRedisServer();
+    });
+    afterAll(async () => {
+      await redis?.stop();
+    });
+
+    it('one phone wakes and answers, bindings in Redis', async () => {
+      const lab = await SipLab.start({ engine: 'embedded', redisUrl: redis?.url });
+      try {
+        const phone = lab.phone('alice');
+        await phone.register();
+        const result = await lab.pbx.call('sip:alice@example.com').done;
+        expect(result.status).toBe(200);
+        await result.dialog?.destroy();
+      } finally {
+        await lab.stop();
+      }
+    });
+  });
+});
+
+describe('ended notice modes and registrar quirks (embedded engine)', () => {
+  const cancelledCall = async (lab: SipLab) => {
+    const phone = lab.phone('alice');
+    await phone.register();
+    phone.wakeOnPush = false;
+    const call = lab.pbx.call('sip:alice@example.com');
+    await waitFor('push', () => lab.pushesFor(phone).length === 1);
+    call.cancel();
+    await call.done;
+    await waitFor('call gone', () => lab.pushwake.calls.size === 0);
+    await phone.register();
+    return phone;
+  };
+
+  it('message mode: the waking phone gets a MESSAGE naming the call and the Reason', async () => {
+    const lab = await SipLab.start({ engine: 'embedded', config: { endedNotice: { mode: 'message' } } });
+    try {
+      const phone = await cancelledCall(lab);
+      const msg = await waitFor('MESSAGE', () => phone.messages[0]);
+      expect(msg.contentType).toBe('application/json');
+      const body = JSON.parse(msg.body) as Record<string, unknown>;
+      expect(body).toMatchObject({ event: 'call-ended', callUuid: lab.pushesFor(phone)[0]?.payload['callUuid'], reason: 'SIP;cause=487;text="Call cancelled"' });
+      expect(phone.invites).toHaveLength(0);
+    } finally {
+      await lab.stop();
+    }
+  });
+
+  it('push mode: the waking phone gets a second VoIP push marked cancel', async () => {
+    const lab = await SipLab.start({ engine: 'embedded', config: { endedNotice: { mode: 'push' } } });
+    try {
+      const phone = await cancelledCall(lab);
+      const second = await waitFor('cancel push', () => lab.pushesFor(phone)[1]);
+      expect(second.payload).toMatchObject({ cancel: true, reason: 'SIP;cause=487;text="Call cancelled"', callUuid: lab.pushesFor(phone)[0]?.payload['callUuid'] });
+    } finally {
+      await lab.stop();
+    }
+  });
+
+  it('off: nothing is sent to the waking phone', async () => {
+    const lab = await SipLab.start({ engine: 'embedded', config: { endedNotice: { mode: 'off' } } });
+    try {
+      const phone = await cancelledCall(lab);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(phone.invites).toHaveLength(0);
+      expect(lab.pushesFor(phone)).toHaveLength(1);
+    } finally {
+      await lab.stop();
+    }
+  });
+
+  it('a 423 from the registrar is retried once with its Min-Expires', async () => {
+    const lab = await SipLab.start({ engine: 'embedded' });
+    try {
+      lab.pbx.forceStatus = { status: 423, reason: 'Interval Too Brief', headers: { 'Min-Expires': '7200' }, once: true };
+      const phone = lab.phone('alice');
+      expect((await phone.register()).status).toBe(200);
+      const [first, second] = lab.pbx.registers;
+      expect(first?.expires).toBe(3600);
+      expect(second?.expires).toBe(7200);
+      expect(Number(second?.cseq.split(' ')[0])).toBeGreaterThan(Number(first?.cseq.split(' ')[0]));
+    } finally {
+      await lab.stop();
+    }
+  });
+
+  it('a registrar that does not answer gives the phone 504 and stores nothing', async () => {
+    const lab = await SipLab.start({ engine: 'embedded', config: { upstream: { registerTimeoutMs: 500 } } });
+    try {
+      lab.pbx.silent = true;
+      const phone = lab.phone('alice');
+      expect((await phone.register()).status).toBe(504);
+      expect(await lab.pushwake.store.listBindings('sip:alice@example.com')).toHaveLength(0);
+    } finally {
+      await lab.stop();
+    }
   });
 });
 

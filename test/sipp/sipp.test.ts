@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { sippBin } from '../support/binaries.js';
 import { SippLab, type RegisterVariant, type SippTransport } from './support/sipp-lab.js';
-import { testUsers, type SippResult } from './support/sipp-process.js';
+import { scenario, testUsers, type SippResult } from './support/sipp-process.js';
 
 const bin = sippBin();
 if (!bin) console.log('[sipp] SKIPPED: no SIPP_BIN and no sipp on PATH (see docs/sipp.md)');
@@ -111,6 +111,18 @@ const waitFor = async <T>(what: string, fn: () => T | undefined | false, timeout
     expectPassed((await l.wakeResults())[0]!);
   });
 
+  it('the push sink\'s --on-push hook with phone.sh wakes the phone that answers', async () => {
+    const l = await startLab({
+      onPushCommand: 'SIPP={sipp} PUSHWAKE_SIP={pushwake} PHONE_MODE=answer PHONE_TRANSPORT=t1 PHONE_LOG_DIR={dir}/phones '
+        + `${scenario('phone.sh')} {token} {pushHint}`,
+    });
+    expectPassed(await l.register('x-token', 'tcp'));
+    expectPassed(await l.pbx('pbx-call.xml'));
+    const exit = await waitFor('phone.sh exit', () => l.hookExits[0]);
+    expect(exit.exitCode, exit.command).toBe(0);
+    expect(exit.token).toBe(alice.token);
+  });
+
   it('the phone scenarios fail when the INVITE lacks the pushed X-PushHint', async () => {
     const l = await startLab();
     expectPassed(await l.register('x-token', 'udp'));
@@ -121,6 +133,13 @@ const waitFor = async <T>(what: string, fn: () => T | undefined | false, timeout
     expect(result.code, result.output).toBe(1);
     expect(result.output).toContain("is not the pushed hint '00000000deadbeef'");
     expect((await call).code).toBe(1);
+  });
+
+  it('device-wake.xml fails at once for a token that is not in users.csv', async () => {
+    const l = await startLab();
+    const result = await (await l.wake('device-wake-answer.xml', 'udp', 'ff'.repeat(32), '0123456789abcdef')).done;
+    expect(result.code, result.output).toBe(1);
+    expect(result.output).toContain('is not in users.csv');
   });
 
   it('load: 20 calls at 5 per second to 20 users, each woken and answered', async () => {

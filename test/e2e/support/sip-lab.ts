@@ -32,7 +32,7 @@ export class SipLab {
   private readonly cleanups: Array<() => Promise<void> | void> = [];
 
   private constructor(
-    readonly pushwake: RunningPushwake,
+    public pushwake: RunningPushwake,
     readonly sink: PushSink,
     readonly pbx: Pbx,
     readonly agentApp: SipApp,
@@ -113,8 +113,27 @@ export class SipLab {
       if (phone) phone.handleInvite(req, res);
       else res.send(404, 'Not Found', {});
     });
+    agentApp.onRequest('message', (req, res) => {
+      const user = parseSipUri(req.uri)?.user;
+      const phone = lab.phones.find((p) => p.contactUser === user);
+      if (phone) phone.handleMessage(req, res);
+      else res.send(404, 'Not Found', {});
+    });
     sink.on('push', (push) => lab.onPush(push));
     return lab;
+  }
+
+  /**
+   * Stop pushwake and start it again on the same SIP port and store (embedded engine only): what
+   * a restart or a deploy does. Bindings must survive it.
+   */
+  async restartPushwake(): Promise<void> {
+    const port = this.pushwake.sipAddresses[0]?.port;
+    if (port === undefined) throw new Error('restartPushwake needs the embedded engine');
+    await this.pushwake.stop();
+    const config = { ...this.config, sip: { ...this.config.sip, listen: [{ address: '127.0.0.1', port, transports: ['udp', 'tcp'] as Array<'udp' | 'tcp'> }] } };
+    this.pushwake = await startPushwake(config, { log: silentLogger() });
+    this.cleanups.push(() => this.pushwake.stop());
   }
 
   phone(user: string, opts: { transport?: 'udp' | 'tcp'; push?: PushStyle; domain?: string } = {}): Phone {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../../lib/config/load.js';
 import { createLogger, silentLogger } from '../../../lib/log.js';
-import { startPushSink, type PushSink, type ReceivedPush } from '../../../lib/push-sink/index.js';
+import { startPushSink, type HookExit, type PushSink, type ReceivedPush } from '../../../lib/push-sink/index.js';
 import { startPushwake, type RunningPushwake } from '../../../lib/pushwake.js';
 import { freePort, scenario, SippRunner, USERS_CSV, type SippResult, type SippRun } from './sipp-process.js';
 
@@ -22,6 +22,9 @@ export type PhoneRole = 'device-wake-answer.xml' | 'device-wake-decline.xml' | '
 
 export interface LabOptions {
   registrar?: 'pbx-registrar.xml' | 'pbx-registrar-digest.xml';
+  /** Give the sink this --on-push command instead of starting phones from its 'push' event.
+   * {pushwake} is replaced by pushwake's host:port, {sipp} by the sipp binary, {dir} by a temp dir. */
+  onPushCommand?: string;
 }
 
 export interface WakeRun {
@@ -34,6 +37,8 @@ const flag = (t: SippTransport): string => (t === 'udp' ? 'u1' : 't1');
 export class SippLab {
   /** Phones started by pushes, in push order. */
   readonly wakes: WakeRun[] = [];
+  /** How the sink's --on-push commands ended (LabOptions.onPushCommand). */
+  readonly hookExits: HookExit[] = [];
   private wakeRole: { role: PhoneRole; transport: SippTransport } | undefined;
 
   private constructor(
@@ -60,7 +65,14 @@ export class SippLab {
       ], 310_000);
       await untilUdpBound(registrarPort);
 
-      const sink = await startPushSink({ output: 'none' });
+      // pushwake's SIP port is known only once it runs, and the sink must run first (pushwake
+      // needs its key): the hook command reads the port from a file written below.
+      const portFile = join(dir, 'pushwake-sip');
+      const command = opts.onPushCommand
+        ?.replaceAll('{pushwake}', `"$(cat '${portFile}')"`)
+        .replaceAll('{sipp}', `'${sippBin}'`)
+        .replaceAll('{dir}', `'${dir}'`);
+      const sink = await startPushSink({ output: 'none', ...(command ? { onPush: { command, concurrency: 8 } } : {}) });
       cleanups.push(() => sink.stop());
       writeFileSync(join(dir, 'apns-key.p8'), sink.keyPem ?? '');
       writeFileSync(join(dir, 'push-sink-ca.pem'), sink.caCertPem);
@@ -84,8 +96,11 @@ export class SippLab {
       const pushwake = await startPushwake(config, { log });
       cleanups.push(() => pushwake.stop());
 
+      writeFileSync(portFile, pushwake.advertisedHost);
+
       const lab = new SippLab(sipp, pushwake, sink, pushwake.advertisedHost, cleanups);
       sink.on('push', (push) => lab.onPush(push));
+      sink.on('hook-exit', (exit) => lab.hookExits.push(exit));
       return lab;
     } catch (err) {
       for (const c of cleanups.reverse()) await c();

@@ -1,0 +1,27 @@
+/**
+ * The optional binaries this benchmark compares against and loads with: drachtio-server and SIPp.
+ * Found through DRACHTIO_BIN / SIPP_BIN or on PATH; never built or shipped by this repo.
+ * (The same lookup as test/support/binaries.ts, kept here so bench/ does not import from test/.)
+ */
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+
+export function findBinary(envVar: string, names: string[]): string | undefined {
+  const fromEnv = process.env[envVar];
+  if (fromEnv) return fromEnv;
+  for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
+    for (const name of names) {
+      const candidate = join(dir, name);
+      try {
+        accessSync(candidate, constants.X_OK);
+        return candidate;
+      } catch {
+        // not here
+      }
+    }
+  }
+  return undefined;
+}
+
+export const drachtioBin = (): string | undefined => findBinary('DRACHTIO_BIN', ['drachtio']);
+export const sippBin = (): string | undefined => findBinary('SIPP_BIN', ['sipp']);
