@@ -23,6 +23,7 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY config ./config
+RUN mkdir -p /data && chown node:node /data
 VOLUME /data
 EXPOSE 5060/udp 5060/tcp
 USER node
