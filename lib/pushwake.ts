@@ -151,6 +151,7 @@ export async function startPushwake(config: PushwakeConfig, opts: StartOptions):
       registerTimeoutMs: config.upstream.registerTimeoutMs,
       advertisedHost,
       advertisedTransport,
+      selfAddresses: [advertisedHost, ...sipAddresses.map((a) => (a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`))],
   };
   const relay = new RegistrationRelay({
     app,
@@ -175,6 +176,7 @@ export async function startPushwake(config: PushwakeConfig, opts: StartOptions):
     const hostport = await app.connect({ host: wire.host, port: wire.port, secret: config.engine.secret });
     // With an external drachtio-server, advertise what it listens on unless told otherwise.
     if (!engine && !config.sip.advertisedHost) relaySettings.advertisedHost = advertisedFromHostport(hostport) ?? advertisedHost;
+    if (!engine) relaySettings.selfAddresses.push(...allFromHostport(hostport));
   } catch (err) {
     await engine?.stop();
     await store.close();
@@ -220,6 +222,10 @@ function buildSender(config: PushwakeConfig, log: Logger): PushSender {
 export function advertisedFromHostport(hostport: string): string | undefined {
   const m = /(?:^|,)\s*(?:udp|tcp|tls|wss?)\/([^,\s]+)/i.exec(hostport);
   return m?.[1];
+}
+
+function allFromHostport(hostport: string): string[] {
+  return [...hostport.matchAll(/(?:udp|tcp|tls|wss?)\/([^,\s]+)/gi)].map((m) => m[1] ?? '').filter(Boolean);
 }
 
 function defaultAdvertised(addrs: Array<{ address: string; port: number }>, config: PushwakeConfig): string {

@@ -21,6 +21,12 @@ export interface RelaySettings extends RegisterSettings {
   advertisedHost: string;
   /** Transport the PBX should use to reach pushwake. */
   advertisedTransport: 'udp' | 'tcp';
+  /**
+   * host:port pairs that are pushwake itself. A phone whose REGISTER names pushwake as its
+   * Request-URI (its SIP domain is the proxy's address) is relayed with the registrar's URI
+   * instead, or the engine would send the REGISTER to itself.
+   */
+  selfAddresses: string[];
 }
 
 export interface DeviceRegistered {
@@ -145,6 +151,11 @@ export class RegistrationRelay {
     this.deps.onDeviceRegistered({ binding, ...(intent.pushHint ? { pushHint: intent.pushHint } : {}) });
   }
 
+  private namesSelf(uri: string): boolean {
+    const target = hostPortOf(uri);
+    return target !== undefined && this.deps.settings.selfAddresses.some((a) => hostPortOf(`sip:${a}`) === target);
+  }
+
   private requestedExpires(): number {
     return Math.max(this.deps.settings.upstreamExpires, this.upstreamMinExpires);
   }
@@ -180,6 +191,7 @@ export class RegistrationRelay {
       Expires: String(expires),
       ...copyHeaders(req, PASSED_UPSTREAM),
     };
+    const requestUri = this.namesSelf(req.uri) ? s.registrar : req.uri;
     return new Promise((resolve) => {
       let done = false;
       const finish = (r: InboundResponse | undefined): void => {
@@ -190,7 +202,7 @@ export class RegistrationRelay {
       };
       const timer = setTimeout(() => finish(undefined), s.registerTimeoutMs);
       this.deps.app
-        .request(req.uri, { method: 'REGISTER', headers, proxy: s.registrar }, (r) => {
+        .request(requestUri, { method: 'REGISTER', headers, proxy: s.registrar }, (r) => {
           if (r.status >= 200) finish(r);
         })
         .catch((err: unknown) => {
@@ -199,6 +211,11 @@ export class RegistrationRelay {
         });
     });
   }
+}
+
+function hostPortOf(uri: string): string | undefined {
+  const u = parseSipUri(uri);
+  return u ? `${u.host}:${u.port ?? (u.scheme === 'sips' ? 5061 : 5060)}` : undefined;
 }
 
 function copyHeaders(msg: { get(n: string): string | undefined; has(n: string): boolean }, names: string[]): Headers {

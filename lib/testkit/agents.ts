@@ -165,6 +165,9 @@ export class Phone {
     return `${this.user}-${this.instance.slice(9, 17)}`;
   }
 
+  /** The REGISTER Request-URI; default `sip:<domain>`. Phones whose domain is the proxy send it here. */
+  registerUri: string | undefined;
+
   async register(opts: { expires?: number; authorization?: string; pushHint?: string } = {}): Promise<InboundResponse> {
     const expires = opts.expires ?? 600;
     let params = `;transport=${this.transport}`;
@@ -177,7 +180,7 @@ export class Phone {
     if (opts.pushHint) headers['X-PushHint'] = opts.pushHint;
     let resolveFinal: (res: InboundResponse) => void = () => undefined;
     const final = new Promise<InboundResponse>((resolve) => (resolveFinal = resolve));
-    await this.app.request(`sip:${this.domain}`, {
+    await this.app.request(this.registerUri ?? `sip:${this.domain}`, {
       method: 'REGISTER',
       proxy: `sip:${this.pushwakeHost};transport=${this.transport}`,
       headers: {

@@ -176,6 +176,13 @@ describe.each(enginesUnderTest())('call path over %s engine', (engine) => {
     expect(await lab.pushwake.store.listBindings('sip:alice@example.com')).toHaveLength(1);
   });
 
+  it('a REGISTER addressed to pushwake itself is relayed to the registrar', async () => {
+    const phone = lab.phone('frank');
+    phone.registerUri = `sip:${lab.pushwakeHost}`;
+    expect((await phone.register()).status).toBe(200);
+    expect(await lab.pushwake.store.listBindings('sip:frank@example.com')).toHaveLength(1);
+  });
+
   it('an unknown callee gets 404 and no push', async () => {
     expect((await lab.pbx.call('sip:nobody@example.com').done).status).toBe(404);
     expect(lab.sink.pushes).toHaveLength(0);

@@ -57,7 +57,19 @@ export function splitHeaderList(value: string): string[] {
 export interface SipHeader {
   /** normalized (lower-case, compact forms expanded) */
   readonly name: string;
+  /**
+   * The spelling to put on the wire: as the sender or the app wrote it (some clients look
+   * extension headers up case-sensitively, e.g. `X-PushHint`), canonical for compact forms.
+   */
+  readonly spelling: string;
   value: string;
+}
+
+/** Compact forms and all-lower-case names (the engine's own) get the canonical spelling. */
+function spellingOf(name: string): string {
+  const trimmed = name.trim();
+  const lower = trimmed.toLowerCase();
+  return COMPACT_FORMS[lower] !== undefined || trimmed === lower ? canonicalHeaderName(trimmed) : trimmed;
 }
 
 /** Ordered header list with case-insensitive, compact-form-aware lookup. */
@@ -88,11 +100,11 @@ export class SipHeaders {
   }
 
   append(name: string, value: string): void {
-    this.list.push({ name: normalizeHeaderName(name), value });
+    this.list.push({ name: normalizeHeaderName(name), spelling: spellingOf(name), value });
   }
 
   prepend(name: string, value: string): void {
-    this.list.unshift({ name: normalizeHeaderName(name), value });
+    this.list.unshift({ name: normalizeHeaderName(name), spelling: spellingOf(name), value });
   }
 
   /** Replaces every occurrence with one value, keeping the first position. */
@@ -100,8 +112,9 @@ export class SipHeaders {
     const key = normalizeHeaderName(name);
     const idx = this.list.findIndex((h) => h.name === key);
     this.remove(key);
-    if (idx < 0) this.list.push({ name: key, value });
-    else this.list.splice(Math.min(idx, this.list.length), 0, { name: key, value });
+    const header = { name: key, spelling: spellingOf(name), value };
+    if (idx < 0) this.list.push(header);
+    else this.list.splice(Math.min(idx, this.list.length), 0, header);
   }
 
   remove(name: string): void {
@@ -113,7 +126,7 @@ export class SipHeaders {
 
   clone(): SipHeaders {
     const copy = new SipHeaders();
-    for (const h of this.list) copy.append(h.name, h.value);
+    for (const h of this.list) copy.append(h.spelling, h.value);
     return copy;
   }
 }

@@ -1,4 +1,4 @@
-import { canonicalHeaderName, SipHeaders } from './headers.js';
+import { SipHeaders } from './headers.js';
 import { parseNameAddr, tagOf } from './address.js';
 import { parseVia, type Via } from './via.js';
 import { SipParseError } from './errors.js';
@@ -47,12 +47,12 @@ abstract class SipMessageBase {
 
   protected abstract startLine(): string;
 
-  /** Serializes with canonical header names and a correct Content-Length. */
+  /** Serializes with each header's own spelling and a correct Content-Length. */
   serialize(): Buffer {
     const lines = [this.startLine()];
     for (const h of this.headers.entries) {
       if (h.name === 'content-length') continue;
-      lines.push(`${canonicalHeaderName(h.name)}: ${h.value}`);
+      lines.push(`${h.spelling}: ${h.value}`);
     }
     lines.push(`Content-Length: ${this.body.length}`);
     const head = Buffer.from(lines.join(CRLF) + CRLF + CRLF, 'utf8');
