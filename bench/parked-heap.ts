@@ -18,11 +18,11 @@
  */
 import { join } from 'node:path';
 import type { Phone } from '../lib/testkit/agents.js';
-import { armDeadline, isEntryPoint, numberFlag, progress, stringFlag } from './support/flags.js';
+import { armDeadline, isEntryPoint, machineLoad, numberFlag, progress, stringFlag } from './support/flags.js';
 import { LoopbackDeployment } from './support/loopback-deployment.js';
 import { kib, verdict } from './support/stats.js';
-import { WatchedCall } from './support/watched-call.js';
-import { inWindows, pollUntil, sleep } from './support/windowed.js';
+import { ParkingPbx } from './support/parking-pbx.js';
+import { pollUntil, sleep } from './support/windowed.js';
 
 export interface ParkedHeapOptions {
   /** Calls parked at once. */
@@ -55,6 +55,8 @@ export const PARKED_HEAP_DEFAULTS: ParkedHeapOptions = {
 export const PARKED_HEAP_TARGET_BYTES = 10 * 1024;
 
 export interface ParkedHeapResult {
+  /** Cores and load average before the run. */
+  machine: string;
   options: ParkedHeapOptions;
   /** Calls pushwake reported parked at the measurement. */
   parkedCalls: number;
@@ -77,19 +79,11 @@ export interface ParkedHeapResult {
   seconds: number;
 }
 
-const RINGING_TIMEOUT_MS = 10_000;
-
 export async function runParkedHeap(options: ParkedHeapOptions = PARKED_HEAP_DEFAULTS): Promise<ParkedHeapResult> {
   const began = performance.now();
+  const machine = machineLoad();
   const disarm = armDeadline('parked-heap', options.deadlineMs);
-  const phases: Record<string, number> = {};
-  let phaseStart = began;
-  const phaseDone = (name: string): void => {
-    const now = performance.now();
-    phases[name] = (now - phaseStart) / 1000;
-    phaseStart = now;
-    progress('parked-heap', `${name}: ${phases[name]?.toFixed(1)} s`);
-  };
+  const phases = new PhaseClock('parked-heap');
   const total = options.warmup + options.parked;
   const lab = await LoopbackDeployment.start({
     config: {
@@ -110,78 +104,77 @@ export async function runParkedHeap(options: ParkedHeapOptions = PARKED_HEAP_DEF
     }
     const registered = await lab.registerAll(phones, options.window * 2);
     if (registered !== total) throw new Error(`only ${registered} of ${total} phones registered`);
-    phaseDone('register');
+    phases.done('register');
     let pushes = 0;
     lab.onPush(() => pushes++);
-    let noRinging = 0;
+    const pbx = new ParkingPbx(lab, options.window);
     const snapshots: string[] = [];
-
-    /** Start one call per phone, `window` at a time: the next INVITE goes when one rings. */
-    const park = (group: readonly Phone[]): Promise<WatchedCall[]> =>
-      inWindows(group, options.window, async (phone) => {
-        const call = new WatchedCall(lab.agentApp, phone.aor, lab.pbxProxy);
-        const rang = await Promise.race([call.ringing.then(() => true), sleep(RINGING_TIMEOUT_MS).then(() => false)]);
-        if (!rang) noRinging++;
-        return call;
-      });
-    /** Cancel the calls, `window` at a time; resolves with their final statuses. */
-    const cancel = (calls: readonly WatchedCall[]): Promise<number[]> =>
-      inWindows(calls, options.window, (c) => {
-        c.cancel();
-        return Promise.race([c.done, sleep(RINGING_TIMEOUT_MS).then(() => -1)]);
-      });
+    const snapshot = async (name: string): Promise<void> => {
+      if (options.snapshotDir) snapshots.push(await lab.pushwake.heapSnapshot(join(options.snapshotDir, `pushwake-${name}.heapsnapshot`)));
+    };
     const childCallsAre = (n: number) => async (): Promise<boolean> => (await lab.pushwake.measure({ gc: false })).calls === n;
 
-    const warm = await park(phones.slice(0, options.warmup));
-    await cancel(warm);
+    await pbx.cancel(await pbx.park(phones.slice(0, options.warmup)));
     await pollUntil(childCallsAre(0), 10_000, 100);
     await pollUntil(() => pushes >= options.warmup, 5_000);
     // The upstream REGISTERs' client transactions (UDP Timer K) and the warm-up calls' server
     // transactions (Timer I) hold memory for a few seconds: let them go before the baseline.
     await sleep(options.settleMs);
     const baseline = await lab.pushwake.measure({ gc: true });
-    if (options.snapshotDir) snapshots.push(await lab.pushwake.heapSnapshot(join(options.snapshotDir, 'pushwake-baseline.heapsnapshot')));
-    phaseDone('warm-up + settle');
+    await snapshot('baseline');
+    phases.done('warm-up + settle');
 
-    const calls = await park(phones.slice(options.warmup));
+    const calls = await pbx.park(phones.slice(options.warmup));
     // Every push answered, so no HTTP/2 stream of the sender is open at the reading.
     await pollUntil(childCallsAre(calls.length), 30_000, 250);
     await pollUntil(() => pushes >= total, 30_000, 100);
     const parked = await lab.pushwake.measure({ gc: true });
-    if (options.snapshotDir) snapshots.push(await lab.pushwake.heapSnapshot(join(options.snapshotDir, `pushwake-${calls.length}-parked.heapsnapshot`)));
-    phaseDone('park');
+    await snapshot(`${calls.length}-parked`);
+    phases.done('park');
 
-    const statuses = await cancel(calls);
-    const endings: Record<string, number> = {};
-    for (const st of statuses) {
-      const key = st === -1 ? 'no final' : String(st);
-      endings[key] = (endings[key] ?? 0) + 1;
-    }
+    const endings = await pbx.cancel(calls);
     await pollUntil(childCallsAre(0), 30_000, 250);
     const afterCancel = await lab.pushwake.measure({ gc: true });
-    phaseDone('cancel');
+    phases.done('cancel');
     await sleep(options.settleMs);
     const afterSettle = await lab.pushwake.measure({ gc: true });
 
     return {
+      machine,
       options,
       parkedCalls: parked.calls,
       baselineHeap: baseline.heapUsed,
       parkedHeap: parked.heapUsed,
       perCallBytes: parked.calls > 0 ? (parked.heapUsed - baseline.heapUsed) / parked.calls : NaN,
       perCallArrayBufferBytes: parked.calls > 0 ? (parked.arrayBuffers - baseline.arrayBuffers) / parked.calls : NaN,
-      noRinging,
+      noRinging: pbx.noRinging,
       endings,
       callsAfterCancel: afterCancel.calls,
       heapAfterCancel: afterCancel.heapUsed,
       heapAfterSettle: afterSettle.heapUsed,
-      phases,
+      phases: phases.seconds,
       snapshots,
       seconds: (performance.now() - began) / 1000,
     };
   } finally {
     await lab.stop();
     disarm();
+  }
+}
+
+/** Seconds spent in each named phase, reported as they end. */
+class PhaseClock {
+  readonly seconds: Record<string, number> = {};
+  private since = performance.now();
+
+  constructor(private readonly bench: string) {}
+
+  done(name: string): void {
+    const now = performance.now();
+    const s = (now - this.since) / 1000;
+    this.seconds[name] = s;
+    this.since = now;
+    progress(this.bench, `${name}: ${s.toFixed(1)} s`);
   }
 }
 
@@ -192,6 +185,7 @@ export function printParkedHeap(r: ParkedHeapResult): void {
   const endings = Object.entries(r.endings).map(([k, v]) => `${k}×${v}`).join(', ');
   const phases = Object.entries(r.phases).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ');
   console.log(`parked heap: ${o.parked} calls parked at once, one sleeping phone each (never wakes); PBX over ${o.pbxTransport}; pushwake alone in a child process; log: ${o.logLevel}`);
+  console.log(`  machine: ${r.machine}`);
   console.log(`  heap baseline (phones registered, ${o.warmup} warm-up calls gone): ${mib(r.baselineHeap)}`);
   console.log(`  heap with ${r.parkedCalls} calls parked:${' '.repeat(Math.max(1, 24 - String(r.parkedCalls).length))}${mib(r.parkedHeap)} (${signed(r.parkedHeap - r.baselineHeap)})`);
   console.log(`  per parked call: ${kib(r.perCallBytes)} (${Math.round(r.perCallBytes)} bytes)   target < ${kib(PARKED_HEAP_TARGET_BYTES)}  ${verdict(r.parkedCalls > 0 && r.perCallBytes < PARKED_HEAP_TARGET_BYTES)}`);

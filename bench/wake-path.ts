@@ -13,11 +13,12 @@
  *
  *   npx tsx bench/wake-path.ts [--rate 100] [--calls 2000] [--warmup 200] [--log silent]
  */
-import type { TraceEvent } from '../lib/pushwake.js';
 import type { Phone } from '../lib/testkit/agents.js';
-import { armDeadline, isEntryPoint, numberFlag, progress, stringFlag } from './support/flags.js';
+import type { ChildMeasure } from './support/child-protocol.js';
+import { armDeadline, isEntryPoint, machineLoad, numberFlag, progress, stringFlag } from './support/flags.js';
 import { LoopbackDeployment } from './support/loopback-deployment.js';
 import { distributionOf, ms, verdict, type Distribution } from './support/stats.js';
+import { WakeDelays } from './support/wake-delays.js';
 import { pollUntil, sleep } from './support/windowed.js';
 
 export interface WakePathOptions {
@@ -57,6 +58,8 @@ export const WAKE_PATH_DEFAULTS: WakePathOptions = {
 export const WAKE_PATH_TARGET_P99_MS = 2;
 
 export interface WakePathResult {
+  /** Cores and load average before the run. */
+  machine: string;
   options: WakePathOptions;
   /** invite-received → push-sending, measured calls only. */
   delayA: Distribution;
@@ -79,10 +82,12 @@ export interface WakePathResult {
   seconds: number;
 }
 
-type CallOutcome = 'completed' | string;
+/** 'completed', or why not: a final status ('480'), 'timeout', 'bye-failed', 'error'. */
+type CallOutcome = string;
 
 export async function runWakePath(options: WakePathOptions = WAKE_PATH_DEFAULTS): Promise<WakePathResult> {
   const began = performance.now();
+  const machine = machineLoad();
   const disarm = armDeadline('wake-path', options.deadlineMs);
   const total = options.warmup + options.calls;
   const lab = await LoopbackDeployment.start({
@@ -104,123 +109,108 @@ export async function runWakePath(options: WakePathOptions = WAKE_PATH_DEFAULTS)
     if (registered !== total) throw new Error(`only ${registered} of ${total} phones registered`);
     progress('wake-path', `${total} phones registered in ${((performance.now() - began) / 1000).toFixed(1)} s; calling at ${options.rate}/s`);
 
-    // The pre-registrations' trace events are not wanted: drain them before listening.
+    // The registrations' trace events are not wanted: drain them before listening.
     await lab.pushwake.flushTrace();
-    const inviteAt = new Map<string, number>();
-    const pushAt = new Map<string, number>();
-    const registerOk = new Map<string, { at: number; aor: string }>();
-    const delayB: number[] = [];
-    lab.pushwake.onTrace((events: TraceEvent[]) => {
-      for (const ev of events) {
-        switch (ev.kind) {
-          case 'invite-received':
-            inviteAt.set(ev.callId, ev.at);
-            break;
-          case 'push-sending':
-            // A retried push keeps its first attempt: A is about the first one.
-            if (!pushAt.has(ev.collapseId)) pushAt.set(ev.collapseId, ev.at);
-            break;
-          case 'upstream-register-ok':
-            registerOk.set(ev.deviceKey, { at: ev.at, aor: ev.aor });
-            break;
-          case 'leg-sending': {
-            const ok = registerOk.get(ev.deviceKey);
-            if (!ok) break;
-            registerOk.delete(ev.deviceKey);
-            if ((indexByAor.get(ok.aor) ?? -1) >= options.warmup) delayB.push(ev.at - ok.at);
-            break;
-          }
-        }
-      }
-    });
-    // The push payload carries both the Call-ID (invite-received) and the call UUID, which is
-    // the collapse id (push-sending): the sink's copy pairs the two events of each call.
-    const pushed: Array<{ callId: string; callUuid: string }> = [];
-    lab.onPush((push, phone) => {
-      const index = phone ? (indexByAor.get(phone.aor) ?? -1) : -1;
-      const callId = push.payload['callId'];
-      const callUuid = push.payload['callUuid'];
-      if (index >= options.warmup && typeof callId === 'string' && typeof callUuid === 'string') pushed.push({ callId, callUuid });
-    });
+    const delays = new WakeDelays((aor) => (indexByAor.get(aor) ?? -1) >= options.warmup);
+    lab.pushwake.onTrace((events) => delays.traced(events));
+    lab.onPush((push, phone) => delays.pushArrived(push, phone?.aor));
 
     let inFlight = 0;
     let peakInFlight = 0;
     const outcomes: Array<Promise<CallOutcome>> = [];
-    const runCall = async (phone: Phone): Promise<CallOutcome> => {
+    let window: MeasuredWindow | undefined;
+    await startAtRate(total, options.rate, async (i) => {
+      if (i === options.warmup) window = await MeasuredWindow.open(lab);
+      const phone = phones[i];
+      if (!phone) return;
       inFlight++;
       peakInFlight = Math.max(peakInFlight, inFlight);
-      try {
-        const attempt = lab.pbx.call(phone.aor);
-        const result = await Promise.race([attempt.done, sleep(options.callTimeoutMs).then(() => undefined)]);
-        if (!result) return 'timeout';
-        if (result.status !== 200 || !result.dialog) return String(result.status);
-        await sleep(options.hangupAfterMs);
-        return await result.dialog.destroy().then(() => 'completed', () => 'bye-failed');
-      } catch {
-        return 'error';
-      } finally {
-        inFlight--;
-      }
-    };
-
-    const interval = 1000 / options.rate;
-    const t0 = performance.now();
-    let measuredFrom = t0;
-    let lastStart = t0;
-    let cpuBefore = await lab.pushwake.measure({ gc: false });
-    let loadCpuBefore = process.cpuUsage();
-    for (let i = 0; i < total; i++) {
-      const wait = t0 + i * interval - performance.now();
-      if (wait >= 1) await sleep(wait);
-      if (i === options.warmup) {
-        measuredFrom = performance.now();
-        cpuBefore = await lab.pushwake.measure({ gc: false });
-        loadCpuBefore = process.cpuUsage();
-      }
-      lastStart = performance.now();
-      const phone = phones[i];
-      if (phone) outcomes.push(runCall(phone));
-    }
+      outcomes.push(callAndHangUp(lab, phone, options).finally(() => inFlight--));
+    });
+    const startedSpan = window ? (performance.now() - window.openedAt) / 1000 : NaN;
     progress('wake-path', `all ${total} calls started; waiting for the last ones to end`);
     const results = await Promise.all(outcomes);
-    const loadCpu = process.cpuUsage(loadCpuBefore);
-    const cpuAfter = await lab.pushwake.measure({ gc: false });
+    const usage = window ? await window.close() : undefined;
     await lab.pushwake.flushTrace();
     // The last pushes may still be on their way into the sink's listener.
-    await pollUntil(() => pushed.length >= options.calls, 2_000);
+    await pollUntil(() => delays.measuredPushes >= options.calls, 2_000);
 
     const measured = results.slice(options.warmup);
     const failures: Record<string, number> = {};
     for (const r of measured) if (r !== 'completed') failures[r] = (failures[r] ?? 0) + 1;
     const completed = measured.filter((r) => r === 'completed').length;
-    const delayA: number[] = [];
-    for (const p of pushed) {
-      const received = inviteAt.get(p.callId);
-      const sending = pushAt.get(p.callUuid);
-      if (received !== undefined && sending !== undefined) delayA.push(sending - received);
-    }
-    const cpuMicros = cpuAfter.cpuUserMicros + cpuAfter.cpuSystemMicros - cpuBefore.cpuUserMicros - cpuBefore.cpuSystemMicros;
-    const startedSpan = (lastStart - measuredFrom) / 1000;
-    const loopActive = cpuAfter.loopActiveMs - cpuBefore.loopActiveMs;
-    const loopIdle = cpuAfter.loopIdleMs - cpuBefore.loopIdleMs;
+    const perCall = (v: number | undefined): number => (v !== undefined && options.calls > 0 ? v / options.calls : NaN);
     return {
+      machine,
       options,
-      delayA: distributionOf(delayA),
-      delayB: distributionOf(delayB),
+      delayA: distributionOf(delays.inviteToPush()),
+      delayB: distributionOf(delays.registerToLeg()),
       completed,
       failed: measured.length - completed,
       failures,
       achievedRate: options.calls > 1 && startedSpan > 0 ? (options.calls - 1) / startedSpan : NaN,
       peakInFlight,
       // Warm-up calls still finishing inside the window are a rounding error at these counts.
-      cpuPerCallMs: options.calls > 0 ? cpuMicros / 1000 / options.calls : NaN,
-      loopUtilization: loopActive + loopIdle > 0 ? loopActive / (loopActive + loopIdle) : NaN,
-      loadCpuPerCallMs: options.calls > 0 ? (loadCpu.user + loadCpu.system) / 1000 / options.calls : NaN,
+      cpuPerCallMs: perCall(usage?.pushwakeCpuMs),
+      loopUtilization: usage?.loopUtilization ?? NaN,
+      loadCpuPerCallMs: perCall(usage?.loadCpuMs),
       seconds: (performance.now() - began) / 1000,
     };
   } finally {
     await lab.stop();
     disarm();
+  }
+}
+
+/** One call: INVITE to the user, answered by the woken phone, BYE from the PBX a little later. */
+async function callAndHangUp(lab: LoopbackDeployment, phone: Phone, options: WakePathOptions): Promise<CallOutcome> {
+  try {
+    const attempt = lab.pbx.call(phone.aor);
+    const result = await Promise.race([attempt.done, sleep(options.callTimeoutMs).then(() => undefined)]);
+    if (!result) return 'timeout';
+    if (result.status !== 200 || !result.dialog) return String(result.status);
+    await sleep(options.hangupAfterMs);
+    return await result.dialog.destroy().then(() => 'completed', () => 'bye-failed');
+  } catch {
+    return 'error';
+  }
+}
+
+/** Calls `start(i)` for i = 0..count-1 at `rate` per second; late ticks catch up at once. */
+async function startAtRate(count: number, rate: number, start: (i: number) => Promise<void>): Promise<void> {
+  const interval = 1000 / rate;
+  const t0 = performance.now();
+  for (let i = 0; i < count; i++) {
+    const wait = t0 + i * interval - performance.now();
+    if (wait >= 1) await sleep(wait);
+    await start(i);
+  }
+}
+
+/** CPU and event-loop figures of both processes over the measured calls. */
+class MeasuredWindow {
+  private constructor(
+    private readonly lab: LoopbackDeployment,
+    private readonly child: ChildMeasure,
+    private readonly load: NodeJS.CpuUsage,
+    readonly openedAt: number,
+  ) {}
+
+  static async open(lab: LoopbackDeployment): Promise<MeasuredWindow> {
+    const openedAt = performance.now();
+    return new MeasuredWindow(lab, await lab.pushwake.measure({ gc: false }), process.cpuUsage(), openedAt);
+  }
+
+  async close(): Promise<{ pushwakeCpuMs: number; loopUtilization: number; loadCpuMs: number }> {
+    const load = process.cpuUsage(this.load);
+    const child = await this.lab.pushwake.measure({ gc: false });
+    const active = child.loopActiveMs - this.child.loopActiveMs;
+    const idle = child.loopIdleMs - this.child.loopIdleMs;
+    return {
+      pushwakeCpuMs: (child.cpuUserMicros + child.cpuSystemMicros - this.child.cpuUserMicros - this.child.cpuSystemMicros) / 1000,
+      loopUtilization: active + idle > 0 ? active / (active + idle) : NaN,
+      loadCpuMs: (load.user + load.system) / 1000,
+    };
   }
 }
 
@@ -230,6 +220,7 @@ export function printWakePath(r: WakePathResult): void {
   const row = (name: string, d: Distribution): string =>
     `  ${name.padEnd(36)}${String(d.count).padStart(7)}${ms(d.p50).padStart(11)}${ms(d.p90).padStart(11)}${ms(d.p99).padStart(11)}${ms(d.max).padStart(11)}   < ${WAKE_PATH_TARGET_P99_MS} ms  ${verdict(d.count > 0 && d.p99 < WAKE_PATH_TARGET_P99_MS)}`;
   console.log(`wake path: ${o.calls} calls at ${o.rate}/s after ${o.warmup} warm-up calls; each to its own sleeping phone (wakes ${o.wakeDelayMs} ms after its push, PBX over ${o.pbxTransport} hangs up ${o.hangupAfterMs} ms after the answer); pushwake log: ${o.logLevel}`);
+  console.log(`  machine: ${r.machine}`);
   console.log(`  calls: ${r.completed} answered and hung up, ${r.failed} failed${failures ? ` (${failures})` : ''}; achieved ${r.achievedRate.toFixed(1)} calls/s; peak ${r.peakInFlight} calls in flight`);
   console.log(`  pushwake: ${r.cpuPerCallMs.toFixed(2)} ms CPU per call (~${((r.cpuPerCallMs * o.rate) / 10).toFixed(0)}% of a core at ${o.rate}/s), event loop busy ${(r.loopUtilization * 100).toFixed(0)}% of the time; agents + sink here: ${r.loadCpuPerCallMs.toFixed(2)} ms CPU per call`);
   console.log(`  ${'delay'.padEnd(36)}${'samples'.padStart(7)}${'p50'.padStart(11)}${'p90'.padStart(11)}${'p99'.padStart(11)}${'max'.padStart(11)}   target p99`);

@@ -135,10 +135,11 @@ export async function startPushwake(config: PushwakeConfig, opts: StartOptions):
           trace?.({ kind: 'leg-sending', callId: call.callId, deviceKey: b.deviceKey, at: performance.now() });
           return startSrfLeg(app, b, call, callSettings, callLog, onEvent);
         },
-        wake: (b, call, deadline) => waker.wake(b, call, deadline),
+        wake: (b, call, deadline, signal) => waker.wake(b, call, deadline, signal),
         oweEndedNotice: (n) => courier.owe(n),
       }, callSettings, callLog, (call, how) => {
         calls.remove(call);
+        intake.forget(call.identity.callId);
         for (const fn of endedListeners) fn(call, how);
       }),
   });

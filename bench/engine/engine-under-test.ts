@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startDrachtioServer, type DrachtioServer } from './drachtio-server.js';
+import type { BenchAppCounts } from './bench-app.js';
 import type { HostedEngine, HostReply, HostRequest, HostSample } from './engine-host-protocol.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -22,21 +23,25 @@ const SECRET = 'bench-engine';
 
 export type EngineKind = 'embedded' | 'drachtio';
 
-export interface EngineMemory {
+/** One look at the engine process and, for drachtio, the separate app process. */
+export interface EngineMeasure {
   /** the engine process: the embedded child (engine + app), or drachtio-server */
   engineRss: number;
   /** V8 heap of the embedded child; undefined for drachtio-server (C++) */
   engineHeapUsed?: number;
+  /** CPU (user + system) the engine process used since it started, microseconds */
+  engineCpuMicros: number;
   /** the separate app child (drachtio only) */
   appRss?: number;
+  appCpuMicros?: number;
+  /** what the bench app has answered */
+  counts: BenchAppCounts;
 }
 
 export interface EngineUnderTest {
   kind: EngineKind;
   sipPort: number;
-  memory(): Promise<EngineMemory>;
-  /** the app child's own view (counts, CPU) */
-  appSample(): Promise<HostSample>;
+  measure(): Promise<EngineMeasure>;
   stop(): Promise<void>;
 }
 
@@ -46,11 +51,10 @@ export async function startEngine(kind: EngineKind, drachtioBin?: string): Promi
     return {
       kind,
       sipPort: host.sipPort,
-      memory: async () => {
+      measure: async () => {
         const s = await host.sample();
-        return { engineRss: s.rss, engineHeapUsed: s.heapUsed };
+        return { engineRss: s.rss, engineHeapUsed: s.heapUsed, engineCpuMicros: s.cpuMicros, counts: s.counts };
       },
-      appSample: () => host.sample(),
       stop: () => host.stop(),
     };
   }
@@ -66,8 +70,13 @@ export async function startEngine(kind: EngineKind, drachtioBin?: string): Promi
   return {
     kind,
     sipPort: server.sipPort,
-    memory: async () => ({ engineRss: vmRssOf(server.pid), appRss: (await host.sample()).rss }),
-    appSample: () => host.sample(),
+    measure: async () => {
+      const s = await host.sample();
+      return {
+        engineRss: vmRssOf(server.pid), engineCpuMicros: cpuMicrosOf(server.pid),
+        appRss: s.rss, appCpuMicros: s.cpuMicros, counts: s.counts,
+      };
+    },
     stop: async () => {
       await host.stop();
       await server.stop();
@@ -81,6 +90,20 @@ export function vmRssOf(pid: number): number {
   const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1];
   return kb ? Number(kb) * 1024 : NaN;
 }
+
+/**
+ * CPU time (utime + stime) of a process in microseconds, from /proc/<pid>/stat. The fields are
+ * in clock ticks; Linux has reported them at 100 per second (USER_HZ) on every common build.
+ */
+export function cpuMicrosOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // the command name (field 2) may hold spaces: count fields from after its closing parenthesis
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return ticks * (1_000_000 / USER_HZ);
+}
+
+const USER_HZ = 100;
 
 /** The parent's handle on engine-host.ts. */
 class AppHost {

@@ -35,7 +35,7 @@ export interface SaturationRun {
 export interface SaturationResult {
   /** completed scenario units per second over the counted window */
   perSecond: number;
-  /** over the whole run, warm-up included */
+  /** over the counted window (after the warm-up) */
   completed: number;
   failed: number;
 }

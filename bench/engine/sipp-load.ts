@@ -34,13 +34,16 @@ export class SippLoad implements LoadGenerator {
       '-r', '100000', '-rp', '1000', '-l', String(run.concurrency),
       '-timeout', `${run.seconds}s`,
     ], run.seconds * 1000, () => undefined);
-    const from = rows.find((r) => r.elapsedS >= run.warmupSeconds) ?? rows[0];
-    const to = rows[rows.length - 1];
+    // SIPp's last row is written as -timeout aborts the calls in flight, which it counts as
+    // failed: the counted window ends at the last periodic row before that.
+    const periodic = rows.filter((r) => r.elapsedS < run.seconds - 0.5);
+    const from = periodic.find((r) => r.elapsedS >= run.warmupSeconds);
+    const to = periodic[periodic.length - 1];
     if (!from || !to || to.elapsedS <= from.elapsedS) throw new Error('SIPp wrote too few statistics rows');
     return {
       perSecond: (to.successful - from.successful) / (to.elapsedS - from.elapsedS),
-      completed: to.successful,
-      failed: to.failed,
+      completed: to.successful - from.successful,
+      failed: to.failed - from.failed,
     };
   }
 
@@ -69,7 +72,7 @@ export class SippLoad implements LoadGenerator {
       const args = [
         `${target.address}:${target.port}`, '-sf', join(here, SCENARIO_FILES[scenario]),
         '-i', '127.0.0.1', '-p', String(localPort), '-mp', String(mediaPort), '-t', 'u1',
-        '-set', 'pause', String(pauseMs),
+        ...(scenario === 'call' ? ['-set', 'pause', String(pauseMs)] : []),
         '-trace_stat', '-stf', STAT_FILE, '-fd', '1',
         '-nostdin', '-max_recv_loops', '10000', '-max_sched_loops', '10000',
         ...extra,

@@ -1,3 +1,4 @@
+import { availableParallelism, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -46,4 +47,12 @@ export function armDeadline(name: string, ms: number): () => void {
 /** A progress line on stderr, so stdout holds only the figures. */
 export function progress(name: string, text: string): void {
   process.stderr.write(`[${name}] ${text}\n`);
+}
+
+/** Cores and the 1-minute load average: other work on the machine inflates every latency. */
+export function machineLoad(): string {
+  const cores = availableParallelism();
+  const load = loadavg()[0] ?? 0;
+  const busy = load > cores / 2 ? ' (other work is running: latencies will be inflated)' : '';
+  return `${cores} cores, load average ${load.toFixed(2)}${busy}`;
 }

@@ -7,7 +7,7 @@ import type { Binding } from '../domain/binding.js';
 import type { Logger } from '../log.js';
 import type { BindingStore } from '../store/binding-store.js';
 import { aorOf, parseNameAddr, parseSipUri } from '../sip/name-addr.js';
-import type { InboundRequest, ServerResponse, SipApp } from '../sip/srf.js';
+import { keepInviteCancellable, type InboundRequest, type ServerResponse, type SipApp } from '../sip/srf.js';
 import type { CallBook } from './call-book.js';
 import type { CallerSide, CallIdentity } from './call-types.js';
 import { callerInfoOf } from './caller-info.js';
@@ -29,6 +29,13 @@ export interface IntakeDeps {
 export class CallIntake {
   /** Call-IDs between arrival and their IncomingCall (store lookups are async). */
   private readonly arriving = new Set<string>();
+  /** The INVITE of each call in progress, by Call-ID; bounded by the CallBook's capacity. */
+  private readonly invites = new Map<string, InboundRequest>();
+
+  /** The call is over: its INVITE need not be remembered. */
+  forget(callId: string): void {
+    this.invites.delete(callId);
+  }
 
   constructor(private readonly deps: IntakeDeps) {}
 
@@ -50,6 +57,15 @@ export class CallIntake {
       // The same call re-sent on a new transaction (RFC 3261 8.2.2.2 merged request).
       d.log.info({ callId: req.callId }, 'INVITE for a call already in progress refused');
       res.send(482, 'Loop Detected', {});
+      const original = this.invites.get(req.callId);
+      if (original) keepInviteCancellable(original);
+      return;
+    }
+    if (!req.body || !/^v=0/m.test(req.body)) {
+      // Without an offer the device's answer would need the caller's ACK to complete: pushwake
+      // forwards offers, it does not hold answers back for late ACKs.
+      d.log.info({ callId: req.callId }, 'INVITE without an SDP offer refused');
+      res.send(488, 'Not Acceptable Here', { headers: { Warning: '399 pushwake "INVITE without SDP offer (delayed offer) is not supported"' } });
       return;
     }
     if (d.book.isFull() || this.arriving.size >= 1000) {
@@ -65,12 +81,14 @@ export class CallIntake {
       else cancelled = reason;
     });
     this.arriving.add(req.callId);
+    this.invites.set(req.callId, req);
     let callee: { aor: string; bindings: Binding[] } | undefined;
     try {
       callee = await this.findCallee(req);
     } finally {
       this.arriving.delete(req.callId);
     }
+    if (cancelled !== null || !callee) this.invites.delete(req.callId);
     if (cancelled !== null) return;
     if (!callee) {
       d.log.info({ callId: req.callId, uri: req.uri }, 'INVITE for an unknown user');
@@ -96,8 +114,10 @@ export class CallIntake {
   private async findCallee(req: InboundRequest): Promise<{ aor: string; bindings: Binding[] } | undefined> {
     const uri = parseSipUri(req.uri);
     if (uri?.user?.startsWith(this.deps.contactUserPrefix)) {
+      // A device contact names one device: never fall back to the whole AOR, or the PBX's
+      // per-contact fork would push the other devices twice under different Call-IDs.
       const b = await this.deps.store.findByLocalContact(uri.user);
-      if (b) return { aor: b.aor, bindings: [b] };
+      return b ? { aor: b.aor, bindings: [b] } : undefined;
     }
     const to = parseNameAddr(req.get('To') ?? '');
     const toUri = to ? parseSipUri(to.uri) : undefined;

@@ -47,8 +47,11 @@ export type WakeOutcome =
 export interface CallPorts {
   now(): number;
   startLeg(binding: Binding, call: CallIdentity, onEvent: (ev: LegEvent) => void): DeviceLeg;
-  /** Push the device once for this call, retrying transient APNs errors until `deadline`. */
-  wake(binding: Binding, call: CallIdentity, deadline: number): Promise<WakeOutcome>;
+  /**
+   * Push the device once for this call, retrying transient APNs errors until `deadline`.
+   * `signal` aborts when the call is over: nothing more may be sent for it then.
+   */
+  wake(binding: Binding, call: CallIdentity, deadline: number, signal: AbortSignal): Promise<WakeOutcome>;
   oweEndedNotice(notice: EndedNotice): void;
 }
 

@@ -75,7 +75,7 @@ export function startSrfLeg(
         if (isSipStatusError(err)) onEvent({ kind: 'failed', status: err.status, reason: err.res?.reason ?? err.message });
         else {
           log.warn({ err, deviceKey: binding.deviceKey }, 'INVITE to device could not be sent');
-          onEvent({ kind: 'failed', status: 503, reason: 'Service Unavailable' });
+          onEvent({ kind: 'failed', status: 480, reason: 'Temporarily Unavailable' });
         }
       },
     );

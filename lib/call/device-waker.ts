@@ -46,14 +46,17 @@ export class DeviceWaker {
     };
   }
 
-  async wake(b: Binding, call: CallIdentity, deadline: number): Promise<WakeOutcome> {
+  async wake(b: Binding, call: CallIdentity, deadline: number, signal?: AbortSignal): Promise<WakeOutcome> {
     if (!b.push) return { kind: 'failed', why: 'device has no push token' };
+    if (signal?.aborted) return { kind: 'failed', why: 'call over before the push' };
     // Long enough to cover PBX re-sends of the same call; shorter than any sane call id reuse.
     const claimed = await this.store.claimPush(call.callId, b.deviceKey, this.settings.ttlMs + 600_000);
     if (!claimed) {
       this.log.info({ deviceKey: b.deviceKey }, 'device already pushed for this call; not pushing again');
       return { kind: 'duplicate' };
     }
+    // The call may have ended during the store round trip: a push now would be a ghost call.
+    if (signal?.aborted) return { kind: 'failed', why: 'call over before the push' };
     const expiresAt = this.now() + this.settings.ttlMs;
     const payload = this.template.render({
       callUuid: call.callUuid,
@@ -73,6 +76,7 @@ export class DeviceWaker {
         maxAttempts: this.settings.retryMaxAttempts,
         now: this.now,
         sleep: (ms) => new Promise((r) => setTimeout(r, ms).unref()),
+        ...(signal ? { signal } : {}),
       },
     );
     const token = tokenPrefix(b.push.token);
@@ -85,6 +89,7 @@ export class DeviceWaker {
         await this.store.clearPushToken(b.aor, b.deviceKey, b.push.token);
         return { kind: 'failed', why: `APNs ${outcome.status} ${outcome.reason}` };
       case 'rejected':
+        if (outcome.reason === 'DeadlineExceeded' && signal?.aborted) return { kind: 'failed', why: 'call over before the push' };
         if (outcome.reason.startsWith('maybe-delivered:')) {
           this.log.warn({ deviceKey: b.deviceKey, token, why: outcome.reason }, 'no answer from APNs; the push may have gone out, so the device is awaited and not pushed again');
           return { kind: 'sent', expiresAt };

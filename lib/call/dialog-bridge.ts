@@ -4,7 +4,7 @@
  * from either side ends both. It returns the function that detaches every listener it added.
  */
 import type { Logger } from '../log.js';
-import type { DialogEvent, Headers, InboundRequest, ServerResponse, SipDialog } from '../sip/srf.js';
+import { requestFinal, type DialogEvent, type Headers, type InboundRequest, type ServerResponse, type SipDialog } from '../sip/srf.js';
 
 const RELAYED: Array<{ event: DialogEvent; method: string }> = [
   { event: 'modify', method: 'INVITE' },
@@ -30,9 +30,10 @@ function carried(req: InboundRequest): Headers {
 
 export function bridgeDialogs(a: SipDialog, b: SipDialog, log: Logger, onEnd: () => void): () => void {
   let ended = false;
+  // Only the bridge's own listeners are removed: drachtio-srf keeps some of its own on dialogs.
+  const added: Array<{ dialog: SipDialog; event: string; fn: (...args: never[]) => void }> = [];
   const detach = (): void => {
-    a.removeAllListeners();
-    b.removeAllListeners();
+    for (const { dialog, event, fn } of added.splice(0)) dialog.removeListener(event, fn);
   };
   const hangup = (from: SipDialog, to: SipDialog, bye: { get(n: string): string | undefined }): void => {
     if (ended) return;
@@ -44,7 +45,7 @@ export function bridgeDialogs(a: SipDialog, b: SipDialog, log: Logger, onEnd: ()
     onEnd();
   };
   const relay = (to: SipDialog, method: string) => (req: InboundRequest, res: ServerResponse): void => {
-    to.request({ method, headers: carried(req), body: req.body }).then(
+    requestFinal(to, { method, headers: carried(req), body: req.body }).then(
       (r) => res.send(r.status, r.reason, { headers: r.get('Content-Type') ? { 'Content-Type': r.get('Content-Type') ?? '' } : {}, body: r.body }),
       (err: unknown) => {
         log.warn({ err, method }, 'in-dialog relay failed');
@@ -53,8 +54,14 @@ export function bridgeDialogs(a: SipDialog, b: SipDialog, log: Logger, onEnd: ()
     );
   };
   for (const [from, to] of [[a, b], [b, a]] as const) {
-    from.on('destroy', (bye) => hangup(from, to, bye));
-    for (const { event, method } of RELAYED) from.on(event, relay(to, method));
+    const onBye = (bye: { get(n: string): string | undefined }): void => hangup(from, to, bye);
+    from.on('destroy', onBye);
+    added.push({ dialog: from, event: 'destroy', fn: onBye });
+    for (const { event, method } of RELAYED) {
+      const fn = relay(to, method);
+      from.on(event, fn);
+      added.push({ dialog: from, event, fn });
+    }
   }
   return () => {
     if (ended) return;

@@ -19,8 +19,12 @@ import { Reasons, sipReason } from './reason.js';
 
 interface LegSlot {
   leg: DeviceLeg;
+  binding: Binding;
   done: boolean;
 }
+
+/** Leg failures that mean the INVITE probably never reached the device (dead flow). */
+const UNREACHED = new Set([408, 480, 500, 503]);
 
 export class IncomingCall {
   private state: CallState = 'parked';
@@ -38,6 +42,8 @@ export class IncomingCall {
   private earlyMediaSent = false;
   private unbridge: (() => void) | undefined;
   private endedHow: CallEnding | undefined;
+  /** Aborted as soon as the call is answered or over: no push may start after that. */
+  private readonly pushes = new AbortController();
   /** The Reason the call ended with (or was answered elsewhere with), once it has. */
   private finalReason: string | undefined;
 
@@ -93,7 +99,7 @@ export class IncomingCall {
   private async push(b: Binding, deadline: number): Promise<void> {
     let outcome;
     try {
-      outcome = await this.ports.wake(b, this.identity, deadline);
+      outcome = await this.ports.wake(b, this.identity, deadline, this.pushes.signal);
     } catch (err) {
       outcome = { kind: 'failed' as const, why: (err as Error).message };
     }
@@ -154,7 +160,7 @@ export class IncomingCall {
   private addLeg(b: Binding): void {
     const key = b.deviceKey;
     const leg = this.ports.startLeg(b, this.identity, (ev) => this.onLegEvent(key, ev));
-    this.legs.set(key, { leg, done: false });
+    this.legs.set(key, { leg, binding: b, done: false });
     if (this.state === 'parked') this.state = 'ringing';
     this.ringTimer ??= setTimeout(() => this.onRingTimeout(), this.settings.ringTimeoutMs);
   }
@@ -168,7 +174,8 @@ export class IncomingCall {
     }
     if (this.state !== 'parked' && this.state !== 'ringing') return;
     if (ev.kind === 'progress') {
-      if (ev.sdp && !this.earlyMediaSent) {
+      // Early media only while one device can answer: another device's 200 would carry other SDP.
+      if (ev.sdp && !this.earlyMediaSent && this.legs.size === 1 && this.awaiting.size === 0) {
         this.earlyMediaSent = true;
         this.caller.provisional(183, 'Session Progress', ev.sdp);
       } else if (ev.status === 180) this.sendRinging();
@@ -178,6 +185,8 @@ export class IncomingCall {
     slot.done = true;
     this.outcomes.push({ status: ev.status, reason: ev.reason });
     this.log.info({ deviceKey, status: ev.status }, 'leg failed');
+    // A pushed phone whose INVITE never arrived shows the call: it is owed an ended notice.
+    if (UNREACHED.has(ev.status) && this.pushExpiry.has(deviceKey)) this.oweNotice(slot.binding, sipReason(480, 'Device unreachable'));
     if (ev.status >= 600) {
       const reason = Reasons.declinedElsewhere(ev.status, ev.reason);
       this.cancelLegs(reason);
@@ -194,6 +203,7 @@ export class IncomingCall {
       return;
     }
     this.state = 'answered';
+    this.pushes.abort();
     this.clearTimers();
     this.log.info({ deviceKey }, 'answered');
     this.cancelLegs(Reasons.completedElsewhere, deviceKey);
@@ -302,6 +312,7 @@ export class IncomingCall {
     if (this.state === 'ended') return;
     this.state = 'ended';
     this.endedHow = how;
+    this.pushes.abort();
     this.clearTimers();
     this.oweNotices(reason ?? this.finalReason ?? Reasons.cancelled);
     this.unbridge?.();

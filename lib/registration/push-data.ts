@@ -23,6 +23,7 @@ export type PushData =
 const TOKEN_RE = /^(?:[0-9a-f]{2}){32,100}$/;
 const BUNDLE_RE = /^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/;
 const TEAM_ID_RE = /^[A-Z0-9]{10}$/;
+const SERVICES_RE = /^(voip|remote|background)(&(voip|remote|background))*$/;
 
 /** Look a param up on the Contact: inside the URI first (RFC 8599), then after it. */
 function contactParam(contact: NameAddr | undefined, uriParams: Map<string, string | null>, name: string): string | undefined {
@@ -76,10 +77,18 @@ function readRfc8599(provider: string, prid: string | undefined, pnParam: string
   const voip = parts.find((x) => x[1] === 'voip') ?? parts[0];
   const token = normaliseToken(voip?.[0] ?? '');
   if (!token) return { kind: 'invalid', reason: 'pn-prid is not an APNs token (64-200 hex digits)' };
-  // pn-param is TeamID.bundle.id.voip (RFC 8599 9.1); the APNs topic is what follows the Team ID.
+  // pn-param is <TeamID>.<bundle id>[.<services>] (RFC 8599 9.1): the services part names the
+  // push types, e.g. "voip" or Linphone's "remote&voip". The APNs topic is <bundle id>.voip.
   const dot = pnParam.indexOf('.');
   const team = dot > 0 ? pnParam.slice(0, dot) : '';
-  const topic = TEAM_ID_RE.test(team) ? topicFromBundle(pnParam.slice(dot + 1)) : undefined;
+  let bundle = pnParam.slice(dot + 1);
+  const lastDot = bundle.lastIndexOf('.');
+  const services = lastDot > 0 ? bundle.slice(lastDot + 1) : '';
+  if (SERVICES_RE.test(services)) {
+    if (!services.split('&').includes('voip')) return { kind: 'invalid', reason: 'pn-param offers no voip push service' };
+    bundle = bundle.slice(0, lastDot);
+  }
+  const topic = TEAM_ID_RE.test(team) ? topicFromBundle(bundle) : undefined;
   if (!topic) return { kind: 'invalid', reason: 'pn-param is not <TeamID>.<bundle id>[.voip]' };
   return { kind: 'valid', source: 'rfc8599', push: { provider: 'apns', token, topic, environment: p === 'apns.dev' ? 'development' : 'production' } };
 }

@@ -12,6 +12,7 @@ import { parseContactList, parseSipUri } from '../sip/name-addr.js';
 import type { Headers, InboundRequest, InboundResponse, ServerResponse, SipApp } from '../sip/srf.js';
 import { readRegister, type RegisterIntent, type RegisterSettings } from './register-request.js';
 import { UpstreamCSeq } from './upstream-cseq.js';
+import { KeyedSerialiser } from '../store/keyed-serialiser.js';
 
 export interface RelaySettings extends RegisterSettings {
   registrar: string;
@@ -52,6 +53,7 @@ const PASSED_DOWNSTREAM = ['WWW-Authenticate', 'Proxy-Authenticate', 'Min-Expire
 export class RegistrationRelay {
   private readonly now: () => number;
   private readonly cseq = new UpstreamCSeq(10_000);
+  private readonly inOrder = new KeyedSerialiser();
   /** Largest Min-Expires the registrar asked for (423); later REGISTERs ask at least that. */
   private upstreamMinExpires = 0;
 
@@ -61,7 +63,10 @@ export class RegistrationRelay {
 
   /** The srf REGISTER handler. Never throws: every failure becomes a SIP answer and a log line. */
   handle = (req: InboundRequest, res: ServerResponse): void => {
-    this.relay(req, res).catch((err: unknown) => {
+    // One device's REGISTERs are relayed and committed in arrival order: an unregister racing a
+    // register, or two flows after a network change, must not leave the older one stored.
+    const key = `${req.get('To') ?? ''}\n${req.callId}`;
+    this.inOrder.run(key, () => this.relay(req, res)).catch((err: unknown) => {
       this.deps.log.error({ err, callId: req.callId }, 'REGISTER relay failed');
       if (!res.finalResponseSent) res.send(500, 'Server Internal Error', {});
     });
@@ -120,6 +125,9 @@ export class RegistrationRelay {
     }
     const now = this.now();
     const granted = grantedExpires(upstream, intent.localContactUser) ?? this.requestedExpires();
+    // A registrar may shorten what was asked (RFC 3261 10.3): the binding lives only as long as
+    // the PBX routes to pushwake, and the phone refreshes within that.
+    const deviceExpires = Math.max(1, Math.min(intent.deviceExpires, granted));
     const existing = await this.deps.store.getBinding(intent.aor, intent.deviceKey);
     const binding: Binding = {
       aor: intent.aor,
@@ -130,21 +138,21 @@ export class RegistrationRelay {
       ...(intent.push.kind === 'valid' ? { push: intent.push.push } : {}),
       localContactUser: intent.localContactUser,
       upstreamCallId: req.callId,
-      deviceExpiresAt: now + intent.deviceExpires * 1000,
-      upstreamExpiresAt: now + Math.max(granted, intent.deviceExpires) * 1000,
+      deviceExpiresAt: now + deviceExpires * 1000,
+      upstreamExpiresAt: now + granted * 1000,
       createdAt: existing?.createdAt ?? now,
       registeredAt: now,
     };
     await this.deps.store.putBinding(binding);
     const headers: Headers = {
-      Contact: `<${intent.contact.uri}>;expires=${intent.deviceExpires}`,
-      Expires: String(intent.deviceExpires),
+      Contact: `<${intent.contact.uri}>;expires=${deviceExpires}`,
+      Expires: String(deviceExpires),
     };
     if (intent.push.kind === 'invalid') {
       headers['Warning'] = `399 ${this.deps.settings.advertisedHost} "${intent.push.reason.replace(/["\\]/g, '')}"`;
     }
     log.info(
-      { deviceKey: intent.deviceKey, expires: intent.deviceExpires, upstreamExpires: granted, push: binding.push ? tokenPrefix(binding.push.token) : null },
+      { deviceKey: intent.deviceKey, expires: deviceExpires, upstreamExpires: granted, push: binding.push ? tokenPrefix(binding.push.token) : null },
       'device registered',
     );
     res.send(200, 'OK', { headers });

@@ -80,9 +80,23 @@ export interface SipDialog {
   readonly remote: { sdp: string };
   on(event: 'destroy', fn: (bye: SipMessageView) => void): this;
   on(event: DialogEvent, fn: (req: InboundRequest, res: ServerResponse) => void): this;
-  removeAllListeners(): this;
-  request(opts: DialogRequestOptions): Promise<InboundResponse>;
+  removeListener(event: string, fn: (...args: never[]) => void): this;
+  /**
+   * drachtio-srf calls back once per response, provisional ones included (its Promise form
+   * resolves on the first, which may be a 100 Trying): use `requestFinal`.
+   */
+  request(opts: DialogRequestOptions, cb: (err: Error | null, res: InboundResponse) => void): unknown;
   destroy(opts?: { headers?: Headers }): Promise<unknown>;
+}
+
+/** Send an in-dialog request and resolve with its final response (ACKing a re-INVITE's 2xx). */
+export function requestFinal(dialog: SipDialog, opts: DialogRequestOptions): Promise<InboundResponse> {
+  return new Promise((resolve, reject) => {
+    dialog.request(opts, (err, res) => {
+      if (err) reject(err);
+      else if (res.status >= 200) resolve(res);
+    });
+  });
 }
 
 export interface UacOptions {
@@ -151,6 +165,24 @@ interface RawSrf {
   on(event: 'connect', fn: (err: Error | null, hostport: string) => void): void;
   on(event: 'error' | 'disconnect', fn: (err?: Error) => void): void;
   removeListener(event: string, fn: (...args: never[]) => void): void;
+}
+
+/*
+ * drachtio-srf tracks an INVITE awaiting its final response by Call-ID alone, to route the
+ * caller's CANCEL to it. A second INVITE with the same Call-ID replaces that entry, and the
+ * final response to the second one deletes it, so the first INVITE's CANCEL would be lost.
+ */
+interface RawAgentView {
+  agent?: { mapServer?: Map<unknown, { pendingNetworkInvites?: Map<string, { req: unknown; res: unknown }> }> };
+  socket?: unknown;
+  res?: unknown;
+}
+
+/** Make `original` the INVITE a CANCEL with its Call-ID goes to again (see above). */
+export function keepInviteCancellable(original: InboundRequest): void {
+  const raw = original as unknown as RawAgentView;
+  const pending = raw.agent?.mapServer?.get(raw.socket)?.pendingNetworkInvites;
+  if (pending && raw.res) pending.set(original.callId, { req: original, res: raw.res });
 }
 
 export function createSipApp(): SipApp {

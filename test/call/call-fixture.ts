@@ -14,9 +14,17 @@ export class FakeDialog extends EventEmitter implements SipDialog {
   constructor(readonly id: string, readonly remote = { sdp: 'v=0 remote' }) {
     super();
   }
-  request(opts: DialogRequestOptions): Promise<InboundResponse> {
+  override removeListener(event: string, fn: (...args: never[]) => void): this {
+    return super.removeListener(event, fn as (...args: unknown[]) => void);
+  }
+  request(opts: DialogRequestOptions, cb: (err: Error | null, res: InboundResponse) => void): void {
     this.requests.push(opts);
-    return Promise.resolve({ status: 200, reason: 'OK', body: '', get: () => undefined, has: () => false });
+    const res = (status: number): InboundResponse => ({ status, reason: status === 100 ? 'Trying' : 'OK', body: '', get: () => undefined, has: () => false });
+    // As drachtio-srf does: once per response, the 100 Trying first.
+    queueMicrotask(() => {
+      cb(null, res(100));
+      cb(null, res(200));
+    });
   }
   destroy(opts?: { headers?: Headers }): Promise<unknown> {
     this.destroyed.push(opts ?? {});

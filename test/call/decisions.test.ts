@@ -12,8 +12,10 @@ describe('best final response (RFC 3261 16.7)', () => {
     expect(bestFinalResponse([o(500), o(486)])?.status).toBe(486);
     expect(bestFinalResponse([o(487), o(408), o(480)])?.status).toBe(480);
     expect(bestFinalResponse([o(487), o(408)])?.status).toBe(408);
-    expect(bestFinalResponse([o(500), o(502)])).toEqual({ status: 503, reason: 'Service Unavailable' });
-    expect(bestFinalResponse([o(302), o(486)])?.status).toBe(302);
+    expect(bestFinalResponse([o(503), o(502)])).toEqual({ status: 500, reason: 'Server Internal Error' });
+    expect(bestFinalResponse([o(302), o(486)])?.status).toBe(480);
+    expect(bestFinalResponse([o(401)])?.status).toBe(480);
+    expect(bestFinalResponse([o(415), o(487)])?.status).toBe(480);
     expect(bestFinalResponse([])).toBeUndefined();
   });
 });

@@ -5,7 +5,8 @@
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SipLab, enginesUnderTest } from './support/sip-lab.js';
-import { waitFor } from '../../lib/testkit/agents.js';
+import { OFFER_SDP, waitFor } from '../../lib/testkit/agents.js';
+import { requestFinal } from '../../lib/sip/srf.js';
 import { drachtioBin } from '../support/binaries.js';
 import { findRedisServer, startRedisServer, type TestRedisServer } from '../support/redis-server.js';
 
@@ -55,6 +56,27 @@ describe.each(enginesUnderTest())('call path over %s engine', (engine) => {
     expect(invite?.protocol.toLowerCase()).toBe('tcp');
     await result.dialog?.destroy();
     await waitFor('device leg hangup', () => lab.pushwake.calls.size === 0);
+  });
+
+  it('a re-INVITE from the PBX after the answer is relayed to the phone and answered 200', async () => {
+    const phone = lab.phone('alice', { push: 'none' });
+    await phone.register();
+    const result = await lab.pbx.call('sip:alice@example.com').done;
+    expect(result.status).toBe(200);
+    const dialog = result.dialog;
+    if (!dialog) throw new Error('no dialog');
+    const reinvite = await requestFinal(dialog, { method: 'INVITE', headers: { 'Content-Type': 'application/sdp' }, body: OFFER_SDP.replace('o=pbx 1 1', 'o=pbx 1 2') });
+    expect(reinvite.status).toBe(200);
+    expect(reinvite.body).toContain('m=audio');
+    await dialog.destroy();
+    await waitFor('hangup', () => lab.pushwake.calls.size === 0);
+  });
+
+  it('an INVITE without an SDP offer gets 488 and no push', async () => {
+    const phone = lab.phone('alice');
+    await phone.register();
+    expect((await lab.pbx.call('sip:alice@example.com', { sdp: '' }).done).status).toBe(488);
+    expect(lab.sink.pushes).toHaveLength(0);
   });
 
   it('the caller cancels before the wake; the phone gets INVITE+CANCEL with the Reason when it wakes', async () => {
@@ -149,7 +171,9 @@ describe.each(enginesUnderTest())('call path over %s engine', (engine) => {
     const second = await lab.pbx.call('sip:alice@example.com', { headers: { 'Call-ID': 'dup-call-1@pbx' } }).done;
     expect(second.status).toBe(482);
     first.cancel();
-    await first.done;
+    expect((await first.done).status).toBe(487);
+    // The original call's CANCEL still reached it: the call is gone and the phone owed a notice.
+    await waitFor('call gone', () => lab.pushwake.calls.size === 0);
     expect(lab.pushesFor(phone)).toHaveLength(1);
   });
 

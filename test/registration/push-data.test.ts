@@ -41,6 +41,13 @@ describe('reading push data from a REGISTER', () => {
     expect(r).toMatchObject({ push: { kind: 'valid', push: { token: TOKEN, topic: 'com.acme.phone.voip', environment: 'development' } } });
   });
 
+  it("reads Linphone's pn-param services suffix (remote&voip)", () => {
+    const r = read({ Contact: `<sip:a@h;pn-provider=apns;pn-prid=${'cd'.repeat(32)}:remote&${TOKEN}:voip;pn-param=ABCDE12345.org.linphone.phone.remote&voip>` });
+    expect(r).toMatchObject({ push: { kind: 'valid', push: { token: TOKEN, topic: 'org.linphone.phone.voip' } } });
+    const remoteOnly = read({ Contact: `<sip:a@h;pn-provider=apns;pn-prid=${TOKEN}:remote;pn-param=ABCDE12345.org.linphone.phone.remote>` });
+    expect(remoteOnly).toMatchObject({ push: { kind: 'invalid', reason: 'pn-param offers no voip push service' } });
+  });
+
   it('takes legacy pn-tok/app-id/pn-type, with .dev naming the environment', () => {
     const r = read({ Contact: `<sip:a@h;pn-type=apple;pn-tok=${TOKEN};app-id=org.linphone.phone.dev>` });
     expect(r).toMatchObject({ push: { kind: 'valid', source: 'legacy', push: { topic: 'org.linphone.phone.voip', environment: 'development' } } });
