@@ -75,7 +75,12 @@ async function start(args: string[]): Promise<number> {
 function checkConfig(args: string[]): number {
   const file = configFile(args);
   const config = loadConfig(file ? { file } : {});
-  process.stdout.write(JSON.stringify({ ...config, engine: { ...config.engine, secret: '(set)' } }, null, 2) + '\n');
+  const masked = {
+    ...config,
+    engine: { ...config.engine, secret: '(set)' },
+    store: { ...config.store, url: config.store.url.replace(/\/\/([^@/]*)@/, '//(credentials)@') },
+  };
+  process.stdout.write(JSON.stringify(masked, null, 2) + '\n');
   return 0;
 }
 

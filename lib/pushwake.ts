@@ -108,7 +108,7 @@ export async function startPushwake(config: PushwakeConfig, opts: StartOptions):
     callUuidHeader: config.call.callUuidHeader,
     pushTtlMs: config.apns.ttlSeconds * 1000,
     inviteTimeoutMs: 32_000,
-    localHost: advertisedHost,
+    localHost: () => relaySettings.advertisedHost,
   }, log);
 
   const callSettings = {
@@ -183,7 +183,10 @@ export async function startPushwake(config: PushwakeConfig, opts: StartOptions):
     await store.close();
     throw err;
   }
-  log.info({ mode: config.engine.mode, sip: sipAddresses, advertisedHost, store: config.store.kind }, 'pushwake started');
+  if (config.endedNotice.mode === 'push') {
+    log.warn('endedNotice.mode is push: a second VoIP push per ended call; the app must report and end it in CallKit, or iOS may stop delivering its pushes');
+  }
+  log.info({ mode: config.engine.mode, sip: sipAddresses, advertisedHost: relaySettings.advertisedHost, store: config.store.kind }, 'pushwake started');
 
   return {
     app,
@@ -194,7 +197,12 @@ export async function startPushwake(config: PushwakeConfig, opts: StartOptions):
     onCallEnded: (fn) => endedListeners.push(fn),
     async stop() {
       calls.abortAll();
-      app.disconnect();
+      await courier.flush();
+      try {
+        app.disconnect();
+      } catch (err) {
+        log.debug({ err }, 'engine connection already closed');
+      }
       await engine?.stop();
       await sender.close();
       if (!opts.store) await store.close();

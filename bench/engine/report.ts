@@ -58,7 +58,7 @@ export function latencyLines(f: BenchFigures, run: { transactionRate: number; se
   if (!f.latency.length) return [];
   const out = [
     `Response time at ${run.transactionRate.toLocaleString('en-US')} transactions/s (fresh engine, ${run.seconds} s after ${run.warmup} s warm-up; target p99 < ${P99_TARGET_MS} ms)`,
-    `  ${pad('', 27)}${f.engines.map((e) => pad(`${NAMES[e]} p50 / p99 / max ms`, 36)).join('')}`,
+    `  ${pad('', 31)}${f.engines.map((e) => pad(`${NAMES[e]} p50 / p99 / max ms`, 36)).join('')}`,
   ];
   for (const scenario of ['options', 'call'] as const) {
     const figures = f.engines.map((e) => f.latency.find((l) => l.engine === e && l.scenario === scenario));
@@ -67,7 +67,7 @@ export function latencyLines(f: BenchFigures, run: { transactionRate: number; se
     for (const step of Object.keys(first.steps)) {
       const rate = `${Math.round(first.rate)} ${scenario === 'options' ? 'OPTIONS' : 'calls'}/s`;
       const cells = figures.map((l) => pad(l ? latencyCell(l.steps[step], l.failed) : '-', 36));
-      out.push(`  ${pad(`${STEP_NAMES[step] ?? step} (${rate})`, 27)}${cells.join('')}`);
+      out.push(`  ${pad(`${STEP_NAMES[step] ?? step} (${rate})`, 31)}${cells.join('')}`);
     }
   }
   return out;

@@ -53,7 +53,7 @@ async function main(): Promise<void> {
     `engines: ${engines.map((e) => (e === 'embedded' ? `embedded ${ENGINE_VERSION}` : `drachtio-server ${versionOf(drachtio!)} (${drachtio})`)).join(' vs ')}; app: bench/engine/bench-app.ts on drachtio-srf`,
     ...notes.map((n) => `note: ${n}`),
   ];
-  console.error(header.join('\n'));
+  console.error(`bench:engine: ${engines.join(' vs ')} under ${load.description}; about ${Math.round(plannedSeconds(opts, engines.length))} s`);
 
   const figures: BenchFigures = { engines, throughput: [], latency: [], soak: [] };
   for (const phase of opts.phases) {
@@ -94,6 +94,12 @@ async function main(): Promise<void> {
   ].filter((s) => s.length);
   const footer = `took ${((Date.now() - started) / 1000).toFixed(0)} s; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} at end`;
   console.log(['', ...header, '', ...sections.flatMap((s) => [...s, '']), footer].join('\n'));
+}
+
+/** The load time the phases plan for, plus a couple of seconds per fresh engine. */
+function plannedSeconds(opts: BenchOptions, engines: number): number {
+  const perEngine = { throughput: 2 * (opts.seconds + 2), latency: 2 * (opts.latencySeconds + opts.latencyWarmup + 2), soak: opts.soakWarmup + opts.soakSeconds + 2 };
+  return engines * opts.phases.reduce((sum, p) => sum + perEngine[p], 0);
 }
 
 function chooseLoad(opts: BenchOptions, notes: string[]): LoadGenerator {

@@ -18,8 +18,8 @@ export interface NoticeSettings {
   pushTtlMs: number;
   /** How long an INVITE+CANCEL notice may take before pushwake gives up on it. */
   inviteTimeoutMs: number;
-  /** pushwake's own host, for the From of notices. */
-  localHost: string;
+  /** pushwake's own host, for the From of notices (read at each notice: it can change at connect). */
+  localHost: () => string;
 }
 
 export class EndedNoticeCourier {
@@ -33,10 +33,21 @@ export class EndedNoticeCourier {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** Store writes not finished yet; `flush()` waits for them (shutdown must not lose notices). */
+  private readonly writes = new Set<Promise<void>>();
+
   /** Keep a notice for the device's next registration. */
   owe(notice: EndedNotice): void {
     if (this.settings.mode === 'off') return;
-    this.store.addEndedNotice(notice).catch((err: unknown) => this.log.error({ err, callId: notice.callId }, 'cannot store ended notice'));
+    const write = this.store
+      .addEndedNotice(notice)
+      .catch((err: unknown) => this.log.error({ err, callId: notice.callId }, 'cannot store ended notice'))
+      .finally(() => this.writes.delete(write));
+    this.writes.add(write);
+  }
+
+  async flush(): Promise<void> {
+    await Promise.all([...this.writes]);
   }
 
   /** The device registered: deliver whatever it is owed. Never throws. */
@@ -71,7 +82,7 @@ export class EndedNoticeCourier {
     const name = n.callerName.replace(/["\\]/g, '');
     const user = encodeURIComponent(n.callerNumber).replace(/%2B/g, '+');
     return {
-      From: `"${name}" <sip:${user || 'anonymous'}@${this.settings.localHost}>`,
+      From: `"${name}" <sip:${user || 'anonymous'}@${this.settings.localHost()}>`,
       To: `<${b.aor}>`,
       [this.settings.pushHintHeader]: n.pushHint,
       [this.settings.callUuidHeader]: n.callUuid,
@@ -83,20 +94,24 @@ export class EndedNoticeCourier {
     let timer: NodeJS.Timeout | undefined;
     let sent: { cancel(o: { headers?: Record<string, string> }, cb?: (e: Error | null) => void): void } | undefined;
     const cancel = (): void => sent?.cancel({ headers: { Reason: n.reason } });
+    const invite = this.app.createUac(b.contact, { headers: this.headers(b, n), proxy: flowUri(b.flow) }, {
+      onRequestSent: (req) => {
+        sent = req;
+        cancel();
+      },
+    });
+    // The phone answered before our CANCEL reached it (whenever that is): hang up at once, with
+    // the same Reason, so it is never left in a call nobody ends.
+    const hangUp = (dialog: { destroy(o: { headers: Record<string, string> }): Promise<unknown> }): Promise<unknown> =>
+      dialog.destroy({ headers: { Reason: n.reason } }).catch(() => undefined);
+    invite.then(hangUp, () => undefined);
     try {
-      const dialog = await Promise.race([
-        this.app.createUac(b.contact, { headers: this.headers(b, n), proxy: flowUri(b.flow) }, {
-          onRequestSent: (req) => {
-            sent = req;
-            cancel();
-          },
-        }),
+      await Promise.race([
+        invite,
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new Error('ended notice INVITE timed out')), this.settings.inviteTimeoutMs);
         }),
       ]);
-      // The phone answered before our CANCEL reached it: hang up at once, with the same Reason.
-      await dialog.destroy({ headers: { Reason: n.reason } });
     } catch {
       // 487 Request Terminated is the expected end of an INVITE+CANCEL notice.
     } finally {

@@ -56,7 +56,7 @@ function mergeKnown(base: Tree, over: Tree, prefix: string): Tree {
   const out: Tree = { ...base };
   for (const [k, v] of Object.entries(over)) {
     const key = prefix ? `${prefix}.${k}` : k;
-    if (!(k in base)) throw new ConfigError(key, 'unknown key');
+    if (!Object.hasOwn(base, k)) throw new ConfigError(key, 'unknown key');
     const b = base[k];
     // Leaves that are objects in the defaults (payloadTemplate) are replaced whole, not merged.
     if (isTree(b) && !(key in rules)) {

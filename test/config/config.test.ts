@@ -54,6 +54,7 @@ describe('configuration', () => {
     ['call:\n  wakeTimeoutMs: 5\n', 'call.wakeTimeoutMs'],
     ['call:\n  wakeTimoutMs: 5000\n', 'call.wakeTimoutMs'],
     ['nonsense: 1\n', 'nonsense'],
+    ['toString: 1\n', 'toString'],
     ['upstream:\n  trustedSources: ["10.0.0.0/33"]\n', 'upstream.trustedSources'],
     ['upstream:\n  registrar: "http://pbx"\n', 'upstream.registrar'],
     ['engine:\n  mode: docker\n', 'engine.mode'],
