@@ -210,9 +210,11 @@ export class IncomingCall {
     this.oweNotices(Reasons.completedElsewhere);
     this.caller.answer(dialog.remote.sdp, {}).then(
       (callerDialog) => {
-        if (this.state !== 'answered') {
+        if (this.state !== 'answered' || callerDialog.connected === false || dialog.connected === false) {
+          // Over before the bridge existed (a BYE that raced the answer): end both sides now.
           void callerDialog.destroy().catch(() => undefined);
           void dialog.destroy().catch(() => undefined);
+          this.end('answered-hangup');
           return;
         }
         this.unbridge = bridgeDialogs(callerDialog, dialog, this.log, () => this.end('answered-hangup'));

@@ -78,6 +78,8 @@ export interface SipDialog {
   readonly sip: { callId: string; localTag: string; remoteTag: string };
   readonly local: { sdp: string };
   readonly remote: { sdp: string };
+  /** False once drachtio-srf saw the dialog end (e.g. a BYE that came before we listened). */
+  readonly connected?: boolean;
   on(event: 'destroy', fn: (bye: SipMessageView) => void): this;
   on(event: DialogEvent, fn: (req: InboundRequest, res: ServerResponse) => void): this;
   removeListener(event: string, fn: (...args: never[]) => void): this;
