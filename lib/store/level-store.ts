@@ -65,12 +65,17 @@ function lockKeyOf(key: string): string {
   return key.startsWith('n:') ? key.slice(0, key.lastIndexOf(':') + 1) : key;
 }
 
+/** Push claims live ~10 minutes; this bounds memory even at thousands of calls per second. */
+const MAX_CLAIMS_IN_MEMORY = 1_000_000;
+
 export class LevelBindingStore implements BindingStore {
   readonly #db: ClassicLevel<string, string>;
   readonly #now: () => number;
   readonly #onCorruptRecord: ((key: string, err: Error) => void) | undefined;
   readonly #onSweepError: ((err: Error) => void) | undefined;
   readonly #locks = new KeyedSerialiser();
+  /** Live push claims by key (see claimPush), oldest first. */
+  readonly #claims = new Map<string, number>();
   #sweepTimer: NodeJS.Timeout | undefined;
   #sweeping: Promise<number> | undefined;
 
@@ -91,7 +96,9 @@ export class LevelBindingStore implements BindingStore {
     await mkdir(options.path, { recursive: true });
     const db = new ClassicLevel<string, string>(options.path, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
     await db.open();
-    return new LevelBindingStore(db, options);
+    const store = new LevelBindingStore(db, options);
+    await store.#loadClaims();
+    return store;
   }
 
   putBinding(binding: Binding): Promise<void> {
@@ -119,7 +126,8 @@ export class LevelBindingStore implements BindingStore {
     const now = this.#now();
     const live: Binding[] = [];
     const corrupt: Array<[string, string, Error]> = [];
-    for await (const [key, raw] of this.#db.iterator(prefixRange(bindingPrefix(aor)))) {
+    // One read for the whole range: an async iterator costs a threadpool round trip per step.
+    for (const [key, raw] of await this.#db.iterator(prefixRange(bindingPrefix(aor))).all()) {
       try {
         const binding = parseBinding(raw);
         if (binding.upstreamExpiresAt > now) live.push(binding);
@@ -160,26 +168,45 @@ export class LevelBindingStore implements BindingStore {
     });
   }
 
+  /**
+   * Claims are decided in memory: LevelDB allows one process per directory, so this process sees
+   * every claim, and a push is on the wake path where two disk round trips cost too much. They
+   * are written behind to disk and loaded back at open, so a restart still refuses a second
+   * push for the same call.
+   */
   claimPush(callId: string, deviceKey: string, ttlMs: number): Promise<boolean> {
     const key = claimKey(callId, deviceKey);
-    return this.#locks.run(key, async () => {
-      const now = this.#now();
-      const raw = await this.#db.get(key);
-      const ops: BatchOp[] = [];
-      if (raw !== undefined) {
-        const previous = this.#decode(key, raw, parsePushClaim);
-        if (previous !== undefined && previous.expiresAt > now) return false;
-        ops.push({ type: 'del', key });
-        if (previous !== undefined) ops.push({ type: 'del', key: expiryKey(previous.expiresAt, key) });
-      }
-      const expiresAt = now + Math.max(1, ttlMs);
-      ops.push(
-        { type: 'put', key, value: JSON.stringify({ expiresAt }) },
-        { type: 'put', key: expiryKey(expiresAt, key), value: '' },
-      );
-      await this.#db.batch(ops);
-      return true;
-    });
+    const now = this.#now();
+    const held = this.#claims.get(key);
+    if (held !== undefined && held > now) return Promise.resolve(false);
+    const expiresAt = now + Math.max(1, ttlMs);
+    this.#claims.set(key, expiresAt);
+    this.#pruneClaims(now);
+    const ops: BatchOp[] = [];
+    if (held !== undefined) ops.push({ type: 'del', key: expiryKey(held, key) });
+    ops.push(
+      { type: 'put', key, value: JSON.stringify({ expiresAt }) },
+      { type: 'put', key: expiryKey(expiresAt, key), value: '' },
+    );
+    this.#locks.run(key, () => this.#db.batch(ops)).catch((err: unknown) => this.#onSweepError?.(asError(err)));
+    return Promise.resolve(true);
+  }
+
+  /** Keeps the in-memory claims bounded: expired ones go, and past the cap the oldest. */
+  #pruneClaims(now: number): void {
+    if (this.#claims.size <= MAX_CLAIMS_IN_MEMORY) return;
+    for (const [key, expiresAt] of this.#claims) {
+      if (expiresAt <= now || this.#claims.size > MAX_CLAIMS_IN_MEMORY) this.#claims.delete(key);
+      else break;
+    }
+  }
+
+  async #loadClaims(): Promise<void> {
+    const now = this.#now();
+    for await (const [key, raw] of this.#db.iterator(prefixRange('c:'))) {
+      const claim = this.#decode(key, raw, parsePushClaim);
+      if (claim !== undefined && claim.expiresAt > now) this.#claims.set(key, claim.expiresAt);
+    }
   }
 
   addEndedNotice(notice: EndedNotice): Promise<void> {
