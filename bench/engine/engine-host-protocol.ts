@@ -11,8 +11,11 @@ export type HostedEngine =
 
 /** One look at the child process. */
 export interface HostSample {
+  /** read before any collection */
   rss: number;
   heapUsed: number;
+  /** heapUsed right after a full collection, when the sample asked for one */
+  liveHeap?: number;
   /** process.cpuUsage() since the child started, user + system, microseconds */
   cpuMicros: number;
   counts: BenchAppCounts;
@@ -20,7 +23,8 @@ export interface HostSample {
 
 export type HostRequest =
   | { type: 'start'; engine: HostedEngine }
-  | { type: 'sample'; id: number }
+  /** fullGc: collect garbage after reading RSS, then read the heap (the child runs with --expose-gc) */
+  | { type: 'sample'; id: number; fullGc: boolean }
   | { type: 'stop'; id: number };
 
 export type HostReply =

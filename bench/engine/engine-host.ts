@@ -6,7 +6,7 @@
 import { startEmbeddedEngine, type EmbeddedEngine } from '../../lib/engine/index.js';
 import { createSipApp, type SipApp } from '../../lib/sip/srf.js';
 import { installBenchApp, type BenchAppCounts } from './bench-app.js';
-import type { HostedEngine, HostReply, HostRequest } from './engine-host-protocol.js';
+import type { HostedEngine, HostReply, HostRequest, HostSample } from './engine-host-protocol.js';
 
 /**
  * All load comes from one address (the load generator), so the engine's per-source flood
@@ -57,10 +57,15 @@ process.on('message', (raw: unknown) => {
     case 'sample': {
       const mem = process.memoryUsage();
       const cpu = process.cpuUsage();
-      const sample = {
+      const sample: HostSample = {
         rss: mem.rss, heapUsed: mem.heapUsed, cpuMicros: cpu.user + cpu.system,
         counts: { ...(counts ?? { options: 0, invites: 0, byes: 0, uasFailures: 0 }) },
       };
+      const collect = (globalThis as { gc?: () => void }).gc;
+      if (msg.fullGc && collect) {
+        collect();
+        sample.liveHeap = process.memoryUsage().heapUsed;
+      }
       reply({ type: 'sampled', id: msg.id, sample });
       return;
     }

@@ -29,6 +29,8 @@ export interface EngineMeasure {
   engineRss: number;
   /** V8 heap of the embedded child; undefined for drachtio-server (C++) */
   engineHeapUsed?: number;
+  /** the embedded child's heap right after a full collection, when measure(true) asked for one */
+  engineLiveHeap?: number;
   /** CPU (user + system) the engine process used since it started, microseconds */
   engineCpuMicros: number;
   /** the separate app child (drachtio only) */
@@ -41,7 +43,11 @@ export interface EngineMeasure {
 export interface EngineUnderTest {
   kind: EngineKind;
   sipPort: number;
-  measure(): Promise<EngineMeasure>;
+  /**
+   * fullGc: the embedded child collects garbage after its RSS is read, so the heap figure is
+   * what is live, not what V8 has not yet bothered to collect
+   */
+  measure(fullGc?: boolean): Promise<EngineMeasure>;
   stop(): Promise<void>;
 }
 
@@ -51,9 +57,11 @@ export async function startEngine(kind: EngineKind, drachtioBin?: string): Promi
     return {
       kind,
       sipPort: host.sipPort,
-      measure: async () => {
-        const s = await host.sample();
-        return { engineRss: s.rss, engineHeapUsed: s.heapUsed, engineCpuMicros: s.cpuMicros, counts: s.counts };
+      measure: async (fullGc = false) => {
+        const s = await host.sample(fullGc);
+        return {
+          engineRss: s.rss, engineHeapUsed: s.heapUsed, engineLiveHeap: s.liveHeap, engineCpuMicros: s.cpuMicros, counts: s.counts,
+        };
       },
       stop: () => host.stop(),
     };
@@ -71,7 +79,7 @@ export async function startEngine(kind: EngineKind, drachtioBin?: string): Promi
     kind,
     sipPort: server.sipPort,
     measure: async () => {
-      const s = await host.sample();
+      const s = await host.sample(false);
       return {
         engineRss: vmRssOf(server.pid), engineCpuMicros: cpuMicrosOf(server.pid),
         appRss: s.rss, appCpuMicros: s.cpuMicros, counts: s.counts,
@@ -123,7 +131,7 @@ class AppHost {
   static async start(engine: HostedEngine): Promise<AppHost> {
     // e.g. BENCH_ENGINE_CHILD_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile engine + app
     const extra = (process.env['BENCH_ENGINE_CHILD_ARGS'] ?? '').split(/\s+/).filter(Boolean);
-    const child = spawn(process.execPath, [...extra, '--import', 'tsx', join(here, 'engine-host.ts')], {
+    const child = spawn(process.execPath, ['--expose-gc', ...extra, '--import', 'tsx', join(here, 'engine-host.ts')], {
       cwd: repoRoot,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -149,8 +157,8 @@ class AppHost {
     }
   }
 
-  async sample(): Promise<HostSample> {
-    const m = await this.ask({ type: 'sample', id: this.nextId++ });
+  async sample(fullGc: boolean): Promise<HostSample> {
+    const m = await this.ask({ type: 'sample', id: this.nextId++, fullGc });
     if (m.type !== 'sampled') throw new Error(`unexpected reply ${m.type}`);
     return m.sample;
   }

@@ -14,7 +14,8 @@ export interface MemorySample {
   /** seconds since the load started */
   atS: number;
   engineRss: number;
-  engineHeapUsed?: number;
+  /** embedded only: heap live after a full collection (taken right after the RSS reading) */
+  engineLiveHeap?: number;
   appRss?: number;
 }
 
@@ -55,8 +56,8 @@ export async function measureSoak(engine: EngineKind, load: LoadGenerator, run: 
   const samples: MemorySample[] = [];
   const started = performance.now();
   const sample = async (): Promise<void> => {
-    const m = await eut.measure();
-    samples.push({ atS: (performance.now() - started) / 1000, engineRss: m.engineRss, engineHeapUsed: m.engineHeapUsed, appRss: m.appRss });
+    const m = await eut.measure(true);
+    samples.push({ atS: (performance.now() - started) / 1000, engineRss: m.engineRss, engineLiveHeap: m.engineLiveHeap, appRss: m.appRss });
   };
   let sampler: NodeJS.Timeout | undefined;
   try {
@@ -67,7 +68,7 @@ export async function measureSoak(engine: EngineKind, load: LoadGenerator, run: 
     });
     clearInterval(sampler);
     const counted = samples.filter((s) => s.atS >= run.warmup);
-    const heaps = counted.flatMap((s) => (s.engineHeapUsed === undefined ? [] : [{ atS: s.atS, v: s.engineHeapUsed }]));
+    const heaps = counted.flatMap((s) => (s.engineLiveHeap === undefined ? [] : [{ atS: s.atS, v: s.engineLiveHeap }]));
     return {
       engine, rate: run.rate, warmupSeconds: run.warmup, seconds: run.seconds, samples,
       rss: slopeOf(counted.map((s) => ({ atS: s.atS, v: s.engineRss }))),

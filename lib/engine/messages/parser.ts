@@ -123,7 +123,8 @@ export function parseAppMessage(text: string): SipMessage {
   const msg = startMessage(lines[0] ?? '');
   addHeaders(msg, headerLines(lines.slice(1)));
   const cl = msg.headers.get('content-length');
-  msg.body = cl !== undefined && /^\d+$/.test(cl) ? body.subarray(0, Number(cl)) : body;
+  // a copy: a slice of Buffer.from's shared 8 KB pool would pin the whole slab for as long as a transaction keeps this message
+  msg.body = Buffer.from(new Uint8Array(cl !== undefined && /^\d+$/.test(cl) ? body.subarray(0, Number(cl)) : body).buffer);
   msg.headers.remove('content-length');
   return msg;
 }
