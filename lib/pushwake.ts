@@ -6,7 +6,7 @@ import type { PushwakeConfig } from './config/types.js';
 import type { Logger } from './log.js';
 import { CallBook } from './call/call-book.js';
 import { CallIntake } from './call/call-intake.js';
-import type { CallEnding } from './call/call-types.js';
+import type { CallEnding, CallPorts } from './call/call-types.js';
 import { DeviceWaker, noApnsKey } from './call/device-waker.js';
 import { startSrfLeg } from './call/device-leg.js';
 import { EndedNoticeCourier } from './call/ended-notices.js';
@@ -120,6 +120,21 @@ export async function startPushwake(config: PushwakeConfig, opts: StartOptions):
     pushHintHeader: config.call.pushHintHeader,
     callUuidHeader: config.call.callUuidHeader,
   };
+  // Shared by every call (one object, not a set of closures per call: parked calls are many).
+  const callPorts: CallPorts = {
+    now: Date.now,
+    startLeg: (b, call, callLog, onEvent) => {
+      trace?.({ kind: 'leg-sending', callId: call.callId, deviceKey: b.deviceKey, at: performance.now() });
+      return startSrfLeg(app, b, call, callSettings, callLog, onEvent);
+    },
+    wake: (b, call, deadline, signal) => waker.wake(b, call, deadline, signal),
+    oweEndedNotice: (n) => courier.owe(n),
+  };
+  const onCallEnded = (call: IncomingCall, how: CallEnding): void => {
+    calls.remove(call);
+    intake.forget(call.identity.callId);
+    for (const fn of endedListeners) fn(call, how);
+  };
   const intake = new CallIntake({
     app,
     store,
@@ -128,20 +143,7 @@ export async function startPushwake(config: PushwakeConfig, opts: StartOptions):
     contactUserPrefix: config.registration.contactUserPrefix,
     retryAfterSeconds: config.call.retryAfterSeconds,
     log,
-    createCall: (identity, caller, callLog) =>
-      new IncomingCall(identity, caller, {
-        now: Date.now,
-        startLeg: (b, call, onEvent) => {
-          trace?.({ kind: 'leg-sending', callId: call.callId, deviceKey: b.deviceKey, at: performance.now() });
-          return startSrfLeg(app, b, call, callSettings, callLog, onEvent);
-        },
-        wake: (b, call, deadline, signal) => waker.wake(b, call, deadline, signal),
-        oweEndedNotice: (n) => courier.owe(n),
-      }, callSettings, callLog, (call, how) => {
-        calls.remove(call);
-        intake.forget(call.identity.callId);
-        for (const fn of endedListeners) fn(call, how);
-      }),
+    createCall: (identity, caller, callLog) => new IncomingCall(identity, caller, callPorts, callSettings, callLog, onCallEnded),
   });
   const relaySettings = {
       ...config.registration,

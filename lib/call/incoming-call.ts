@@ -159,7 +159,7 @@ export class IncomingCall {
 
   private addLeg(b: Binding): void {
     const key = b.deviceKey;
-    const leg = this.ports.startLeg(b, this.identity, (ev) => this.onLegEvent(key, ev));
+    const leg = this.ports.startLeg(b, this.identity, this.log, (ev) => this.onLegEvent(key, ev));
     this.legs.set(key, { leg, binding: b, done: false });
     if (this.state === 'parked') this.state = 'ringing';
     this.ringTimer ??= setTimeout(() => this.onRingTimeout(), this.settings.ringTimeoutMs);

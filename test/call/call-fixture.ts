@@ -94,7 +94,7 @@ export class CallFixture {
     };
     const ports: CallPorts = {
       now: () => Date.now(),
-      startLeg: (b, _call, onEvent): DeviceLeg => {
+      startLeg: (b, _call, _log, onEvent): DeviceLeg => {
         const leg: FakeLeg = { binding: b, emit: onEvent };
         this.legs.push(leg);
         return { deviceKey: b.deviceKey, cancel: (reason) => { leg.cancelled = reason; } };
