@@ -11,7 +11,8 @@ export class RegisteredFlows {
   constructor(private readonly maxEntries = 100_000, private readonly now: () => number = Date.now) {}
 
   remember(contactUri: string, flowId: string, expiresSec: number): void {
-    const key = contactKey(contactUri);
+    // A copy: a key sliced out of the REGISTER text would keep the whole message alive.
+    const key = Buffer.from(contactKey(contactUri), 'utf8').toString('utf8');
     this.drop(key);
     if (expiresSec <= 0) return;
     if (this.byContact.size >= this.maxEntries) this.sweep();
