@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startDrachtioServer, type DrachtioServer } from './drachtio-server.js';
+import { startDrachtioServer, type DrachtioServer } from '../../lib/testkit/drachtio-server.js';
 import type { BenchAppCounts } from './bench-app.js';
 import type { HostedEngine, HostReply, HostRequest, HostSample } from './engine-host-protocol.js';
 

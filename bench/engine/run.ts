@@ -13,8 +13,7 @@
 import { execFileSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { ENGINE_VERSION } from '../../lib/engine/index.js';
-import { drachtioBin, sippBin } from './binaries.js';
-import type { EngineKind } from './engine-under-test.js';
+import { drachtioBin, sippBin } from '../../lib/testkit/binaries.js';
 import { measureLatency } from './latency.js';
 import type { LoadGenerator, Scenario } from './load.js';
 import { DEFAULT_SOAK_RATE, parseOptions, USAGE, UsageError, type BenchOptions } from './options.js';

@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from './free-port.js';
+import { freePort } from '../../lib/testkit/free-port.js';
 import {
   TIMED_STEPS, type FixedRateResult, type FixedRateRun, type LoadGenerator, type LoadTarget,
   type SaturationResult, type SaturationRun, type Scenario,
@@ -20,6 +20,7 @@ const SCENARIO_FILES: Record<Scenario, string> = { options: 'options-uac.xml', c
 const OVERRUN_MS = 30_000;
 /** SIPp's stat file name inside its working directory. */
 const STAT_FILE = 'stat.csv';
+const SIPP_SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
 
 export class SippLoad implements LoadGenerator {
   readonly description: string;
@@ -75,6 +76,8 @@ export class SippLoad implements LoadGenerator {
         ...(scenario === 'call' ? ['-set', 'pause', String(pauseMs)] : []),
         '-trace_stat', '-stf', STAT_FILE, '-fd', '1',
         '-nostdin', '-max_recv_loops', '10000', '-max_sched_loops', '10000',
+        // SIPp's own socket buffers default to 64 KB: a short stall on a busy box would drop responses
+        '-buff_size', String(SIPP_SOCKET_BUFFER_BYTES),
         ...extra,
       ];
       let stderr = '';

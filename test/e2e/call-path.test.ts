@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { SipLab, enginesUnderTest } from './support/sip-lab.js';
 import { OFFER_SDP, waitFor } from '../../lib/testkit/agents.js';
 import { requestFinal } from '../../lib/sip/srf.js';
-import { drachtioBin } from '../support/binaries.js';
+import { drachtioBin } from '../../lib/testkit/binaries.js';
 import { findRedisServer, startRedisServer, type TestRedisServer } from '../support/redis-server.js';
 
 if (!drachtioBin()) {

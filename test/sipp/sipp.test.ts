@@ -4,7 +4,7 @@
  * Needs SIPp (SIPP_BIN or `sipp` on PATH); skipped with a plain message without it.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { sippBin } from '../support/binaries.js';
+import { sippBin } from '../../lib/testkit/binaries.js';
 import { SippLab, type RegisterVariant, type SippTransport } from './support/sipp-lab.js';
 import { scenario, testUsers, type SippResult } from './support/sipp-process.js';
 

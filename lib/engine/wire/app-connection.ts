@@ -17,6 +17,12 @@ export class AppConnection {
   readonly remote: string;
   private readonly framer: WireFramer;
   private closed = false;
+  /** corked until the end of the current tick, so a burst of sends leaves as one write */
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
 
   constructor(private readonly socket: Socket, maxMessageBytes: number, private readonly hooks: AppConnectionHooks) {
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
@@ -32,7 +38,13 @@ export class AppConnection {
   }
 
   send(payload: string): void {
-    if (!this.closed) this.socket.write(frame(payload));
+    if (this.closed) return;
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(this.uncork);
+    }
+    this.socket.write(frame(payload));
   }
 
   /** Flushes what was queued (e.g. a refusal), then closes. */

@@ -15,8 +15,8 @@ import { startPushwake, type RunningPushwake } from '../../../lib/pushwake.js';
 import { createSipApp, type SipApp } from '../../../lib/sip/srf.js';
 import { parseSipUri } from '../../../lib/sip/name-addr.js';
 import { Pbx, Phone, type PushStyle } from '../../../lib/testkit/agents.js';
-import { startDrachtioServer, type DrachtioProcess } from './drachtio-server.js';
-import { drachtioBin } from '../../support/binaries.js';
+import { startDrachtioServer, type DrachtioServer } from '../../../lib/testkit/drachtio-server.js';
+import { drachtioBin } from '../../../lib/testkit/binaries.js';
 
 export type EngineKind = 'embedded' | 'drachtio';
 
@@ -73,9 +73,11 @@ export class SipLab {
     writeFileSync(join(dir, 'key.p8'), sink.keyPem ?? '');
     writeFileSync(join(dir, 'ca.pem'), sink.caCertPem);
 
-    let drachtio: DrachtioProcess | undefined;
+    let drachtio: DrachtioServer | undefined;
     if (opts.engine === 'drachtio') {
-      drachtio = await startDrachtioServer();
+      const bin = drachtioBin();
+      if (!bin) throw new Error('no drachtio-server: set DRACHTIO_BIN or put drachtio on PATH');
+      drachtio = await startDrachtioServer(bin, 'pushwake-e2e');
       cleanups.push(async () => {
         await drachtio?.stop();
         if (process.env['DRACHTIO_TEST_LOG']) process.stderr.write(drachtio?.output() ?? '');

@@ -5,8 +5,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer as createTcpServer } from 'node:net';
-import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -112,23 +110,4 @@ function squeeze(text: string): string {
     .join('\n');
 }
 
-/** A port free for both UDP and TCP on 127.0.0.1 right now. */
-export async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const server = createTcpServer();
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        const address = server.address();
-        server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-      });
-    });
-    const udpFree = await new Promise<boolean>((resolve) => {
-      const socket = createSocket('udp4');
-      socket.once('error', () => resolve(false));
-      socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)));
-    });
-    if (port > 0 && udpFree) return port;
-  }
-  throw new Error('no free port for UDP and TCP');
-}
+export { freePort } from '../../../lib/testkit/free-port.js';

@@ -1,6 +1,6 @@
 /**
- * Optional third-party binaries the extra suites use: a drachtio-server and SIPp. They are found
- * through an env var (DRACHTIO_BIN, SIPP_BIN) or on PATH; never built or shipped by this repo.
+ * Optional third-party binaries the extra test suites and benchmarks use: a drachtio-server and
+ * SIPp. Found through DRACHTIO_BIN / SIPP_BIN or on PATH; never built or shipped by this repo.
  */
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';

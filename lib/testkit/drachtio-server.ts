@@ -1,7 +1,7 @@
 /**
  * Runs a real drachtio-server (DRACHTIO_BIN or `drachtio` on PATH) on loopback, configured only
- * from the command line. The same approach as test/e2e/support/drachtio-server.ts, kept here so
- * bench/ does not import from test/, plus the pid the soak reads VmRSS from.
+ * from the command line, for the end-to-end parity runs and the engine benchmark. Nothing in this
+ * repository builds it (see README).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,7 +26,7 @@ export async function startDrachtioServer(bin: string, secret: string): Promise<
   const [wirePort, sipPort] = [await freePort(), await freePort()];
   let out = '';
   // drachtio-server insists on a config file with an <admin> element; the rest comes from argv.
-  const dir = mkdtempSync(join(tmpdir(), 'bench-drachtio-'));
+  const dir = mkdtempSync(join(tmpdir(), 'pushwake-drachtio-'));
   const configFile = join(dir, 'drachtio.conf.xml');
   writeFileSync(configFile, '<drachtio><admin/></drachtio>\n');
   const child: ChildProcess = spawn(bin, [
