@@ -4,6 +4,7 @@
  * agents (a PBX and phones from lib/testkit) on their own embedded engine. It is the e2e
  * SipLab's shape, with the lookups a few thousand phones need (maps, not scans).
  */
+import { mergeTrees, runCleanups, type Cleanup } from '../../lib/testkit/cleanups.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,7 +32,6 @@ export interface DeploymentOptions {
   pbxTransport: 'udp' | 'tcp';
 }
 
-type Cleanup = () => Promise<void> | void;
 
 export class LoopbackDeployment {
   private readonly phonesByContactUser = new Map<string, Phone>();
@@ -86,7 +86,7 @@ export class LoopbackDeployment {
           apns: { keyFile: join(dir, 'key.p8'), keyId: sink.keyId ?? '', teamId: sink.teamId ?? '', host: '127.0.0.1', port: sink.port, caFile: join(dir, 'ca.pem') },
           store: { kind: 'embedded', path: join(dir, 'store') },
         },
-        opts.config as Tree,
+        opts.config as Record<string, unknown>,
       );
       const pushwake = await PushwakeProcess.start({ config, trace: opts.trace, logLevel: opts.logLevel });
       // Stopped first on the way out (cleanups run in reverse), while its peers are still up.
@@ -159,22 +159,3 @@ export class LoopbackDeployment {
   }
 }
 
-async function runCleanups(cleanups: Cleanup[]): Promise<void> {
-  for (const c of cleanups.reverse()) {
-    try {
-      await c();
-    } catch {
-      // Best effort: one failing cleanup must not leave the rest running.
-    }
-  }
-}
-
-type Tree = Record<string, unknown>;
-function mergeTrees(a: Tree, b: Tree): Tree {
-  const out: Tree = { ...a };
-  for (const [k, v] of Object.entries(b)) {
-    const base = out[k];
-    out[k] = v && typeof v === 'object' && !Array.isArray(v) && base && typeof base === 'object' && !Array.isArray(base) ? mergeTrees(base as Tree, v as Tree) : v;
-  }
-  return out;
-}

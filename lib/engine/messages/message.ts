@@ -1,4 +1,4 @@
-import { SipHeaders } from './headers.js';
+import { SipHeaders, splitHeaderList } from './headers.js';
 import { parseNameAddr, tagOf } from './address.js';
 import { parseVia, type Via } from './via.js';
 import { SipParseError } from './errors.js';
@@ -32,10 +32,24 @@ abstract class SipMessageBase {
   get toTag(): string | undefined {
     return tagOf(this.headers.get('to'));
   }
+  /** the parsed top Via, keyed by the raw first Via header value it came from */
+  private viaCache?: { raw: string; via: Via };
+
+  /**
+   * Parsed once per raw value: headers are mutable (set/prepend, or an entry's value assigned
+   * in place), so the cache is checked against the current first Via value on every access.
+   * Treat the result as read-only.
+   */
   get topVia(): Via {
-    const v = this.headers.getAll('via')[0];
+    const raw = this.headers.entries.find((h) => h.name === 'via')?.value;
+    if (raw === undefined) throw new SipParseError('SIP_MISSING_HEADER', 'missing Via');
+    const cached = this.viaCache;
+    if (cached && cached.raw === raw) return cached.via;
+    const v = raw.includes(',') ? splitHeaderList(raw)[0] : raw.trim();
     if (!v) throw new SipParseError('SIP_MISSING_HEADER', 'missing Via');
-    return parseVia(v);
+    const via = parseVia(v);
+    this.viaCache = { raw, via };
+    return via;
   }
   get vias(): string[] {
     return this.headers.getAll('via');

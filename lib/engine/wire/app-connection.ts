@@ -20,6 +20,7 @@ export class AppConnection {
   /** corked until the end of the current tick, so a burst of sends leaves as one write */
   private corked = false;
   private readonly uncork = (): void => {
+    if (!this.corked) return;
     this.corked = false;
     this.socket.uncork();
   };
@@ -74,5 +75,8 @@ export class AppConnection {
       if (this.closed) return;
       this.hooks.onCommand(this, parseAppCommand(p));
     }
+    // the answers to one chunk's commands leave together, and before anything the commands
+    // scheduled for later (e.g. a UDP send), as an unbatched write would have
+    this.uncork();
   }
 }

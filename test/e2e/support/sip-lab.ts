@@ -17,6 +17,7 @@ import { parseSipUri } from '../../../lib/sip/name-addr.js';
 import { Pbx, Phone, type PushStyle } from '../../../lib/testkit/agents.js';
 import { startDrachtioServer, type DrachtioServer } from '../../../lib/testkit/drachtio-server.js';
 import { drachtioBin } from '../../../lib/testkit/binaries.js';
+import { mergeTrees, runCleanups } from '../../../lib/testkit/cleanups.js';
 
 export type EngineKind = 'embedded' | 'drachtio';
 
@@ -46,7 +47,7 @@ export class SipLab {
     try {
       return await SipLab.build(opts, cleanups);
     } catch (err) {
-      for (const c of cleanups.reverse()) await c();
+      await runCleanups(cleanups);
       throw err;
     }
   }
@@ -85,7 +86,7 @@ export class SipLab {
     }
     const config = loadConfig({
       env: {},
-      overrides: deepMerge(
+      overrides: mergeTrees(
         {
           sip: { listen: [{ address: '127.0.0.1', port: 0, transports: ['udp', 'tcp'] }] },
           engine: drachtio
@@ -155,24 +156,8 @@ export class SipLab {
   }
 
   async stop(): Promise<void> {
-    for (const c of this.cleanups.reverse()) {
-      try {
-        await c();
-      } catch {
-        // Best effort: one failing cleanup must not leave the rest running.
-      }
-    }
+    await runCleanups(this.cleanups);
   }
-}
-
-type Tree = Record<string, unknown>;
-function deepMerge(a: Tree, b: Tree): Tree {
-  const out: Tree = { ...a };
-  for (const [k, v] of Object.entries(b)) {
-    const base = out[k];
-    out[k] = v && typeof v === 'object' && !Array.isArray(v) && base && typeof base === 'object' && !Array.isArray(base) ? deepMerge(base as Tree, v as Tree) : v;
-  }
-  return out;
 }
 
 /** Which engines the end-to-end suites run against here. */
