@@ -84,6 +84,9 @@ export class RegistrationRelay {
       log.warn({ why: intent.push.reason }, 'REGISTER carries unusable push data; relaying without push');
     }
     const resolved = intent.kind === 'unregister' ? await this.resolveUnregister(intent, req) : intent;
+    // Read the current binding while the registrar answers, not after: it is on the wake path.
+    const existing = resolved.kind === 'register' ? this.deps.store.getBinding(resolved.aor, resolved.deviceKey) : undefined;
+    existing?.catch(() => undefined);
     const upstream = await this.sendUpstream(req, resolved, log);
     if (!upstream) {
       res.send(504, 'Server Time-out', {});
@@ -95,7 +98,7 @@ export class RegistrationRelay {
       return;
     }
     if (resolved.kind === 'register') this.deps.onUpstreamOk?.(resolved.aor, resolved.deviceKey);
-    await this.commit(req, res, resolved, upstream, log);
+    await this.commit(req, res, resolved, upstream, log, existing);
   }
 
   /**
@@ -110,7 +113,14 @@ export class RegistrationRelay {
     return match ? { ...intent, deviceKey: match.deviceKey, localContactUser: match.localContactUser } : intent;
   }
 
-  private async commit(req: InboundRequest, res: ServerResponse, intent: Exclude<RegisterIntent, { kind: 'reject' }>, upstream: InboundResponse, log: Logger): Promise<void> {
+  private async commit(
+    req: InboundRequest,
+    res: ServerResponse,
+    intent: Exclude<RegisterIntent, { kind: 'reject' }>,
+    upstream: InboundResponse,
+    log: Logger,
+    current: Promise<Binding | undefined> | undefined,
+  ): Promise<void> {
     if (intent.kind === 'unregister-all') {
       for (const b of await this.deps.store.listBindings(intent.aor)) await this.deps.store.removeBinding(b.aor, b.deviceKey);
       log.info('all devices unregistered');
@@ -128,7 +138,7 @@ export class RegistrationRelay {
     // A registrar may shorten what was asked (RFC 3261 10.3): the binding lives only as long as
     // the PBX routes to pushwake, and the phone refreshes within that.
     const deviceExpires = Math.max(1, Math.min(intent.deviceExpires, granted));
-    const existing = await this.deps.store.getBinding(intent.aor, intent.deviceKey);
+    const existing = await current;
     const binding: Binding = {
       aor: intent.aor,
       deviceKey: intent.deviceKey,

@@ -45,7 +45,8 @@ abstract class SipMessageBase {
     if (raw === undefined) throw new SipParseError('SIP_MISSING_HEADER', 'missing Via');
     const cached = this.viaCache;
     if (cached && cached.raw === raw) return cached.via;
-    const v = raw.includes(',') ? splitHeaderList(raw)[0] : raw.trim();
+    // an empty first entry: the first non-empty value, as getAll would give
+    const v = (raw.includes(',') ? splitHeaderList(raw)[0] : raw.trim()) || this.headers.getAll('via')[0];
     if (!v) throw new SipParseError('SIP_MISSING_HEADER', 'missing Via');
     const via = parseVia(v);
     this.viaCache = { raw, via };
@@ -61,8 +62,25 @@ abstract class SipMessageBase {
 
   protected abstract startLine(): string;
 
+  /** what serialize() last produced */
+  private lastWire?: Buffer;
+
+  /**
+   * The bytes this message was last serialized to (by the transport, when it sent it), so
+   * reporting a sent message to the app does not serialize it again. Serializes if never done;
+   * call it right after sending, before the message is changed.
+   */
+  wire(): Buffer {
+    return this.lastWire ?? this.serialize();
+  }
+
   /** Serializes with each header's own spelling and a correct Content-Length. */
   serialize(): Buffer {
+    this.lastWire = this.build();
+    return this.lastWire;
+  }
+
+  private build(): Buffer {
     const lines = [this.startLine()];
     for (const h of this.headers.entries) {
       if (h.name === 'content-length') continue;

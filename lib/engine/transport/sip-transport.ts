@@ -69,7 +69,11 @@ export class SipTransport {
   }
 
   async send(msg: SipMessage, dest: Destination): Promise<SentMessage> {
-    const bytes = msg.serialize();
+    return this.sendBytes(msg.serialize(), dest);
+  }
+
+  /** Sends bytes serialized earlier (e.g. a transaction's final response, resent). */
+  async sendBytes(bytes: Buffer, dest: Destination): Promise<SentMessage> {
     if (dest.transport === 'udp') {
       const l = this.udpListenerFor(dest.address);
       if (!l?.udp) throw new Error('no udp listener');

@@ -33,8 +33,9 @@ export class OutOfDialogSender {
       onResponse: (res, inbound) => forwardResponseToApp(this.ctx, pending, res, inbound),
     });
     if (pending.tx.state !== 'Terminated') this.ctx.appRequests.set(transactionId, pending);
-    const meta = sentRequestMeta(this.ctx, dest.transport, req.serialize().length);
-    conn.send(apiResponse(msgId, true, requestSentData(meta, transactionId, req.toString())));
+    const wire = req.wire();
+    const meta = sentRequestMeta(this.ctx, dest.transport, wire.length);
+    conn.send(apiResponse(msgId, true, requestSentData(meta, transactionId, wire.toString('utf8'))));
   }
 
   private build(appReq: SipRequest, routeUrl?: string): { req: SipRequest; dest: Destination } {
@@ -111,6 +112,7 @@ export function cancelAppInvite(ctx: WireContext, conn: AppConnection, msgId: st
   if ('hasProvisional' in pending.tx && pending.tx.hasProvisional) {
     ctx.transactions.request(cancel, pending.dest, { onResponse: () => undefined });
   } else pending.cancelQueued = cancel;
-  const meta = sentRequestMeta(ctx, pending.dest.transport, cancel.serialize().length);
-  conn.send(apiResponse(msgId, true, requestSentData(meta, generateTransactionId(), cancel.toString())));
+  const wire = cancel.wire();
+  const meta = sentRequestMeta(ctx, pending.dest.transport, wire.length);
+  conn.send(apiResponse(msgId, true, requestSentData(meta, generateTransactionId(), wire.toString('utf8'))));
 }

@@ -31,8 +31,9 @@ export class AppResponseSender {
     if (res.status >= 200) this.ctx.networkRequests.delete(transactionId);
     if (req.method === 'REGISTER' && res.status >= 200 && res.status < 300) this.rememberFlow(pending, req, res);
     const { source } = pending.inbound;
-    const meta = transportMeta('application', source.transport, source.address, source.port, res.serialize().length);
-    conn.send(apiResponse(msgId, true, responseSentData(meta, transactionId, dialogId, res.toString())));
+    const wire = res.wire();
+    const meta = transportMeta('application', source.transport, source.address, source.port, wire.length);
+    conn.send(apiResponse(msgId, true, responseSentData(meta, transactionId, dialogId, wire.toString('utf8'))));
   }
 
   private build(pending: PendingNetworkRequest, appRes: SipResponse): SipResponse {

@@ -40,8 +40,9 @@ export class InDialogSender {
       });
       if (pending.tx.state !== 'Terminated') this.ctx.appRequests.set(transactionId, pending);
     }
-    const meta = sentRequestMeta(this.ctx, dest.transport, req.serialize().length);
-    conn.send(apiResponse(msgId, true, requestSentData(meta, transactionId, req.toString())));
+    const wire = req.wire();
+    const meta = sentRequestMeta(this.ctx, dest.transport, wire.length);
+    conn.send(apiResponse(msgId, true, requestSentData(meta, transactionId, wire.toString('utf8'))));
   }
 
   private build(session: DialogSession, appReq: SipRequest): { req: SipRequest; dest: Destination } {
@@ -89,6 +90,7 @@ export function terminateStaleDialog(ctx: WireContext, session: DialogSession): 
   bye.headers.append('reason', 'SIP;cause=408;text="ACK timeout"');
   removeSession(ctx, dialog.id);
   ctx.transactions.request(bye, dest, { onResponse: () => undefined });
-  const meta = sentRequestMeta(ctx, dest.transport, bye.serialize().length);
-  session.conn.send(sipToApp(meta, 'unsolicited', dialog.id, bye.toString()));
+  const wire = bye.wire();
+  const meta = sentRequestMeta(ctx, dest.transport, wire.length);
+  session.conn.send(sipToApp(meta, 'unsolicited', dialog.id, wire.toString('utf8')));
 }
