@@ -5,7 +5,7 @@
  * Layers, each knowing only the one below: messages -> transport -> transactions -> dialogs -> wire.
  */
 import { DialogTable } from './dialogs/dialog-table.js';
-import { TransactionLayer } from './transactions/transaction-layer.js';
+import { DEFAULT_MAX_TRANSACTIONS, TransactionLayer } from './transactions/transaction-layer.js';
 import { DEFAULT_TIMERS } from './transactions/timers.js';
 import { SipTransport } from './transport/sip-transport.js';
 import { DEFAULT_TRANSPORT_LIMITS, type EngineLog, type TransportName } from './transport/types.js';
@@ -35,6 +35,12 @@ export interface EmbeddedEngineOptions {
     perSourceRatePerSec?: number;
     /** default 1000 */
     maxTcpConnections?: number;
+    /**
+     * server + client transactions held at once (new requests beyond it are dropped); default
+     * 200,000. Over UDP a transaction lives 32 s past its final response, so the default
+     * sustains ~6,000 transactions/s.
+     */
+    maxTransactions?: number;
   };
   /** RFC 3261 T1/T2/T4 in ms; defaults 500/4000/5000 */
   timers?: { t1?: number; t2?: number; t4?: number };
@@ -53,7 +59,7 @@ export async function startEmbeddedEngine(options: EmbeddedEngineOptions): Promi
   const timers = { ...DEFAULT_TIMERS, ...definedOnly(options.timers ?? {}) };
   const transport = new SipTransport(limits, log);
   const sipAddresses = await transport.start(options.sip);
-  const transactions = new TransactionLayer(transport, timers, log);
+  const transactions = new TransactionLayer(transport, timers, log, options.limits?.maxTransactions ?? DEFAULT_MAX_TRANSACTIONS);
   const ctx: WireContext = {
     transport, transactions, log, dialogs: new DialogTable(), routes: new RouteTable(),
     networkRequests: new Map(), transactionIds: new WeakMap(), appRequests: new Map(), sessions: new Map(), maxPending: 50_000,

@@ -76,6 +76,8 @@ export class LevelBindingStore implements BindingStore {
   readonly #locks = new KeyedSerialiser();
   /** Live push claims by key (see claimPush), oldest first. */
   readonly #claims = new Map<string, number>();
+  /** Claim writes still on their way to disk; the sweep waits for them. */
+  readonly #claimWrites = new Set<Promise<void>>();
   #sweepTimer: NodeJS.Timeout | undefined;
   #sweeping: Promise<number> | undefined;
 
@@ -188,7 +190,11 @@ export class LevelBindingStore implements BindingStore {
       { type: 'put', key, value: JSON.stringify({ expiresAt }) },
       { type: 'put', key: expiryKey(expiresAt, key), value: '' },
     );
-    this.#locks.run(key, () => this.#db.batch(ops)).catch((err: unknown) => this.#onSweepError?.(asError(err)));
+    const write = this.#locks
+      .run(key, () => this.#db.batch(ops))
+      .catch((err: unknown) => this.#onSweepError?.(asError(err)))
+      .finally(() => this.#claimWrites.delete(write));
+    this.#claimWrites.add(write);
     return Promise.resolve(true);
   }
 
@@ -277,6 +283,9 @@ export class LevelBindingStore implements BindingStore {
   }
 
   async #sweepExpired(): Promise<number> {
+    await Promise.all([...this.#claimWrites]);
+    const at = this.#now();
+    for (const [key, expiresAt] of this.#claims) if (expiresAt <= at) this.#claims.delete(key);
     const now = this.#now();
     const end = `x:${expiryStamp(now + 1)}`;
     let after = 'x:';

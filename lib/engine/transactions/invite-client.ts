@@ -25,13 +25,25 @@ export function ackForNonSuccess(invite: SipRequest, res: SipResponse): SipReque
   return ack;
 }
 
-/** RFC 3261 17.1.1 with the RFC 6026 Accepted state. */
+/**
+ * RFC 3261 17.1.1 with the RFC 6026 Accepted state. The request is released once a final
+ * response arrives: Accepted only passes 2xx retransmissions up, Completed only resends the ACK.
+ */
 export class InviteClientTransaction {
   state = InviteClientState.Calling;
   private readonly timers = new TransactionTimers();
   private ack?: SipRequest;
+  private req?: SipRequest;
 
-  constructor(readonly request: SipRequest, private readonly ctx: ClientTransactionContext) {}
+  constructor(request: SipRequest, private readonly ctx: ClientTransactionContext) {
+    this.req = request;
+  }
+
+  /** The INVITE, until a final response arrives. */
+  get request(): SipRequest {
+    if (!this.req) throw new Error('client transaction request released after its final response');
+    return this.req;
+  }
 
   get hasProvisional(): boolean {
     return this.state === InviteClientState.Proceeding;
@@ -81,6 +93,8 @@ export class InviteClientTransaction {
       return;
     }
     this.timers.clear('B');
+    const invite = this.request;
+    this.req = undefined;
     if (res.status < 300) {
       this.state = InviteClientState.Accepted;
       this.ctx.onResponse(res);
@@ -88,7 +102,7 @@ export class InviteClientTransaction {
       return;
     }
     this.state = InviteClientState.Completed;
-    this.ack = ackForNonSuccess(this.request, res);
+    this.ack = ackForNonSuccess(invite, res);
     this.ctx.sendRequest(this.ack);
     this.ctx.onResponse(res);
     this.timers.start('D', this.ctx.reliable ? 0 : 32_000, () => this.terminate());
@@ -103,6 +117,8 @@ export class InviteClientTransaction {
   terminate(): void {
     if (this.state === InviteClientState.Terminated) return;
     this.state = InviteClientState.Terminated;
+    this.req = undefined;
+    this.ack = undefined;
     this.timers.clearAll();
     this.ctx.onTerminated();
   }

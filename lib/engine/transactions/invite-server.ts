@@ -16,37 +16,56 @@ export interface InviteServerHooks {
   onAckTimeout: (finalStatus: number) => void;
 }
 
-/** RFC 3261 17.2.1 with the RFC 6026 Accepted state. */
+/**
+ * RFC 3261 17.2.1 with the RFC 6026 Accepted state. Once a final response is sent, the
+ * transaction keeps only its bytes (to resend them until the ACK, and to absorb retransmitted
+ * INVITEs until Timer H/I/L), not the request or the response objects.
+ */
 export class InviteServerTransaction {
   state = InviteServerState.Proceeding;
-  private lastResponse?: SipResponse;
+  readonly callId: string;
+  private req?: SipRequest;
+  private lastStatus?: number;
+  private lastWire?: Buffer;
   private readonly timers = new TransactionTimers();
 
   constructor(
-    readonly request: SipRequest,
+    request: SipRequest,
     private readonly ctx: ServerTransactionContext,
-    private readonly hooks: InviteServerHooks,
-  ) {}
+    private hooks: InviteServerHooks | undefined,
+  ) {
+    this.req = request;
+    this.callId = request.callId;
+  }
+
+  /** The request, until a final response is sent (then only its bytes are kept). */
+  get request(): SipRequest {
+    if (!this.req) throw new Error('server transaction request released after its final response');
+    return this.req;
+  }
 
   get isInvite(): true {
     return true;
   }
 
   get finalStatus(): number | undefined {
-    return this.lastResponse && this.lastResponse.status >= 200 ? this.lastResponse.status : undefined;
+    return this.lastStatus !== undefined && this.lastStatus >= 200 ? this.lastStatus : undefined;
   }
 
   respond(res: SipResponse): boolean {
     if (this.state !== InviteServerState.Proceeding) return false;
-    this.lastResponse = res;
     this.ctx.sendResponse(res);
-    if (res.status < 200) return true;
+    const status = res.status;
+    this.lastStatus = status;
+    this.lastWire = res.wire();
+    if (status < 200) return true;
+    this.req = undefined;
     const { t1, t2 } = this.ctx.timers;
-    if (res.status < 300) {
+    if (status < 300) {
       this.state = InviteServerState.Accepted;
       if (!this.ctx.reliable) this.retransmitEvery('G', t1, t2);
       this.timers.start('L', 64 * t1, () => {
-        if (this.state === InviteServerState.Accepted) this.hooks.onAckTimeout(res.status);
+        if (this.state === InviteServerState.Accepted) this.hooks?.onAckTimeout(status);
         this.terminate();
       });
       return true;
@@ -54,7 +73,7 @@ export class InviteServerTransaction {
     this.state = InviteServerState.Completed;
     if (!this.ctx.reliable) this.retransmitEvery('G', t1, t2);
     this.timers.start('H', 64 * t1, () => {
-      this.hooks.onAckTimeout(res.status);
+      this.hooks?.onAckTimeout(status);
       this.terminate();
     });
     return true;
@@ -63,13 +82,13 @@ export class InviteServerTransaction {
   private retransmitEvery(name: 'G', interval: number, cap: number): void {
     this.timers.start(name, interval, () => {
       if (this.state !== InviteServerState.Completed && this.state !== InviteServerState.Accepted) return;
-      if (this.lastResponse) this.ctx.sendResponse(this.lastResponse);
+      if (this.lastWire) this.ctx.resendResponse(this.lastWire);
       this.retransmitEvery(name, Math.min(interval * 2, cap), cap);
     });
   }
 
   onRetransmission(): void {
-    if (this.lastResponse) this.ctx.sendResponse(this.lastResponse);
+    if (this.lastWire) this.ctx.resendResponse(this.lastWire);
   }
 
   /** ACK matched to this transaction (non-2xx), or reported by the dialog layer (2xx). */
@@ -79,16 +98,21 @@ export class InviteServerTransaction {
       this.timers.clear('G');
       this.timers.clear('H');
       this.timers.start('I', this.ctx.reliable ? 0 : this.ctx.timers.t4, () => this.terminate());
+      this.hooks = undefined;
     } else if (this.state === InviteServerState.Accepted) {
       // stay to absorb retransmitted INVITEs until Timer L, but stop resending the 2xx
       this.timers.clear('G');
       this.state = InviteServerState.Confirmed;
+      this.hooks = undefined;
     }
   }
 
   terminate(): void {
     if (this.state === InviteServerState.Terminated) return;
     this.state = InviteServerState.Terminated;
+    this.req = undefined;
+    this.lastWire = undefined;
+    this.hooks = undefined;
     this.timers.clearAll();
     this.ctx.onTerminated();
   }

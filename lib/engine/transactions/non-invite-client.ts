@@ -10,12 +10,21 @@ export enum NonInviteClientState {
   Terminated = 'Terminated',
 }
 
-/** RFC 3261 17.1.2. */
+/** RFC 3261 17.1.2. The request is released once the final response arrives (Completed). */
 export class NonInviteClientTransaction {
   state = NonInviteClientState.Trying;
   private readonly timers = new TransactionTimers();
+  private req?: SipRequest;
 
-  constructor(readonly request: SipRequest, private readonly ctx: ClientTransactionContext) {}
+  constructor(request: SipRequest, private readonly ctx: ClientTransactionContext) {
+    this.req = request;
+  }
+
+  /** The request, until the final response arrives. */
+  get request(): SipRequest {
+    if (!this.req) throw new Error('client transaction request released after its final response');
+    return this.req;
+  }
 
   start(): void {
     this.ctx.sendRequest(this.request);
@@ -48,6 +57,7 @@ export class NonInviteClientTransaction {
       return;
     }
     this.state = NonInviteClientState.Completed;
+    this.req = undefined;
     this.timers.clear('E');
     this.timers.clear('F');
     this.ctx.onResponse(res);
@@ -63,6 +73,7 @@ export class NonInviteClientTransaction {
   terminate(): void {
     if (this.state === NonInviteClientState.Terminated) return;
     this.state = NonInviteClientState.Terminated;
+    this.req = undefined;
     this.timers.clearAll();
     this.ctx.onTerminated();
   }

@@ -9,15 +9,29 @@ export enum NonInviteServerState {
   Terminated = 'Terminated',
 }
 
-/** RFC 3261 17.2.2. */
+/**
+ * RFC 3261 17.2.2. Once the final response is sent, the transaction keeps only that response's
+ * bytes (to absorb retransmissions until Timer J), not the request or the response objects.
+ */
 export class NonInviteServerTransaction {
   state = NonInviteServerState.Trying;
-  private lastResponse?: SipResponse;
+  readonly callId: string;
+  private req?: SipRequest;
+  private lastStatus?: number;
+  private lastWire?: Buffer;
   private readonly timers = new TransactionTimers();
 
-  constructor(readonly request: SipRequest, private readonly ctx: ServerTransactionContext) {
+  constructor(request: SipRequest, private readonly ctx: ServerTransactionContext) {
+    this.req = request;
+    this.callId = request.callId;
     // the client stops retransmitting after 64*T1 (Timer F); nobody is waiting after that
     this.timers.start('Abandon', 64 * ctx.timers.t1, () => this.terminate());
+  }
+
+  /** The request, until the final response is sent (then only its bytes are kept). */
+  get request(): SipRequest {
+    if (!this.req) throw new Error('server transaction request released after its final response');
+    return this.req;
   }
 
   get isInvite(): false {
@@ -25,18 +39,20 @@ export class NonInviteServerTransaction {
   }
 
   get finalStatus(): number | undefined {
-    return this.lastResponse && this.lastResponse.status >= 200 ? this.lastResponse.status : undefined;
+    return this.lastStatus !== undefined && this.lastStatus >= 200 ? this.lastStatus : undefined;
   }
 
   respond(res: SipResponse): boolean {
     if (this.state === NonInviteServerState.Completed || this.state === NonInviteServerState.Terminated) return false;
-    this.lastResponse = res;
     this.ctx.sendResponse(res);
+    this.lastStatus = res.status;
+    this.lastWire = res.wire();
     if (res.status < 200) {
       this.state = NonInviteServerState.Proceeding;
       return true;
     }
     this.state = NonInviteServerState.Completed;
+    this.req = undefined;
     this.timers.clear('Abandon');
     const timerJ = this.ctx.reliable ? 0 : 64 * this.ctx.timers.t1;
     this.timers.start('J', timerJ, () => this.terminate());
@@ -44,12 +60,14 @@ export class NonInviteServerTransaction {
   }
 
   onRetransmission(): void {
-    if (this.lastResponse && this.state !== NonInviteServerState.Trying) this.ctx.sendResponse(this.lastResponse);
+    if (this.lastWire && this.state !== NonInviteServerState.Trying) this.ctx.resendResponse(this.lastWire);
   }
 
   terminate(): void {
     if (this.state === NonInviteServerState.Terminated) return;
     this.state = NonInviteServerState.Terminated;
+    this.req = undefined;
+    this.lastWire = undefined;
     this.timers.clearAll();
     this.ctx.onTerminated();
   }

@@ -39,6 +39,8 @@ function serverKey(req: SipRequest): string {
   return `2543|${req.callId}|${req.cseq.seq}|${req.fromTag ?? ''}|${sentBy}|${method}`;
 }
 
+export const DEFAULT_MAX_TRANSACTIONS = 200_000;
+
 function clientKey(branch: string, method: string): string {
   return `${branch}|${method === 'ACK' ? 'INVITE' : method}`;
 }
@@ -46,7 +48,7 @@ function clientKey(branch: string, method: string): string {
 /** Matches messages to transactions, creates them, and owns them until they terminate. */
 export class TransactionLayer {
   private readonly servers = new Map<string, ServerTransaction>();
-  private readonly clients = new Map<string, { tx: ClientTransaction; handlers: ClientRequestHandlers }>();
+  private readonly clients = new Map<string, ClientTransaction>();
   /** INVITE server transactions keyed separately so a CANCEL can find its INVITE */
   private readonly cancelTargets = new Map<string, InviteServerTransaction>();
   private tu?: TransactionUser;
@@ -55,7 +57,8 @@ export class TransactionLayer {
     private readonly transport: SipTransport,
     private readonly timers: TimerValues,
     private readonly log: EngineLog,
-    private readonly maxTransactions = 50_000,
+    /** server + client transactions held at once; a UDP transaction lives 32 s past its final response */
+    private readonly maxTransactions = DEFAULT_MAX_TRANSACTIONS,
   ) {
     transport.onMessage((m) => this.receive(m));
   }
@@ -102,10 +105,10 @@ export class TransactionLayer {
     } catch {
       return;
     }
-    const entry = this.clients.get(clientKey(branch, method));
-    if (!entry) return this.tu?.onStrayResponse(inbound);
+    const tx = this.clients.get(clientKey(branch, method));
+    if (!tx) return this.tu?.onStrayResponse(inbound);
     lastInbound.set(res, inbound);
-    entry.tx.receive(res);
+    tx.receive(res);
   }
 
   private createServer(req: SipRequest, inbound: InboundMessage, key: string): ServerTransaction {
@@ -115,6 +118,7 @@ export class TransactionLayer {
       reliable,
       timers: this.timers,
       sendResponse: (res: SipResponse) => this.sendTo(res, dest),
+      resendResponse: (bytes: Buffer) => this.resendTo(bytes, dest),
       onTerminated: () => {
         this.servers.delete(key);
         if (this.cancelTargets.get(key) === tx) this.cancelTargets.delete(key);
@@ -137,6 +141,8 @@ export class TransactionLayer {
     const branch = req.topVia.params['branch'] ?? '';
     const key = clientKey(branch, req.method);
     let pinned: Destination = dest;
+    // dropped once the transaction is Completed: nothing reaches the TU after that
+    let tu: ClientRequestHandlers | undefined = handlers;
     const ctx = {
       reliable: dest.transport !== 'udp',
       timers: this.timers,
@@ -148,15 +154,19 @@ export class TransactionLayer {
           if (r.method !== 'ACK') tx.transportError();
         });
       },
-      onResponse: (res: SipResponse) => handlers.onResponse(res, lastInbound.get(res)),
+      onResponse: (res: SipResponse) => {
+        tu?.onResponse(res, lastInbound.get(res));
+        if (tx.state === 'Completed' || tx.state === 'Terminated') tu = undefined;
+      },
       onTerminated: () => {
-        if (this.clients.get(key)?.tx === tx) this.clients.delete(key);
+        tu = undefined;
+        if (this.clients.get(key) === tx) this.clients.delete(key);
       },
     };
     const tx: ClientTransaction = req.method === 'INVITE'
       ? new InviteClientTransaction(req, ctx)
       : new NonInviteClientTransaction(req, ctx);
-    this.clients.set(key, { tx, handlers });
+    this.clients.set(key, tx);
     tx.start();
     return tx;
   }
@@ -170,9 +180,13 @@ export class TransactionLayer {
     this.transport.send(msg, dest).catch((err) => this.log('warn', 'send failed', { err: String(err) }));
   }
 
+  private resendTo(bytes: Buffer, dest: Destination): void {
+    this.transport.sendBytes(bytes, dest).catch((err) => this.log('warn', 'send failed', { err: String(err) }));
+  }
+
   stop(): void {
     for (const tx of [...this.servers.values()]) tx.terminate();
-    for (const { tx } of [...this.clients.values()]) tx.terminate();
+    for (const tx of [...this.clients.values()]) tx.terminate();
   }
 }
 

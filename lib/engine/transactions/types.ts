@@ -6,6 +6,11 @@ export interface ServerTransactionContext {
   reliable: boolean;
   timers: TimerValues;
   sendResponse: (res: SipResponse) => void;
+  /**
+   * Resends the bytes of a response sent earlier (its `wire()`). Retransmissions go through
+   * here, so a transaction need not keep the parsed response.
+   */
+  resendResponse: (bytes: Buffer) => void;
   onTerminated: () => void;
 }
 

@@ -133,7 +133,7 @@ export class NetworkRequestRouter implements TransactionUser {
   }
 
   onAckTimeout(tx: InviteServerTransaction, finalStatus: number): void {
-    this.ctx.log('warn', 'no ACK for final response', { status: finalStatus, callId: tx.request.callId });
+    this.ctx.log('warn', 'no ACK for final response', { status: finalStatus, callId: tx.callId });
     if (finalStatus >= 300) return;
     const session = [...this.ctx.sessions.values()].find((s) => s.inviteTx === tx);
     if (session) terminateStaleDialog(this.ctx, session);

@@ -1,11 +1,16 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { buildResponse, SipRequest, type SipResponse } from '../../../lib/engine/messages/index.js';
+import { buildResponse, SipRequest } from '../../../lib/engine/messages/index.js';
 import { InviteClientState, InviteClientTransaction } from '../../../lib/engine/transactions/invite-client.js';
 import { InviteServerState, InviteServerTransaction } from '../../../lib/engine/transactions/invite-server.js';
 import { NonInviteClientState, NonInviteClientTransaction } from '../../../lib/engine/transactions/non-invite-client.js';
 import { NonInviteServerState, NonInviteServerTransaction } from '../../../lib/engine/transactions/non-invite-server.js';
 
 const timers = { t1: 500, t2: 4000, t4: 5000 };
+
+/** server transactions resend a response's bytes, not the response object */
+function statusOf(bytes: Buffer): number {
+  return Number(/^SIP\/2\.0 (\d{3})/.exec(bytes.toString('utf8'))![1]);
+}
 
 function request(method: string): SipRequest {
   const r = new SipRequest(method, 'sip:bob@example.com');
@@ -25,23 +30,24 @@ describe('client transactions over UDP', () => {
   it('INVITE: retransmits on Timer A, stops on a provisional, ACKs a non-2xx itself', () => {
     const sent: SipRequest[] = [];
     const seen: number[] = [];
-    const tx = new InviteClientTransaction(request('INVITE'), {
+    const req = request('INVITE');
+    const tx = new InviteClientTransaction(req, {
       reliable: false, timers, sendRequest: (r) => sent.push(r), onResponse: (r) => seen.push(r.status), onTerminated: () => undefined,
     });
     tx.start();
     vi.advanceTimersByTime(500 + 1000 + 10);
     expect(sent).toHaveLength(3);
-    tx.receive(buildResponse(tx.request, 180, undefined, 'x'));
+    tx.receive(buildResponse(req, 180, undefined, 'x'));
     vi.advanceTimersByTime(10_000);
     expect(sent).toHaveLength(3);
-    tx.receive(buildResponse(tx.request, 486, undefined, 'x'));
+    tx.receive(buildResponse(req, 486, undefined, 'x'));
     expect(tx.state).toBe(InviteClientState.Completed);
     const ack = sent[3]!;
     expect(ack.method).toBe('ACK');
-    expect(ack.headers.get('via')).toBe(tx.request.headers.get('via'));
+    expect(ack.headers.get('via')).toBe(req.headers.get('via'));
     expect(ack.headers.get('to')).toContain('tag=x');
     expect(ack.headers.get('route')).toBe('<sip:proxy;lr>');
-    tx.receive(buildResponse(tx.request, 486, undefined, 'x'));
+    tx.receive(buildResponse(req, 486, undefined, 'x'));
     expect(sent.filter((r) => r.method === 'ACK')).toHaveLength(2);
     expect(seen).toEqual([180, 486]);
     vi.advanceTimersByTime(32_000);
@@ -50,7 +56,8 @@ describe('client transactions over UDP', () => {
 
   it('INVITE: Timer B gives the TU a 408', () => {
     const seen: number[] = [];
-    const tx = new InviteClientTransaction(request('INVITE'), {
+    const req = request('INVITE');
+    const tx = new InviteClientTransaction(req, {
       reliable: false, timers, sendRequest: () => undefined, onResponse: (r) => seen.push(r.status), onTerminated: () => undefined,
     });
     tx.start();
@@ -61,12 +68,13 @@ describe('client transactions over UDP', () => {
 
   it('INVITE: every 2xx reaches the TU while Accepted (RFC 6026)', () => {
     const seen: number[] = [];
-    const tx = new InviteClientTransaction(request('INVITE'), {
+    const req = request('INVITE');
+    const tx = new InviteClientTransaction(req, {
       reliable: true, timers, sendRequest: () => undefined, onResponse: (r) => seen.push(r.status), onTerminated: () => undefined,
     });
     tx.start();
-    tx.receive(buildResponse(tx.request, 200, undefined, 'x'));
-    tx.receive(buildResponse(tx.request, 200, undefined, 'x'));
+    tx.receive(buildResponse(req, 200, undefined, 'x'));
+    tx.receive(buildResponse(req, 200, undefined, 'x'));
     expect(seen).toEqual([200, 200]);
     expect(tx.state).toBe(InviteClientState.Accepted);
   });
@@ -74,7 +82,8 @@ describe('client transactions over UDP', () => {
   it('non-INVITE: Timer E backs off to T2, Timer F times out with 408', () => {
     const sent: number[] = [];
     const seen: number[] = [];
-    const tx = new NonInviteClientTransaction(request('OPTIONS'), {
+    const req = request('OPTIONS');
+    const tx = new NonInviteClientTransaction(req, {
       reliable: false, timers, sendRequest: () => sent.push(Date.now()), onResponse: (r) => seen.push(r.status), onTerminated: () => undefined,
     });
     tx.start();
@@ -87,13 +96,14 @@ describe('client transactions over UDP', () => {
 
   it('non-INVITE over TCP: no retransmissions, final ends the transaction at once', () => {
     let sends = 0;
-    const tx = new NonInviteClientTransaction(request('MESSAGE'), {
+    const req = request('MESSAGE');
+    const tx = new NonInviteClientTransaction(req, {
       reliable: true, timers, sendRequest: () => sends++, onResponse: () => undefined, onTerminated: () => undefined,
     });
     tx.start();
     vi.advanceTimersByTime(5000);
     expect(sends).toBe(1);
-    tx.receive(buildResponse(tx.request, 200));
+    tx.receive(buildResponse(req, 200));
     vi.advanceTimersByTime(0);
     expect(tx.state).toBe(NonInviteClientState.Terminated);
   });
@@ -104,15 +114,16 @@ describe('server transactions over UDP', () => {
   afterEach(() => vi.useRealTimers());
 
   it('INVITE non-2xx: retransmits on Timer G until the ACK, then Confirmed and Timer I', () => {
-    const sent: SipResponse[] = [];
+    const sent: number[] = [];
     const timeouts: number[] = [];
-    const tx = new InviteServerTransaction(request('INVITE'), {
-      reliable: false, timers, sendResponse: (r) => sent.push(r), onTerminated: () => undefined,
+    const req = request('INVITE');
+    const tx = new InviteServerTransaction(req, {
+      reliable: false, timers, sendResponse: (r) => sent.push(r.status), resendResponse: (b) => sent.push(statusOf(b)), onTerminated: () => undefined,
     }, { onAckTimeout: (s) => timeouts.push(s) });
-    tx.respond(buildResponse(tx.request, 100));
-    tx.respond(buildResponse(tx.request, 486, undefined, 't'));
+    tx.respond(buildResponse(req, 100));
+    tx.respond(buildResponse(req, 486, undefined, 't'));
     vi.advanceTimersByTime(500 + 1000 + 10);
-    expect(sent.map((r) => r.status)).toEqual([100, 486, 486, 486]);
+    expect(sent).toEqual([100, 486, 486, 486]);
     tx.onRetransmission();
     expect(sent).toHaveLength(5);
     tx.onAck();
@@ -124,20 +135,22 @@ describe('server transactions over UDP', () => {
 
   it('INVITE: Timer H reports a missing ACK', () => {
     const timeouts: number[] = [];
-    const tx = new InviteServerTransaction(request('INVITE'), {
-      reliable: false, timers, sendResponse: () => undefined, onTerminated: () => undefined,
+    const req = request('INVITE');
+    const tx = new InviteServerTransaction(req, {
+      reliable: false, timers, sendResponse: () => undefined, resendResponse: () => undefined, onTerminated: () => undefined,
     }, { onAckTimeout: (s) => timeouts.push(s) });
-    tx.respond(buildResponse(tx.request, 603, undefined, 't'));
+    tx.respond(buildResponse(req, 603, undefined, 't'));
     vi.advanceTimersByTime(64 * 500);
     expect(timeouts).toEqual([603]);
   });
 
   it('INVITE 2xx: resent until the ACK is reported (Accepted)', () => {
     const sent: number[] = [];
-    const tx = new InviteServerTransaction(request('INVITE'), {
-      reliable: false, timers, sendResponse: (r) => sent.push(r.status), onTerminated: () => undefined,
+    const req = request('INVITE');
+    const tx = new InviteServerTransaction(req, {
+      reliable: false, timers, sendResponse: (r) => sent.push(r.status), resendResponse: (b) => sent.push(statusOf(b)), onTerminated: () => undefined,
     }, { onAckTimeout: () => undefined });
-    tx.respond(buildResponse(tx.request, 200, undefined, 't'));
+    tx.respond(buildResponse(req, 200, undefined, 't'));
     expect(tx.state).toBe(InviteServerState.Accepted);
     vi.advanceTimersByTime(1600);
     expect(sent.length).toBe(3);
@@ -148,15 +161,16 @@ describe('server transactions over UDP', () => {
 
   it('non-INVITE: absorbs retransmissions with the last response, Timer J ends it', () => {
     const sent: number[] = [];
-    const tx = new NonInviteServerTransaction(request('OPTIONS'), {
-      reliable: false, timers, sendResponse: (r) => sent.push(r.status), onTerminated: () => undefined,
+    const req = request('OPTIONS');
+    const tx = new NonInviteServerTransaction(req, {
+      reliable: false, timers, sendResponse: (r) => sent.push(r.status), resendResponse: (b) => sent.push(statusOf(b)), onTerminated: () => undefined,
     });
     tx.onRetransmission();
     expect(sent).toEqual([]);
-    tx.respond(buildResponse(tx.request, 200, undefined, 't'));
+    tx.respond(buildResponse(req, 200, undefined, 't'));
     tx.onRetransmission();
     expect(sent).toEqual([200, 200]);
-    expect(tx.respond(buildResponse(tx.request, 404))).toBe(false);
+    expect(tx.respond(buildResponse(req, 404))).toBe(false);
     expect(tx.state).toBe(NonInviteServerState.Completed);
     vi.advanceTimersByTime(64 * 500);
     expect(tx.state).toBe(NonInviteServerState.Terminated);
