@@ -85,6 +85,7 @@ export async function startPushwake(config: PushwakeConfig, opts: StartOptions):
         perSourceRatePerSec: config.engine.perSourceRatePerSec,
         tcpHeaderTimeoutMs: config.engine.tcpHeaderTimeoutMs,
         tcpIdleMs: config.engine.tcpIdleMs,
+        maxTransactions: config.engine.maxTransactions,
       },
       log: (level, msg, fields) => log[level](fields ?? {}, `engine: ${msg}`),
     });

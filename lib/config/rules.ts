@@ -72,6 +72,7 @@ export const rules: Record<string, Rule> = {
   'engine.perSourceRatePerSec': int(1, 1_000_000),
   'engine.tcpHeaderTimeoutMs': int(100, 600_000),
   'engine.tcpIdleMs': int(1000, 86_400_000),
+  'engine.maxTransactions': int(1000, 10_000_000),
   'upstream.registrar': sipUri,
   'upstream.registerExpires': int(60, 604_800),
   'upstream.trustedSources': cidrList,

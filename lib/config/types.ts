@@ -21,6 +21,7 @@ export interface PushwakeConfig {
     perSourceRatePerSec: number;
     tcpHeaderTimeoutMs: number;
     tcpIdleMs: number;
+    maxTransactions: number;
   };
   upstream: {
     registrar: string;

@@ -36,3 +36,23 @@ export function generateCallId(): string {
 export function generateTransactionId(): string {
   return randomUUID();
 }
+
+/**
+ * A copy of a string that shares no memory with the text it was cut from. Header values are
+ * slices of the whole received message; a long-lived key or id built from them would otherwise
+ * keep that message's text alive (V8 sliced and cons strings point at their parent).
+ */
+export function detachedString(s: string): string {
+  return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
+}
+
+/**
+ * A copy of bytes in memory of their own. A small Buffer from Buffer.from or toString shares an
+ * 8 KB slab with other allocations; keeping it (e.g. a final response kept for 32 s to absorb
+ * retransmissions) would keep the whole slab.
+ */
+export function ownedBytes(b: Buffer): Buffer {
+  const copy = Buffer.allocUnsafeSlow(b.length);
+  b.copy(copy);
+  return copy;
+}

@@ -1,4 +1,4 @@
-import type { SipRequest, SipResponse } from '../messages/index.js';
+import { detachedString, ownedBytes, type SipRequest, type SipResponse } from '../messages/index.js';
 import { TransactionTimers } from './timers.js';
 import type { ServerTransactionContext } from './types.js';
 
@@ -35,7 +35,7 @@ export class InviteServerTransaction {
     private hooks: InviteServerHooks | undefined,
   ) {
     this.req = request;
-    this.callId = request.callId;
+    this.callId = detachedString(request.callId);
   }
 
   /** The request, until a final response is sent (then only its bytes are kept). */
@@ -57,8 +57,11 @@ export class InviteServerTransaction {
     this.ctx.sendResponse(res);
     const status = res.status;
     this.lastStatus = status;
-    this.lastWire = res.wire();
-    if (status < 200) return true;
+    if (status < 200) {
+      this.lastWire = res.wire();
+      return true;
+    }
+    this.lastWire = ownedBytes(res.wire());
     this.req = undefined;
     const { t1, t2 } = this.ctx.timers;
     if (status < 300) {

@@ -1,4 +1,4 @@
-import type { SipRequest, SipResponse } from '../messages/index.js';
+import { detachedString, ownedBytes, type SipRequest, type SipResponse } from '../messages/index.js';
 import { TransactionTimers } from './timers.js';
 import type { ServerTransactionContext } from './types.js';
 
@@ -23,7 +23,7 @@ export class NonInviteServerTransaction {
 
   constructor(request: SipRequest, private readonly ctx: ServerTransactionContext) {
     this.req = request;
-    this.callId = request.callId;
+    this.callId = detachedString(request.callId);
     // the client stops retransmitting after 64*T1 (Timer F); nobody is waiting after that
     this.timers.start('Abandon', 64 * ctx.timers.t1, () => this.terminate());
   }
@@ -46,11 +46,12 @@ export class NonInviteServerTransaction {
     if (this.state === NonInviteServerState.Completed || this.state === NonInviteServerState.Terminated) return false;
     this.ctx.sendResponse(res);
     this.lastStatus = res.status;
-    this.lastWire = res.wire();
     if (res.status < 200) {
+      this.lastWire = res.wire();
       this.state = NonInviteServerState.Proceeding;
       return true;
     }
+    this.lastWire = ownedBytes(res.wire());
     this.state = NonInviteServerState.Completed;
     this.req = undefined;
     this.timers.clear('Abandon');

@@ -15,27 +15,30 @@ export type TimerName = 'A' | 'B' | 'D' | 'E' | 'F' | 'G' | 'H' | 'I' | 'J' | 'K
   /** ours, not RFC: a non-INVITE the TU never answered is dropped when the client has given up */
   | 'Abandon';
 
-/** The named timers one transaction owns; clearAll() on every way out. */
+/**
+ * The named timers one transaction owns; clearAll() on every way out. A plain object rather
+ * than a Map: thousands of transactions wait out Timer J/L at once, and a Map's table costs
+ * a few hundred bytes each.
+ */
 export class TransactionTimers {
-  private readonly timers = new Map<TimerName, NodeJS.Timeout>();
+  private timers: Partial<Record<TimerName, NodeJS.Timeout>> = {};
 
   start(name: TimerName, ms: number, fire: () => void): void {
     this.clear(name);
-    const t = setTimeout(() => {
-      this.timers.delete(name);
-      fire();
-    }, ms);
-    this.timers.set(name, t);
+    // no wrapper closure: clearing a timer that already fired is harmless
+    this.timers[name] = setTimeout(fire, ms);
   }
 
   clear(name: TimerName): void {
-    const t = this.timers.get(name);
-    if (t) clearTimeout(t);
-    this.timers.delete(name);
+    const t = this.timers[name];
+    if (t) {
+      clearTimeout(t);
+      this.timers[name] = undefined;
+    }
   }
 
   clearAll(): void {
-    for (const t of this.timers.values()) clearTimeout(t);
-    this.timers.clear();
+    for (const t of Object.values(this.timers)) if (t) clearTimeout(t);
+    this.timers = {};
   }
 }

@@ -1,12 +1,13 @@
-import { BRANCH_COOKIE, SipRequest, type SipResponse } from '../messages/index.js';
+import { BRANCH_COOKIE, detachedString, SipRequest, type SipResponse } from '../messages/index.js';
 import { responseDestination } from '../transport/response-routing.js';
 import type { SipTransport } from '../transport/sip-transport.js';
 import type { Destination, EngineLog, InboundMessage } from '../transport/types.js';
 import { InviteClientTransaction } from './invite-client.js';
-import { InviteServerTransaction } from './invite-server.js';
+import { InviteServerTransaction, type InviteServerHooks } from './invite-server.js';
 import { NonInviteClientTransaction } from './non-invite-client.js';
 import { NonInviteServerTransaction } from './non-invite-server.js';
 import type { TimerValues } from './timers.js';
+import type { ServerTransactionContext } from './types.js';
 
 export type ServerTransaction = InviteServerTransaction | NonInviteServerTransaction;
 export type ClientTransaction = InviteClientTransaction | NonInviteClientTransaction;
@@ -92,7 +93,8 @@ export class TransactionLayer {
       this.log('warn', 'transaction table full; dropping request', { method: msg.method });
       return;
     }
-    const tx = this.createServer(msg, inbound, msg.method === 'CANCEL' ? `${key}|CANCEL` : key);
+    // detached: the key outlives the message by 32 s and must not keep its text
+    const tx = this.createServer(msg, inbound, detachedString(msg.method === 'CANCEL' ? `${key}|CANCEL` : key));
     this.tu?.onRequest(tx, inbound);
   }
 
@@ -112,25 +114,29 @@ export class TransactionLayer {
   }
 
   private createServer(req: SipRequest, inbound: InboundMessage, key: string): ServerTransaction {
-    const reliable = inbound.source.transport !== 'udp';
-    const dest = responseDestination(req.topVia, inbound.source, inbound.flowId);
-    const ctx = {
-      reliable,
-      timers: this.timers,
-      sendResponse: (res: SipResponse) => this.sendTo(res, dest),
-      resendResponse: (bytes: Buffer) => this.resendTo(bytes, dest),
-      onTerminated: () => {
-        this.servers.delete(key);
-        if (this.cancelTargets.get(key) === tx) this.cancelTargets.delete(key);
-        this.tu?.onServerTransactionEnded(tx);
-      },
-    };
+    const routed = responseDestination(req.topVia, inbound.source, inbound.flowId);
+    // detached: the address may be a slice of the Via text, kept as long as the transaction
+    const dest = { ...routed, address: detachedString(routed.address) };
+    const ctx = new ServerContext(this, key, dest, inbound.source.transport !== 'udp', this.timers);
     const tx: ServerTransaction = req.method === 'INVITE'
-      ? new InviteServerTransaction(req, ctx, { onAckTimeout: (status) => this.tu?.onAckTimeout(tx as InviteServerTransaction, status) })
+      ? new InviteServerTransaction(req, ctx, ctx)
       : new NonInviteServerTransaction(req, ctx);
+    ctx.tx = tx;
     this.servers.set(key, tx);
     if (tx instanceof InviteServerTransaction) this.cancelTargets.set(key, tx);
     return tx;
+  }
+
+  /** @internal ServerContext: a server transaction is gone */
+  serverEnded(key: string, tx: ServerTransaction): void {
+    if (this.servers.get(key) === tx) this.servers.delete(key);
+    if (this.cancelTargets.get(key) === tx) this.cancelTargets.delete(key);
+    this.tu?.onServerTransactionEnded(tx);
+  }
+
+  /** @internal ServerContext: Timer H / L */
+  serverAckTimeout(tx: InviteServerTransaction, status: number): void {
+    this.tu?.onAckTimeout(tx, status);
   }
 
   /**
@@ -176,17 +182,51 @@ export class TransactionLayer {
     this.sendTo(msg, dest);
   }
 
-  private sendTo(msg: SipRequest | SipResponse, dest: Destination): void {
+  /** @internal */
+  sendTo(msg: SipRequest | SipResponse, dest: Destination): void {
     this.transport.send(msg, dest).catch((err) => this.log('warn', 'send failed', { err: String(err) }));
   }
 
-  private resendTo(bytes: Buffer, dest: Destination): void {
+  /** @internal */
+  resendTo(bytes: Buffer, dest: Destination): void {
     this.transport.sendBytes(bytes, dest).catch((err) => this.log('warn', 'send failed', { err: String(err) }));
   }
 
   stop(): void {
     for (const tx of [...this.servers.values()]) tx.terminate();
     for (const tx of [...this.clients.values()]) tx.terminate();
+  }
+}
+
+/**
+ * A server transaction's context: one small object per transaction, its callbacks on the
+ * prototype, so the thousands of transactions waiting out Timer J/L hold no closures.
+ */
+class ServerContext implements ServerTransactionContext, InviteServerHooks {
+  tx?: ServerTransaction;
+
+  constructor(
+    private readonly layer: TransactionLayer,
+    private readonly key: string,
+    private readonly dest: Destination,
+    readonly reliable: boolean,
+    readonly timers: TimerValues,
+  ) {}
+
+  sendResponse(res: SipResponse): void {
+    this.layer.sendTo(res, this.dest);
+  }
+
+  resendResponse(bytes: Buffer): void {
+    this.layer.resendTo(bytes, this.dest);
+  }
+
+  onTerminated(): void {
+    if (this.tx) this.layer.serverEnded(this.key, this.tx);
+  }
+
+  onAckTimeout(finalStatus: number): void {
+    if (this.tx instanceof InviteServerTransaction) this.layer.serverAckTimeout(this.tx, finalStatus);
   }
 }
 

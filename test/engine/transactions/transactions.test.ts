@@ -175,4 +175,18 @@ describe('server transactions over UDP', () => {
     vi.advanceTimersByTime(64 * 500);
     expect(tx.state).toBe(NonInviteServerState.Terminated);
   });
+
+  it('keeps only the final response bytes once it is sent, and resends exactly them', () => {
+    const resent: Buffer[] = [];
+    const req = request('OPTIONS');
+    const tx = new NonInviteServerTransaction(req, {
+      reliable: false, timers, sendResponse: () => undefined, resendResponse: (b) => resent.push(b), onTerminated: () => undefined,
+    });
+    const res = buildResponse(req, 200, undefined, 't');
+    tx.respond(res);
+    expect(() => tx.request).toThrow();
+    expect(tx.finalStatus).toBe(200);
+    tx.onRetransmission();
+    expect(resent[0]!.equals(res.serialize())).toBe(true);
+  });
 });
