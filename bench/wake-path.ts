@@ -22,6 +22,8 @@ import { WakeDelays } from './support/wake-delays.js';
 import { pollUntil, sleep } from './support/windowed.js';
 
 export interface WakePathOptions {
+  /** pushwake's SIP engine (`--engine embedded|drachtio`). */
+  engine: 'embedded' | 'drachtio';
   /** Calls started per second. */
   rate: number;
   /** Calls measured, after the warm-up. */
@@ -50,6 +52,7 @@ export const WAKE_PATH_DEFAULTS: WakePathOptions = {
   wakeDelayMs: 20,
   callTimeoutMs: 15_000,
   pbxTransport: 'udp',
+  engine: 'embedded',
   logLevel: 'silent',
   deadlineMs: 120_000,
 };
@@ -96,6 +99,7 @@ export async function runWakePath(options: WakePathOptions = WAKE_PATH_DEFAULTS)
     logLevel: options.logLevel,
     wakeDelayMs: options.wakeDelayMs,
     pbxTransport: options.pbxTransport,
+    engine: options.engine,
   });
   try {
     const phones: Phone[] = [];
@@ -219,7 +223,7 @@ export function printWakePath(r: WakePathResult): void {
   const failures = Object.entries(r.failures).map(([k, v]) => `${k}×${v}`).join(', ');
   const row = (name: string, d: Distribution): string =>
     `  ${name.padEnd(36)}${String(d.count).padStart(7)}${ms(d.p50).padStart(11)}${ms(d.p90).padStart(11)}${ms(d.p99).padStart(11)}${ms(d.max).padStart(11)}   < ${WAKE_PATH_TARGET_P99_MS} ms  ${verdict(d.count > 0 && d.p99 < WAKE_PATH_TARGET_P99_MS)}`;
-  console.log(`wake path: ${o.calls} calls at ${o.rate}/s after ${o.warmup} warm-up calls; each to its own sleeping phone (wakes ${o.wakeDelayMs} ms after its push, PBX over ${o.pbxTransport} hangs up ${o.hangupAfterMs} ms after the answer); pushwake log: ${o.logLevel}`);
+  console.log(`wake path (${o.engine} engine): ${o.calls} calls at ${o.rate}/s after ${o.warmup} warm-up calls; each to its own sleeping phone (wakes ${o.wakeDelayMs} ms after its push, PBX over ${o.pbxTransport} hangs up ${o.hangupAfterMs} ms after the answer); pushwake log: ${o.logLevel}`);
   console.log(`  machine: ${r.machine}`);
   console.log(`  calls: ${r.completed} answered and hung up, ${r.failed} failed${failures ? ` (${failures})` : ''}; achieved ${r.achievedRate.toFixed(1)} calls/s; peak ${r.peakInFlight} calls in flight`);
   console.log(`  pushwake: ${r.cpuPerCallMs.toFixed(2)} ms CPU per call (~${((r.cpuPerCallMs * o.rate) / 10).toFixed(0)}% of a core at ${o.rate}/s), event loop busy ${(r.loopUtilization * 100).toFixed(0)}% of the time; agents + sink here: ${r.loadCpuPerCallMs.toFixed(2)} ms CPU per call`);
@@ -238,6 +242,7 @@ export function wakePathOptionsFromFlags(): WakePathOptions {
     wakeDelayMs: numberFlag('wake-delay', d.wakeDelayMs),
     callTimeoutMs: numberFlag('call-timeout', d.callTimeoutMs),
     pbxTransport: stringFlag('pbx-transport', d.pbxTransport) === 'tcp' ? 'tcp' : 'udp',
+    engine: stringFlag('engine', d.engine) === 'drachtio' ? 'drachtio' : 'embedded',
     logLevel: stringFlag('log', d.logLevel),
     deadlineMs: numberFlag('deadline', 0) * 1000 || defaultWakePathDeadline(),
   };

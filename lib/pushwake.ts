@@ -196,7 +196,10 @@ export async function startPushwake(config: PushwakeConfig, opts: StartOptions):
     store,
     calls,
     sipAddresses,
-    advertisedHost,
+    // Read at each use: with an external drachtio-server it is known only after connecting.
+    get advertisedHost() {
+      return relaySettings.advertisedHost;
+    },
     onCallEnded: (fn) => endedListeners.push(fn),
     async stop() {
       calls.abortAll();

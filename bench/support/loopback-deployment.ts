@@ -5,6 +5,8 @@
  * SipLab's shape, with the lookups a few thousand phones need (maps, not scans).
  */
 import { mergeTrees, runCleanups, type Cleanup } from '../../lib/testkit/cleanups.js';
+import { drachtioBin } from '../../lib/testkit/binaries.js';
+import { startDrachtioServer } from '../../lib/testkit/drachtio-server.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +32,8 @@ export interface DeploymentOptions {
   wakeDelayMs: number;
   /** How the PBX reaches pushwake. TCP does not lose a 180 when this process is saturated. */
   pbxTransport: 'udp' | 'tcp';
+  /** pushwake's SIP engine: its embedded one, or a drachtio-server (DRACHTIO_BIN) beside it. */
+  engine?: 'embedded' | 'drachtio';
 }
 
 
@@ -77,10 +81,18 @@ export class LoopbackDeployment {
       writeFileSync(join(dir, 'key.p8'), sink.keyPem ?? '');
       writeFileSync(join(dir, 'ca.pem'), sink.caCertPem);
 
+      let engine: Record<string, unknown> = { mode: 'embedded', port: 0, perSourceRatePerSec: NO_SOURCE_LIMIT };
+      if (opts.engine === 'drachtio') {
+        const bin = drachtioBin();
+        if (!bin) throw new Error('--engine drachtio needs DRACHTIO_BIN or drachtio on PATH');
+        const drachtio = await startDrachtioServer(bin, 'bench');
+        cleanups.push(() => drachtio.stop());
+        engine = { mode: 'external', host: '127.0.0.1', port: drachtio.wirePort, secret: drachtio.secret };
+      }
       const config = mergeTrees(
         {
           sip: { listen: [{ address: '127.0.0.1', port: 0, transports: ['udp', 'tcp'] }] },
-          engine: { mode: 'embedded', port: 0, perSourceRatePerSec: NO_SOURCE_LIMIT },
+          engine,
           upstream: { registrar: `sip:${agentHost}` },
           registration: { defaultTopic: 'com.example.phone.voip' },
           apns: { keyFile: join(dir, 'key.p8'), keyId: sink.keyId ?? '', teamId: sink.teamId ?? '', host: '127.0.0.1', port: sink.port, caFile: join(dir, 'ca.pem') },
