@@ -12,11 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DeepPartial } from '../../lib/config/load.js';
 import type { PushwakeConfig } from '../../lib/config/types.js';
-import { startEmbeddedEngine } from '../../lib/engine/index.js';
 import { startPushSink, type PushSink, type ReceivedPush } from '../../lib/push-sink/index.js';
 import { parseSipUri } from '../../lib/sip/name-addr.js';
-import { createSipApp, type SipApp } from '../../lib/sip/srf.js';
-import { Pbx, Phone } from '../../lib/testkit/agents.js';
+import type { SipApp } from '../../lib/sip/srf.js';
+import { Pbx, Phone, startAgentHost } from '../../lib/testkit/agents.js';
 import { PushwakeProcess } from './pushwake-process.js';
 import { inWindows } from './windowed.js';
 
@@ -62,18 +61,9 @@ export class LoopbackDeployment {
       const dir = mkdtempSync(join(tmpdir(), 'pushwake-bench-'));
       cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
 
-      const agentEngine = await startEmbeddedEngine({
-        sip: [{ address: '127.0.0.1', port: 0, transports: ['udp', 'tcp'] }],
-        wire: { address: '127.0.0.1', port: 0, secret: 'agents' },
-        limits: { perSourceRatePerSec: NO_SOURCE_LIMIT },
-      });
-      cleanups.push(() => agentEngine.stop());
-      const agentSip = agentEngine.sipAddresses[0];
-      if (!agentSip) throw new Error('agent engine has no SIP address');
-      const agentHost = `127.0.0.1:${agentSip.port}`;
-      const agentApp = createSipApp();
-      await agentApp.connect({ host: '127.0.0.1', port: agentEngine.wirePort, secret: 'agents' });
-      cleanups.push(() => agentApp.disconnect());
+      const agents = await startAgentHost({ perSourceRatePerSec: NO_SOURCE_LIMIT });
+      cleanups.push(() => agents.stop());
+      const { app: agentApp, host: agentHost } = agents;
 
       // Keeps only a few pushes: the benchmarks listen to 'push' events instead.
       const sink = await startPushSink({ output: 'none', maxRecorded: 16 });

@@ -13,11 +13,11 @@ import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { loadConfig } from '../config/load.js';
-import { startEmbeddedEngine, type EmbeddedEngine } from '../engine/index.js';
 import { startPushSink, type PushSink } from '../push-sink/index.js';
 import { startPushwake, type RunningPushwake } from '../pushwake.js';
-import { createSipApp, type SipApp } from '../sip/srf.js';
+import type { SipApp } from '../sip/srf.js';
 import { DemoPbx, DemoPhone } from './agents.js';
+import { startAgentHost } from '../testkit/agents.js';
 import { defaultClock, Ladder, type LadderStep } from './ladder.js';
 
 export interface DemoOptions {
@@ -88,15 +88,9 @@ async function setUpStage(cleanups: Cleanup[], ladder: Ladder): Promise<Stage> {
   const dir = mkdtempSync(join(tmpdir(), 'pushwake-demo-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
 
-  const agentEngine: EmbeddedEngine = await startEmbeddedEngine({
-    sip: [{ address: '127.0.0.1', port: 0, transports: ['udp', 'tcp'] }],
-    wire: { address: '127.0.0.1', port: 0, secret: 'demo-agents' },
-  });
-  cleanups.push(() => agentEngine.stop());
-  const agentHost = `127.0.0.1:${agentEngine.sipAddresses[0]?.port ?? 0}`;
-  const agents = createSipApp();
-  await agents.connect({ host: '127.0.0.1', port: agentEngine.wirePort, secret: 'demo-agents' });
-  cleanups.push(() => agents.disconnect());
+  const agentProcessHost = await startAgentHost();
+  cleanups.push(() => agentProcessHost.stop());
+  const { app: agents, host: agentHost } = agentProcessHost;
 
   const sink = await startPushSink({ output: 'none' });
   cleanups.push(() => sink.stop());

@@ -5,6 +5,8 @@
  * message crosses real UDP/TCP sockets and two SIP stacks.
  */
 import { randomBytes } from 'node:crypto';
+import { startEmbeddedEngine } from '../engine/index.js';
+import { createSipApp } from '../sip/srf.js';
 import type { InboundRequest, InboundResponse, OutboundRequest, ServerResponse, SipApp, SipDialog } from '../sip/srf.js';
 import { isSipStatusError } from '../sip/srf.js';
 import { parseContactList, parseSipUri } from '../sip/name-addr.js';
@@ -243,4 +245,41 @@ export class Phone {
         }, 50);
     }
   }
+}
+
+/** A drachtio-srf app on its own embedded engine: where test agents (PBX, phones) live. */
+export interface AgentHost {
+  app: SipApp;
+  /** 127.0.0.1:port the agents' engine listens on (UDP and TCP). */
+  host: string;
+  stop(): Promise<void>;
+}
+
+export async function startAgentHost(limits: { perSourceRatePerSec?: number } = {}): Promise<AgentHost> {
+  const engine = await startEmbeddedEngine({
+    sip: [{ address: '127.0.0.1', port: 0, transports: ['udp', 'tcp'] }],
+    wire: { address: '127.0.0.1', port: 0, secret: 'agents' },
+    limits,
+  });
+  const sip = engine.sipAddresses[0];
+  const app = createSipApp();
+  try {
+    if (!sip) throw new Error('agent engine has no SIP address');
+    await app.connect({ host: '127.0.0.1', port: engine.wirePort, secret: 'agents' });
+  } catch (err) {
+    await engine.stop();
+    throw err;
+  }
+  return {
+    app,
+    host: `127.0.0.1:${sip.port}`,
+    async stop() {
+      try {
+        app.disconnect();
+      } catch {
+        // already gone
+      }
+      await engine.stop();
+    },
+  };
 }

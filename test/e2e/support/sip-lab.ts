@@ -8,13 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type DeepPartial } from '../../../lib/config/load.js';
 import type { PushwakeConfig } from '../../../lib/config/types.js';
-import { startEmbeddedEngine, type EmbeddedEngine } from '../../../lib/engine/index.js';
 import { silentLogger, createLogger } from '../../../lib/log.js';
 import { startPushSink, type PushSink, type ReceivedPush } from '../../../lib/push-sink/index.js';
 import { startPushwake, type RunningPushwake } from '../../../lib/pushwake.js';
-import { createSipApp, type SipApp } from '../../../lib/sip/srf.js';
+import type { SipApp } from '../../../lib/sip/srf.js';
 import { parseSipUri } from '../../../lib/sip/name-addr.js';
-import { Pbx, Phone, type PushStyle } from '../../../lib/testkit/agents.js';
+import { Pbx, Phone, startAgentHost, type PushStyle } from '../../../lib/testkit/agents.js';
 import { startDrachtioServer, type DrachtioServer } from '../../../lib/testkit/drachtio-server.js';
 import { drachtioBin } from '../../../lib/testkit/binaries.js';
 import { mergeTrees, runCleanups } from '../../../lib/testkit/cleanups.js';
@@ -57,17 +56,9 @@ export class SipLab {
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
 
     // The agents' own engine: the PBX registrar and the phones live there.
-    const agentEngine: EmbeddedEngine = await startEmbeddedEngine({
-      sip: [{ address: '127.0.0.1', port: 0, transports: ['udp', 'tcp'] }],
-      wire: { address: '127.0.0.1', port: 0, secret: 'agents' },
-    });
-    cleanups.push(() => agentEngine.stop());
-    const agentSip = agentEngine.sipAddresses[0];
-    if (!agentSip) throw new Error('agent engine has no SIP address');
-    const agentHost = `127.0.0.1:${agentSip.port}`;
-    const agentApp = createSipApp();
-    await agentApp.connect({ host: '127.0.0.1', port: agentEngine.wirePort, secret: 'agents' });
-    cleanups.push(() => agentApp.disconnect());
+    const agents = await startAgentHost();
+    cleanups.push(() => agents.stop());
+    const { app: agentApp, host: agentHost } = agents;
 
     const sink = await startPushSink({ output: 'none' });
     cleanups.push(() => sink.stop());
