@@ -133,7 +133,6 @@ export async function startPushwake(config: PushwakeConfig, opts: StartOptions):
   };
   const onCallEnded = (call: IncomingCall, how: CallEnding): void => {
     calls.remove(call);
-    intake.forget(call.identity.callId);
     for (const fn of endedListeners) fn(call, how);
   };
   const intake = new CallIntake({

@@ -7,7 +7,8 @@ import type { IncomingCall } from './incoming-call.js';
 
 export class CallBook {
   private readonly byCallId = new Map<string, IncomingCall>();
-  private readonly byAor = new Map<string, Set<IncomingCall>>();
+  /** One call, or a Set when a user has several at once (rare: a Set per call costs heap). */
+  private readonly byAor = new Map<string, IncomingCall | Set<IncomingCall>>();
 
   constructor(private readonly capacity: number) {}
 
@@ -28,24 +29,40 @@ export class CallBook {
     return this.byCallId.has(callId);
   }
 
+  get(callId: string): IncomingCall | undefined {
+    return this.byCallId.get(callId);
+  }
+
   add(call: IncomingCall): void {
     this.byCallId.set(call.identity.callId, call);
-    let set = this.byAor.get(call.identity.aor);
-    if (!set) this.byAor.set(call.identity.aor, (set = new Set()));
-    set.add(call);
+    const aor = call.identity.aor;
+    const held = this.byAor.get(aor);
+    if (held === undefined) this.byAor.set(aor, call);
+    else if (held instanceof Set) held.add(call);
+    else if (held !== call) this.byAor.set(aor, new Set([held, call]));
   }
 
   remove(call: IncomingCall): void {
     if (this.byCallId.get(call.identity.callId) === call) this.byCallId.delete(call.identity.callId);
-    const set = this.byAor.get(call.identity.aor);
-    set?.delete(call);
-    if (set?.size === 0) this.byAor.delete(call.identity.aor);
+    const aor = call.identity.aor;
+    const held = this.byAor.get(aor);
+    if (held === call) this.byAor.delete(aor);
+    else if (held instanceof Set) {
+      held.delete(call);
+      if (held.size === 1) this.byAor.set(aor, [...held][0] as IncomingCall);
+      else if (held.size === 0) this.byAor.delete(aor);
+    }
+  }
+
+  private callsOf(aor: string): IncomingCall[] {
+    const held = this.byAor.get(aor);
+    return held === undefined ? [] : held instanceof Set ? [...held] : [held];
   }
 
   /** Offer a fresh registration to the user's calls; true when one of them took the device. */
   deviceRegistered(binding: Binding, pushHint?: string): boolean {
     let taken = false;
-    for (const call of [...(this.byAor.get(binding.aor) ?? [])]) {
+    for (const call of this.callsOf(binding.aor)) {
       if (call.deviceRegistered(binding, pushHint)) taken = true;
     }
     return taken;

@@ -7,7 +7,7 @@ import type { Binding } from '../domain/binding.js';
 import type { Logger } from '../log.js';
 import type { BindingStore } from '../store/binding-store.js';
 import { aorOf, parseNameAddr, parseSipUri } from '../sip/name-addr.js';
-import { keepInviteCancellable, type InboundRequest, type ServerResponse, type SipApp } from '../sip/srf.js';
+import { keepInviteCancellable, type Headers, type InboundRequest, type ServerResponse, type SipApp, type SipDialog } from '../sip/srf.js';
 import type { CallBook } from './call-book.js';
 import type { CallerSide, CallIdentity } from './call-types.js';
 import { callerInfoOf } from './caller-info.js';
@@ -29,13 +29,7 @@ export interface IntakeDeps {
 export class CallIntake {
   /** Call-IDs between arrival and their IncomingCall (store lookups are async). */
   private readonly arriving = new Set<string>();
-  /** The INVITE of each call in progress, by Call-ID; bounded by the CallBook's capacity. */
-  private readonly invites = new Map<string, InboundRequest>();
 
-  /** The call is over: its INVITE need not be remembered. */
-  forget(callId: string): void {
-    this.invites.delete(callId);
-  }
 
   constructor(private readonly deps: IntakeDeps) {}
 
@@ -57,8 +51,7 @@ export class CallIntake {
       // The same call re-sent on a new transaction (RFC 3261 8.2.2.2 merged request).
       d.log.info({ callId: req.callId }, 'INVITE for a call already in progress refused');
       res.send(482, 'Loop Detected', {});
-      const original = this.invites.get(req.callId);
-      if (original) keepInviteCancellable(original);
+      d.book.get(req.callId)?.duplicateRefused();
       return;
     }
     if (!req.body || !/^v=0/m.test(req.body)) {
@@ -81,14 +74,12 @@ export class CallIntake {
       else cancelled = reason;
     });
     this.arriving.add(req.callId);
-    this.invites.set(req.callId, req);
     let callee: { aor: string; bindings: Binding[] } | undefined;
     try {
       callee = await this.findCallee(req);
     } finally {
       this.arriving.delete(req.callId);
     }
-    if (cancelled !== null || !callee) this.invites.delete(req.callId);
     if (cancelled !== null) return;
     if (!callee) {
       d.log.info({ callId: req.callId, uri: req.uri }, 'INVITE for an unknown user');
@@ -105,7 +96,7 @@ export class CallIntake {
       sdp: req.body ?? '',
     };
     const log = d.log.child({ callId: identity.callId, aor: identity.aor, callUuid: identity.callUuid });
-    call = d.createCall(identity, callerSide(d.app, req, res), log);
+    call = d.createCall(identity, new SrfCallerSide(d.app, req, res), log);
     d.book.add(call);
     call.start(callee.bindings);
   }
@@ -130,18 +121,29 @@ export class CallIntake {
   }
 }
 
-function callerSide(app: SipApp, req: InboundRequest, res: ServerResponse): CallerSide {
-  return {
-    provisional(status, reason, sdp) {
-      if (res.finalResponseSent) return;
-      res.send(status, reason, sdp ? { body: sdp, headers: { 'Content-Type': 'application/sdp' } } : {});
-    },
-    reject(status, reason, headers) {
-      if (res.finalResponseSent) return;
-      res.send(status, reason, { headers });
-    },
-    answer(sdp, headers) {
-      return app.createUas(req, res, { localSdp: sdp, headers });
-    },
-  };
+/** The parked INVITE over drachtio-srf (a class: one per parked call, no closures). */
+class SrfCallerSide implements CallerSide {
+  constructor(
+    private readonly app: SipApp,
+    private readonly req: InboundRequest,
+    private readonly res: ServerResponse,
+  ) {}
+
+  provisional(status: number, reason: string, sdp?: string): void {
+    if (this.res.finalResponseSent) return;
+    this.res.send(status, reason, sdp ? { body: sdp, headers: { 'Content-Type': 'application/sdp' } } : {});
+  }
+
+  reject(status: number, reason: string, headers: Headers): void {
+    if (this.res.finalResponseSent) return;
+    this.res.send(status, reason, { headers });
+  }
+
+  answer(sdp: string, headers: Headers): Promise<SipDialog> {
+    return this.app.createUas(this.req, this.res, { localSdp: sdp, headers });
+  }
+
+  keepCancellable(): void {
+    keepInviteCancellable(this.req);
+  }
 }

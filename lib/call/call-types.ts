@@ -1,6 +1,7 @@
 /** The seams of an IncomingCall: what it asks of the SIP side and of the push side. */
 import type { Binding, EndedNotice } from '../domain/binding.js';
 import type { Logger } from '../log.js';
+import type { StopSignal } from '../push/retry.js';
 import type { Headers, SipDialog } from '../sip/srf.js';
 import type { CallerInfo } from './caller-info.js';
 
@@ -37,6 +38,8 @@ export interface CallerSide {
   provisional(status: number, reason: string, sdp?: string): void;
   reject(status: number, reason: string, headers: Headers): void;
   answer(sdp: string, headers: Headers): Promise<SipDialog>;
+  /** The PBX re-sent this call's INVITE: make sure the PBX's CANCEL still reaches this one. */
+  keepCancellable?(): void;
 }
 
 export type WakeOutcome =
@@ -52,7 +55,7 @@ export interface CallPorts {
    * Push the device once for this call, retrying transient APNs errors until `deadline`.
    * `signal` aborts when the call is over: nothing more may be sent for it then.
    */
-  wake(binding: Binding, call: CallIdentity, deadline: number, signal: AbortSignal): Promise<WakeOutcome>;
+  wake(binding: Binding, call: CallIdentity, deadline: number, signal: StopSignal): Promise<WakeOutcome>;
   oweEndedNotice(notice: EndedNotice): void;
 }
 

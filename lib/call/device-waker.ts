@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import { tokenPrefix } from '../log.js';
 import type { PayloadTemplate } from '../push/payload.js';
 import type { PushSender } from '../push/push-outcome.js';
-import { sendWithRetry } from '../push/retry.js';
+import { sendWithRetry, type StopSignal } from '../push/retry.js';
 import type { BindingStore } from '../store/binding-store.js';
 import type { CallIdentity, WakeOutcome } from './call-types.js';
 
@@ -46,7 +46,7 @@ export class DeviceWaker {
     };
   }
 
-  async wake(b: Binding, call: CallIdentity, deadline: number, signal?: AbortSignal): Promise<WakeOutcome> {
+  async wake(b: Binding, call: CallIdentity, deadline: number, signal?: StopSignal): Promise<WakeOutcome> {
     if (!b.push) return { kind: 'failed', why: 'device has no push token' };
     if (signal?.aborted) return { kind: 'failed', why: 'call over before the push' };
     // Long enough to cover PBX re-sends of the same call; shorter than any sane call id reuse.

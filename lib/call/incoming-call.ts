@@ -23,17 +23,31 @@ interface LegSlot {
   done: boolean;
 }
 
+/** A device this call pushed (or is pushing): whether it is still awaited, and when its push expires. */
+interface PushedDevice {
+  binding: Binding;
+  awaiting: boolean;
+  /** Set once the push went out; only such devices are owed an ended notice. */
+  pushExpiresAt?: number;
+}
+
 /** Leg failures that mean the INVITE probably never reached the device (dead flow). */
 const UNREACHED = new Set([408, 480, 500, 503]);
 
 export class IncomingCall {
   private state: CallState = 'parked';
-  private readonly legs = new Map<string, LegSlot>();
-  private readonly outcomes: LegOutcome[] = [];
-  /** Devices pushed (or being pushed) whose fresh REGISTER has not come yet. */
-  private readonly awaiting = new Map<string, Binding>();
-  /** When each device's push expires; only pushes that went out are owed a notice. */
-  private readonly pushExpiry = new Map<string, number>();
+  // Made on first use: a parked call has no legs yet, and thousands of calls may be parked.
+  private legSlots: Map<string, LegSlot> | undefined;
+  private legOutcomes: LegOutcome[] | undefined;
+  private get legs(): Map<string, LegSlot> {
+    return (this.legSlots ??= new Map());
+  }
+  private get outcomes(): LegOutcome[] {
+    return (this.legOutcomes ??= []);
+  }
+  /** Devices this call pushed (or is pushing), awaited until their fresh REGISTER comes. */
+  private readonly devices = new Map<string, PushedDevice>();
+  private awaitingCount = 0;
   private pushFailures = 0;
   private wakeWindowClosed = false;
   private wakeTimer: NodeJS.Timeout | undefined;
@@ -42,8 +56,11 @@ export class IncomingCall {
   private earlyMediaSent = false;
   private unbridge: (() => void) | undefined;
   private endedHow: CallEnding | undefined;
-  /** Aborted as soon as the call is answered or over: no push may start after that. */
-  private readonly pushes = new AbortController();
+  /**
+   * Raised as soon as the call is answered or over: no push may start after that. (A plain flag:
+   * an AbortController per parked call costs more heap than the rest of its state.)
+   */
+  private readonly pushes = { aborted: false };
   /** The Reason the call ended with (or was answered elsewhere with), once it has. */
   private finalReason: string | undefined;
 
@@ -66,7 +83,7 @@ export class IncomingCall {
 
   /** Devices this call still waits on (tests and the CallBook's index). */
   get awaitedDevices(): string[] {
-    return [...this.awaiting.keys()];
+    return [...this.devices].filter(([, d]) => d.awaiting).map(([key]) => key);
   }
 
   /** Ring what is awake, push what sleeps. */
@@ -89,7 +106,8 @@ export class IncomingCall {
       this.wakeTimer = setTimeout(() => this.onWakeTimeout(), this.settings.wakeTimeoutMs);
       const deadline = now + this.settings.wakeTimeoutMs;
       for (const b of toWake) {
-        this.awaiting.set(b.deviceKey, b);
+        this.devices.set(b.deviceKey, { binding: b, awaiting: true });
+        this.awaitingCount++;
         void this.push(b, deadline);
       }
     }
@@ -99,18 +117,19 @@ export class IncomingCall {
   private async push(b: Binding, deadline: number): Promise<void> {
     let outcome;
     try {
-      outcome = await this.ports.wake(b, this.identity, deadline, this.pushes.signal);
+      outcome = await this.ports.wake(b, this.identity, deadline, this.pushes);
     } catch (err) {
       outcome = { kind: 'failed' as const, why: (err as Error).message };
     }
     if (outcome.kind === 'sent') {
-      this.pushExpiry.set(b.deviceKey, outcome.expiresAt);
+      const pushed = this.devices.get(b.deviceKey);
+      if (pushed) pushed.pushExpiresAt = outcome.expiresAt;
       // The call ended while this push was in flight: the phone will show it, so it is owed a notice.
       if (this.finalReason !== undefined && !this.legs.has(b.deviceKey)) this.oweNotice(b, this.finalReason);
       return;
     }
     if (outcome.kind !== 'failed' || this.state === 'ended' || this.state === 'answered') return;
-    if (!this.awaiting.delete(b.deviceKey)) return;
+    if (!this.stopAwaiting(b.deviceKey)) return;
     if (isAwake(b, this.ports.now())) {
       // Its own registration is alive: its flow may still reach it without a push.
       this.log.warn({ deviceKey: b.deviceKey, why: outcome.why }, 'push failed; ringing the device over its flow');
@@ -129,9 +148,9 @@ export class IncomingCall {
   deviceRegistered(b: Binding, pushHint?: string): boolean {
     if (this.state !== 'parked' && this.state !== 'ringing') return false;
     const hinted = pushHint !== undefined && pushHint === this.identity.pushHint && b.aor === this.identity.aor;
-    if (!this.awaiting.has(b.deviceKey) && !hinted) return false;
+    if (!this.devices.get(b.deviceKey)?.awaiting && !hinted) return false;
     if (this.legs.has(b.deviceKey)) return true;
-    this.awaiting.delete(b.deviceKey);
+    this.stopAwaiting(b.deviceKey);
     this.log.info({ deviceKey: b.deviceKey, hinted }, 'device woke; ringing it');
     this.addLeg(b);
     return true;
@@ -143,6 +162,11 @@ export class IncomingCall {
     const reason = reasonHeader ?? Reasons.cancelled;
     this.cancelLegs(reason);
     this.end('caller-cancelled', reason);
+  }
+
+  /** The same call arrived again on a new transaction (and was refused 482). */
+  duplicateRefused(): void {
+    this.caller.keepCancellable?.();
   }
 
   /** Stop everything now (shutdown): legs cancelled, caller answered 503 if still waiting. */
@@ -175,7 +199,7 @@ export class IncomingCall {
     if (this.state !== 'parked' && this.state !== 'ringing') return;
     if (ev.kind === 'progress') {
       // Early media only while one device can answer: another device's 200 would carry other SDP.
-      if (ev.sdp && !this.earlyMediaSent && this.legs.size === 1 && this.awaiting.size === 0) {
+      if (ev.sdp && !this.earlyMediaSent && this.legs.size === 1 && this.awaitingCount === 0) {
         this.earlyMediaSent = true;
         this.caller.provisional(183, 'Session Progress', ev.sdp);
       } else if (ev.status === 180) this.sendRinging();
@@ -186,7 +210,7 @@ export class IncomingCall {
     this.outcomes.push({ status: ev.status, reason: ev.reason });
     this.log.info({ deviceKey, status: ev.status }, 'leg failed');
     // A pushed phone whose INVITE never arrived shows the call: it is owed an ended notice.
-    if (UNREACHED.has(ev.status) && this.pushExpiry.has(deviceKey)) this.oweNotice(slot.binding, sipReason(480, 'Device unreachable'));
+    if (UNREACHED.has(ev.status) && this.devices.get(deviceKey)?.pushExpiresAt !== undefined) this.oweNotice(slot.binding, sipReason(480, 'Device unreachable'));
     if (ev.status >= 600) {
       const reason = Reasons.declinedElsewhere(ev.status, ev.reason);
       this.cancelLegs(reason);
@@ -203,7 +227,7 @@ export class IncomingCall {
       return;
     }
     this.state = 'answered';
-    this.pushes.abort();
+    this.pushes.aborted = true;
     this.clearTimers();
     this.log.info({ deviceKey }, 'answered');
     this.cancelLegs(Reasons.completedElsewhere, deviceKey);
@@ -249,7 +273,7 @@ export class IncomingCall {
   private maybeFinish(): void {
     if (this.state !== 'parked' && this.state !== 'ringing') return;
     for (const slot of this.legs.values()) if (!slot.done) return;
-    if (this.awaiting.size > 0 && !this.wakeWindowClosed) return;
+    if (this.awaitingCount > 0 && !this.wakeWindowClosed) return;
     const best = bestFinalResponse(this.outcomes);
     if (best) {
       this.reject(best.status, best.reason, sipReason(best.status, best.reason), 'all-legs-failed');
@@ -283,12 +307,16 @@ export class IncomingCall {
   /** Phones pushed for this call that never got a leg learn, when they wake, that it is over. */
   private oweNotices(reason: string): void {
     this.finalReason = reason;
-    for (const b of this.awaiting.values()) this.oweNotice(b, reason);
-    this.awaiting.clear();
+    for (const d of this.devices.values()) {
+      if (!d.awaiting) continue;
+      d.awaiting = false;
+      this.oweNotice(d.binding, reason);
+    }
+    this.awaitingCount = 0;
   }
 
   private oweNotice(b: Binding, reason: string): void {
-    const pushExpires = this.pushExpiry.get(b.deviceKey);
+    const pushExpires = this.devices.get(b.deviceKey)?.pushExpiresAt;
     if (pushExpires === undefined) return;
     this.ports.oweEndedNotice({
       aor: b.aor,
@@ -303,6 +331,15 @@ export class IncomingCall {
     });
   }
 
+  /** The device is no longer awaited; false if it was not. */
+  private stopAwaiting(deviceKey: string): boolean {
+    const d = this.devices.get(deviceKey);
+    if (!d?.awaiting) return false;
+    d.awaiting = false;
+    this.awaitingCount--;
+    return true;
+  }
+
   private clearTimers(): void {
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     if (this.ringTimer) clearTimeout(this.ringTimer);
@@ -314,7 +351,7 @@ export class IncomingCall {
     if (this.state === 'ended') return;
     this.state = 'ended';
     this.endedHow = how;
-    this.pushes.abort();
+    this.pushes.aborted = true;
     this.clearTimers();
     this.oweNotices(reason ?? this.finalReason ?? Reasons.cancelled);
     this.unbridge?.();

@@ -1,5 +1,10 @@
 import type { PushOutcome, PushSender, VoipPush } from './push-outcome.js';
 
+/** What stops retries: an AbortSignal, or any object with the same `aborted` flag. */
+export interface StopSignal {
+  readonly aborted: boolean;
+}
+
 export interface RetryPolicy {
   /** Epoch ms after which no attempt starts: the moment the push stops standing for a live
    * call (typically the call's wake timeout, or the push's expiry, whichever is earlier). */
@@ -16,7 +21,7 @@ export interface RetryPolicy {
   /** Source in [0, 1) for jitter: a delay is drawn from [d/2, d]. Default: no jitter. */
   random?: () => number;
   /** Aborting (the call ended) stops before the next attempt. */
-  signal?: AbortSignal;
+  signal?: StopSignal;
 }
 
 /**

@@ -347,3 +347,29 @@ describe('IncomingCall push fallback', () => {
     vi.useRealTimers();
   });
 });
+
+describe('CallBook', () => {
+  it('offers a registration to every call of the user, and forgets calls as they end', async () => {
+    vi.useFakeTimers();
+    const book = new CallBook(10);
+    const a = new CallFixture({}, { callId: 'a' }, (c) => book.remove(c));
+    const b = new CallFixture({}, { callId: 'b' }, (c) => book.remove(c));
+    for (const f of [a, b]) {
+      book.add(f.call);
+      f.call.start([binding(1)]);
+    }
+    await vi.advanceTimersByTimeAsync(0);
+    expect(book.size).toBe(2);
+    expect(book.deviceRegistered(binding(1))).toBe(true);
+    expect(a.legs).toHaveLength(1);
+    expect(b.legs).toHaveLength(1);
+    a.call.abort();
+    expect(book.size).toBe(1);
+    expect(book.aorCount).toBe(1);
+    b.call.abort();
+    expect(book.size).toBe(0);
+    expect(book.aorCount).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+    vi.useRealTimers();
+  });
+});
