@@ -5,9 +5,10 @@
  * SipLab's shape, with the lookups a few thousand phones need (maps, not scans).
  */
 import { mergeTrees, runCleanups, type Cleanup } from '../../lib/testkit/cleanups.js';
+import { loopbackOverrides } from '../../lib/testkit/loopback-config.js';
 import { drachtioBin } from '../../lib/testkit/binaries.js';
 import { startDrachtioServer } from '../../lib/testkit/drachtio-server.js';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DeepPartial } from '../../lib/config/load.js';
@@ -68,8 +69,6 @@ export class LoopbackDeployment {
       // Keeps only a few pushes: the benchmarks listen to 'push' events instead.
       const sink = await startPushSink({ output: 'none', maxRecorded: 16 });
       cleanups.push(() => sink.stop());
-      writeFileSync(join(dir, 'key.p8'), sink.keyPem ?? '');
-      writeFileSync(join(dir, 'ca.pem'), sink.caCertPem);
 
       let engine: Record<string, unknown> = { mode: 'embedded', port: 0, perSourceRatePerSec: NO_SOURCE_LIMIT };
       if (opts.engine === 'drachtio') {
@@ -80,14 +79,7 @@ export class LoopbackDeployment {
         engine = { mode: 'external', host: '127.0.0.1', port: drachtio.wirePort, secret: drachtio.secret };
       }
       const config = mergeTrees(
-        {
-          sip: { listen: [{ address: '127.0.0.1', port: 0, transports: ['udp', 'tcp'] }] },
-          engine,
-          upstream: { registrar: `sip:${agentHost}` },
-          registration: { defaultTopic: 'com.example.phone.voip' },
-          apns: { keyFile: join(dir, 'key.p8'), keyId: sink.keyId ?? '', teamId: sink.teamId ?? '', host: '127.0.0.1', port: sink.port, caFile: join(dir, 'ca.pem') },
-          store: { kind: 'embedded', path: join(dir, 'store') },
-        },
+        { ...loopbackOverrides(sink, dir, `sip:${agentHost}`), engine },
         opts.config as Record<string, unknown>,
       );
       const pushwake = await PushwakeProcess.start({ config, trace: opts.trace, logLevel: opts.logLevel });

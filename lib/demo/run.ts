@@ -6,7 +6,7 @@
  * gets the INVITE and answers; the PBX hangs up. Prints the ladder of who sent what and when,
  * and the wake latency.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -18,6 +18,8 @@ import { startPushwake, type RunningPushwake } from '../pushwake.js';
 import type { SipApp } from '../sip/srf.js';
 import { DemoPbx, DemoPhone } from './agents.js';
 import { startAgentHost } from '../testkit/agents.js';
+import { mergeTrees } from '../testkit/cleanups.js';
+import { loopbackOverrides } from '../testkit/loopback-config.js';
 import { defaultClock, Ladder, type LadderStep } from './ladder.js';
 
 export interface DemoOptions {
@@ -94,24 +96,13 @@ async function setUpStage(cleanups: Cleanup[], ladder: Ladder): Promise<Stage> {
 
   const sink = await startPushSink({ output: 'none' });
   cleanups.push(() => sink.stop());
-  writeFileSync(join(dir, 'apns-key.p8'), sink.keyPem ?? '', { mode: 0o600 });
-  writeFileSync(join(dir, 'push-sink-ca.pem'), sink.caCertPem);
 
   const config = loadConfig({
     env: {},
-    overrides: {
-      sip: { listen: [{ address: '127.0.0.1', port: 0, transports: ['udp', 'tcp'] }] },
-      engine: { mode: 'embedded', port: 0 },
-      upstream: { registrar: `sip:${agentHost}` },
-      registration: { defaultTopic: 'com.example.phone.voip' },
-      apns: {
-        keyFile: join(dir, 'apns-key.p8'), keyId: sink.keyId ?? '', teamId: sink.teamId ?? '',
-        host: '127.0.0.1', port: sink.port, caFile: join(dir, 'push-sink-ca.pem'),
-      },
+    overrides: mergeTrees(loopbackOverrides(sink, dir, `sip:${agentHost}`), {
       call: { wakeTimeoutMs: 5000 },
-      store: { kind: 'embedded', path: join(dir, 'store') },
       log: { level: 'info' },
-    },
+    }),
   });
   let ended: () => void = () => undefined;
   const callEnded = new Promise<void>((resolve) => (ended = resolve));

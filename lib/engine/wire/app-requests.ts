@@ -6,9 +6,9 @@ import { resolveTarget } from '../transport/target-resolution.js';
 import type { Destination } from '../transport/types.js';
 import type { AppConnection } from './app-connection.js';
 import { copyAppHeaders, ensureContentType, replaceLocalhost } from './app-headers.js';
-import { forwardResponseToApp } from './network-responses.js';
+import { confirmRequestSent, startAppTransaction } from './network-responses.js';
 import { apiResponse, requestSentData } from './protocol.js';
-import { localContact, sentRequestMeta, type PendingAppRequest, type WireContext } from './wire-state.js';
+import { localContact, sentRequestMeta, type WireContext } from './wire-state.js';
 
 export class AppRequestError extends Error {}
 
@@ -28,14 +28,8 @@ export class OutOfDialogSender {
     const transactionId = generateTransactionId();
     const newDialogId = req.method === 'INVITE' || req.method === 'SUBSCRIBE'
       ? `${req.callId};from-tag=${req.fromTag ?? ''}` : undefined;
-    const pending: PendingAppRequest = { transactionId, tx: undefined as never, request: req, conn, dest, newDialogId };
-    pending.tx = this.ctx.transactions.request(req, dest, {
-      onResponse: (res, inbound) => forwardResponseToApp(this.ctx, pending, res, inbound),
-    });
-    if (pending.tx.state !== 'Terminated') this.ctx.appRequests.set(transactionId, pending);
-    const wire = req.wire();
-    const meta = sentRequestMeta(this.ctx, dest.transport, wire.length);
-    conn.send(apiResponse(msgId, true, requestSentData(meta, transactionId, wire.toString('utf8'))));
+    startAppTransaction(this.ctx, { transactionId, request: req, conn, dest, newDialogId });
+    confirmRequestSent(this.ctx, conn, msgId, req, dest, transactionId);
   }
 
   private build(appReq: SipRequest, routeUrl?: string): { req: SipRequest; dest: Destination } {

@@ -4,9 +4,9 @@ import type { Destination } from '../transport/types.js';
 import type { AppConnection } from './app-connection.js';
 import { viaFor } from './app-requests.js';
 import { copyAppHeaders, ensureContentType } from './app-headers.js';
-import { forwardResponseToApp } from './network-responses.js';
-import { apiResponse, requestSentData, sipToApp } from './protocol.js';
-import { removeSession, sentRequestMeta, type DialogSession, type PendingAppRequest, type WireContext } from './wire-state.js';
+import { confirmRequestSent, startAppTransaction } from './network-responses.js';
+import { apiResponse, sipToApp } from './protocol.js';
+import { removeSession, sentRequestMeta, type DialogSession, type WireContext } from './wire-state.js';
 
 const DIALOG_OWNED = ['from', 'to', 'call-id', 'cseq', 'max-forwards'];
 
@@ -34,15 +34,9 @@ export class InDialogSender {
       session.lastAck = { ack: req, dest };
       this.ctx.transactions.sendStateless(req, dest);
     } else {
-      const pending: PendingAppRequest = { transactionId, tx: undefined as never, request: req, conn, dest, dialogId };
-      pending.tx = this.ctx.transactions.request(req, dest, {
-        onResponse: (res, inbound) => forwardResponseToApp(this.ctx, pending, res, inbound),
-      });
-      if (pending.tx.state !== 'Terminated') this.ctx.appRequests.set(transactionId, pending);
+      startAppTransaction(this.ctx, { transactionId, request: req, conn, dest, dialogId });
     }
-    const wire = req.wire();
-    const meta = sentRequestMeta(this.ctx, dest.transport, wire.length);
-    conn.send(apiResponse(msgId, true, requestSentData(meta, transactionId, wire.toString('utf8'))));
+    confirmRequestSent(this.ctx, conn, msgId, req, dest, transactionId);
   }
 
   private build(session: DialogSession, appReq: SipRequest): { req: SipRequest; dest: Destination } {

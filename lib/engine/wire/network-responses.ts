@@ -1,8 +1,28 @@
-import type { SipResponse } from '../messages/index.js';
+import type { SipRequest, SipResponse } from '../messages/index.js';
 import { Dialog, DialogState, endsDialog } from '../dialogs/dialog.js';
-import type { InboundMessage } from '../transport/types.js';
-import { sipToApp } from './protocol.js';
-import { inboundMeta, removeSession, transportMeta, type PendingAppRequest, type WireContext } from './wire-state.js';
+import type { Destination, InboundMessage } from '../transport/types.js';
+import type { AppConnection } from './app-connection.js';
+import { apiResponse, requestSentData, sipToApp } from './protocol.js';
+import { inboundMeta, removeSession, sentRequestMeta, transportMeta, type PendingAppRequest, type WireContext } from './wire-state.js';
+
+/**
+ * Send an app's request in a client transaction whose responses go back to the app, and track
+ * it (until it terminates) so a CANCEL from the app can find it.
+ */
+export function startAppTransaction(ctx: WireContext, fields: Omit<PendingAppRequest, 'tx'>): void {
+  const pending = { ...fields, tx: undefined as never } as PendingAppRequest;
+  pending.tx = ctx.transactions.request(fields.request, fields.dest, {
+    onResponse: (res, inbound) => forwardResponseToApp(ctx, pending, res, inbound),
+  });
+  if (pending.tx.state !== 'Terminated') ctx.appRequests.set(fields.transactionId, pending);
+}
+
+/** Tell the app its request went out, echoing what was sent (as drachtio-server does). */
+export function confirmRequestSent(ctx: WireContext, conn: AppConnection, msgId: string, req: SipRequest, dest: Destination, transactionId: string): void {
+  const wire = req.wire();
+  const meta = sentRequestMeta(ctx, dest.transport, wire.length);
+  conn.send(apiResponse(msgId, true, requestSentData(meta, transactionId, wire.toString('utf8'))));
+}
 
 /**
  * Passes responses to app-sent requests back up, keeping dialogs in step:

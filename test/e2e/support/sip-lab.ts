@@ -3,7 +3,7 @@
  * drachtio-server named by DRACHTIO_BIN), its store, the push sink standing in for APNs, and the
  * agents playing the PBX and the phones.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type DeepPartial } from '../../../lib/config/load.js';
@@ -17,6 +17,7 @@ import { Pbx, Phone, startAgentHost, type PushStyle } from '../../../lib/testkit
 import { startDrachtioServer, type DrachtioServer } from '../../../lib/testkit/drachtio-server.js';
 import { drachtioBin } from '../../../lib/testkit/binaries.js';
 import { mergeTrees, runCleanups } from '../../../lib/testkit/cleanups.js';
+import { loopbackOverrides } from '../../../lib/testkit/loopback-config.js';
 
 export type EngineKind = 'embedded' | 'drachtio';
 
@@ -62,8 +63,6 @@ export class SipLab {
 
     const sink = await startPushSink({ output: 'none' });
     cleanups.push(() => sink.stop());
-    writeFileSync(join(dir, 'key.p8'), sink.keyPem ?? '');
-    writeFileSync(join(dir, 'ca.pem'), sink.caCertPem);
 
     let drachtio: DrachtioServer | undefined;
     if (opts.engine === 'drachtio') {
@@ -78,17 +77,12 @@ export class SipLab {
     const config = loadConfig({
       env: {},
       overrides: mergeTrees(
-        {
-          sip: { listen: [{ address: '127.0.0.1', port: 0, transports: ['udp', 'tcp'] }] },
-          engine: drachtio
-            ? { mode: 'external', host: '127.0.0.1', port: drachtio.wirePort, secret: drachtio.secret }
-            : { mode: 'embedded', port: 0 },
-          upstream: { registrar: `sip:${agentHost}` },
-          registration: { defaultTopic: 'com.example.phone.voip' },
-          apns: { keyFile: join(dir, 'key.p8'), keyId: sink.keyId ?? '', teamId: sink.teamId ?? '', host: '127.0.0.1', port: sink.port, caFile: join(dir, 'ca.pem'), retryBaseDelayMs: 20 },
+        mergeTrees(loopbackOverrides(sink, dir, `sip:${agentHost}`), {
+          ...(drachtio ? { engine: { mode: 'external', host: '127.0.0.1', port: drachtio.wirePort, secret: drachtio.secret } } : {}),
+          apns: { retryBaseDelayMs: 20 },
           call: { wakeTimeoutMs: 4000, ringTimeoutMs: 8000 },
-          store: opts.redisUrl ? { kind: 'redis', url: opts.redisUrl, keyPrefix: `lab${Date.now()}:` } : { kind: 'embedded', path: join(dir, 'store') },
-        },
+          ...(opts.redisUrl ? { store: { kind: 'redis', url: opts.redisUrl, keyPrefix: `lab${Date.now()}:` } } : {}),
+        }),
         opts.config ?? {},
       ),
     });

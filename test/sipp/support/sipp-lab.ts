@@ -5,6 +5,8 @@
  * with `--on-push`: every push the sink accepts starts device-wake.xml with that push's token
  * and hint.
  */
+import { mergeTrees } from '../../../lib/testkit/cleanups.js';
+import { loopbackOverrides } from '../../../lib/testkit/loopback-config.js';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -74,23 +76,13 @@ export class SippLab {
         .replaceAll('{dir}', `'${dir}'`);
       const sink = await startPushSink({ output: 'none', ...(command ? { onPush: { command, concurrency: 8 } } : {}) });
       cleanups.push(() => sink.stop());
-      writeFileSync(join(dir, 'apns-key.p8'), sink.keyPem ?? '');
-      writeFileSync(join(dir, 'push-sink-ca.pem'), sink.caCertPem);
 
       const config = loadConfig({
         env: {},
-        overrides: {
-          sip: { listen: [{ address: '127.0.0.1', port: 0, transports: ['udp', 'tcp'] }] },
-          engine: { mode: 'embedded', port: 0 },
-          upstream: { registrar: `sip:127.0.0.1:${registrarPort}` },
-          registration: { defaultTopic: 'com.example.phone.voip' },
-          apns: {
-            keyFile: join(dir, 'apns-key.p8'), keyId: sink.keyId ?? '', teamId: sink.teamId ?? '',
-            host: '127.0.0.1', port: sink.port, caFile: join(dir, 'push-sink-ca.pem'), retryBaseDelayMs: 20,
-          },
+        overrides: mergeTrees(loopbackOverrides(sink, dir, `sip:127.0.0.1:${registrarPort}`), {
+          apns: { retryBaseDelayMs: 20 },
           call: { wakeTimeoutMs: 8000 },
-          store: { kind: 'embedded', path: join(dir, 'store') },
-        },
+        }),
       });
       const log = process.env['PUSHWAKE_TEST_LOG'] ? createLogger(process.env['PUSHWAKE_TEST_LOG']) : silentLogger();
       const pushwake = await startPushwake(config, { log });
