@@ -66,9 +66,14 @@ async function start(args: string[]): Promise<number> {
         done();
       });
     };
+    // SIGHUP re-reads the SIP TLS certificate and key (live connections are kept)
+    const reload = (): void => {
+      log.info({ signal: 'SIGHUP', reloaded: running.reloadTls() }, 'reload requested');
+    };
+    process.on('SIGHUP', reload);
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
-  });
+  }).finally(() => process.removeAllListeners('SIGHUP'));
   return 0;
 }
 

@@ -26,9 +26,11 @@ export interface RunningPushwake {
   store: BindingStore;
   calls: CallBook;
   /** The SIP addresses actually listened on (embedded engine); empty with an external engine. */
-  sipAddresses: Array<{ transport: 'udp' | 'tcp'; address: string; port: number }>;
+  sipAddresses: Array<{ transport: 'udp' | 'tcp' | 'tls'; address: string; port: number }>;
   /** host:port put in the Contact registered upstream. */
   advertisedHost: string;
+  /** Re-reads the SIP TLS certificate and key (SIGHUP); false when there is none or the files are bad. */
+  reloadTls(): boolean;
   /** Resolves with each call's ending (tests, metrics later). */
   onCallEnded(fn: (call: IncomingCall, how: CallEnding) => void): void;
   stop(): Promise<void>;
@@ -74,26 +76,42 @@ export async function startPushwake(config: PushwakeConfig, opts: StartOptions):
       }
     : baseSender;
 
+  const trusted = new TrustedSources(config.upstream.trustedSources);
   let engine: EmbeddedEngine | undefined;
   let wire = { host: config.engine.host, port: config.engine.port };
   if (config.engine.mode === 'embedded') {
+    const e = config.engine;
     engine = await startEmbeddedEngine({
-      sip: config.sip.listen.map((l) => ({ address: l.address, port: l.port, transports: l.transports })),
-      wire: { address: config.engine.host, port: config.engine.port, secret: config.engine.secret },
+      sip: config.sip.listen.map((l) => ({ address: l.address, port: l.port, transports: l.transports, ...(l.tlsPort !== undefined ? { tlsPort: l.tlsPort } : {}) })),
+      wire: { address: e.host, port: e.port, secret: e.secret },
+      ...(config.sip.tlsCertFile ? {
+        tls: {
+          certFile: config.sip.tlsCertFile,
+          keyFile: config.sip.tlsKeyFile,
+          ...(config.sip.tlsCaFile ? { caFile: config.sip.tlsCaFile } : {}),
+          watch: config.sip.tlsWatchFiles,
+        },
+      } : {}),
+      isTrusted: (address) => trusted.allows(address),
       limits: {
-        maxMessageBytes: config.engine.maxMessageBytes,
-        perSourceRatePerSec: config.engine.perSourceRatePerSec,
-        tcpHeaderTimeoutMs: config.engine.tcpHeaderTimeoutMs,
-        tcpIdleMs: config.engine.tcpIdleMs,
-        maxTransactions: config.engine.maxTransactions,
+        maxMessageBytes: e.maxMessageBytes,
+        perSourceRatePerSec: e.perSourceRatePerSec,
+        trustedSourceRatePerSec: e.trustedSourceRatePerSec,
+        untrustedRatePerSec: e.untrustedRatePerSec,
+        tcpHeaderTimeoutMs: e.tcpHeaderTimeoutMs,
+        tcpIdleMs: e.tcpIdleMs,
+        connectTimeoutMs: e.connectTimeoutMs,
+        maxConnections: e.maxConnections,
+        udpReceiveBufferBytes: e.udpReceiveBufferBytes,
+        maxTransactions: e.maxTransactions,
       },
       log: (level, msg, fields) => log[level](fields ?? {}, `engine: ${msg}`),
     });
     wire = { host: config.engine.host, port: engine.wirePort };
   }
   const sipAddresses = engine?.sipAddresses ?? [];
-  const advertisedHost = config.sip.advertisedHost || defaultAdvertised(sipAddresses, config);
-  const advertisedTransport: 'udp' | 'tcp' = sipAddresses.some((a) => a.transport === 'udp') || sipAddresses.length === 0 ? 'udp' : 'tcp';
+  const advertisedTransport = config.sip.advertisedTransport || defaultTransport(sipAddresses);
+  const advertisedHost = config.sip.advertisedHost || defaultAdvertised(sipAddresses.filter((a) => a.transport === advertisedTransport), config);
 
   const app = createSipApp();
   const calls = new CallBook(config.call.maxParkedCalls);
@@ -139,7 +157,7 @@ export async function startPushwake(config: PushwakeConfig, opts: StartOptions):
     app,
     store,
     book: calls,
-    trusted: new TrustedSources(config.upstream.trustedSources),
+    trusted,
     contactUserPrefix: config.registration.contactUserPrefix,
     retryAfterSeconds: config.call.retryAfterSeconds,
     log,
@@ -199,6 +217,7 @@ export async function startPushwake(config: PushwakeConfig, opts: StartOptions):
     get advertisedHost() {
       return relaySettings.advertisedHost;
     },
+    reloadTls: () => engine?.reloadTls() ?? false,
     onCallEnded: (fn) => endedListeners.push(fn),
     async stop() {
       calls.abortAll();
@@ -240,6 +259,12 @@ export function advertisedFromHostport(hostport: string): string | undefined {
 
 function allFromHostport(hostport: string): string[] {
   return [...hostport.matchAll(/(?:udp|tcp|tls|wss?)\/([^,\s]+)/gi)].map((m) => m[1] ?? '').filter(Boolean);
+}
+
+/** What the PBX is told to use by default: UDP when listened on, else TCP, else TLS. */
+function defaultTransport(addrs: Array<{ transport: 'udp' | 'tcp' | 'tls' }>): 'udp' | 'tcp' | 'tls' {
+  if (addrs.length === 0 || addrs.some((a) => a.transport === 'udp')) return 'udp';
+  return addrs.some((a) => a.transport === 'tcp') ? 'tcp' : 'tls';
 }
 
 function defaultAdvertised(addrs: Array<{ address: string; port: number }>, config: PushwakeConfig): string {

@@ -110,6 +110,13 @@ function validate(tree: Tree): PushwakeConfig {
   if (c.registration.defaultExpires < c.registration.minExpires || c.registration.defaultExpires > c.registration.maxExpires) {
     throw new ConfigError('registration.defaultExpires', 'must lie between minExpires and maxExpires');
   }
+  const listensTls = c.sip.listen.some((l) => l.transports.includes('tls'));
+  if (listensTls && c.engine.mode === 'embedded' && (c.sip.tlsCertFile === '' || c.sip.tlsKeyFile === '')) {
+    throw new ConfigError(c.sip.tlsCertFile === '' ? 'sip.tlsCertFile' : 'sip.tlsKeyFile', 'is required when a sip.listen entry has tls');
+  }
+  if ((c.sip.tlsCertFile === '') !== (c.sip.tlsKeyFile === '')) {
+    throw new ConfigError(c.sip.tlsCertFile === '' ? 'sip.tlsCertFile' : 'sip.tlsKeyFile', 'must be set together with its pair (tlsCertFile and tlsKeyFile)');
+  }
   if (c.apns.keyFile !== '' && (c.apns.keyId === '' || c.apns.teamId === '')) {
     throw new ConfigError(c.apns.keyId === '' ? 'apns.keyId' : 'apns.teamId', 'is required when apns.keyFile is set');
   }

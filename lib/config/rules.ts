@@ -48,14 +48,16 @@ export const listenList: Rule = (v) => {
   for (const [i, item] of v.entries()) {
     if (typeof item !== 'object' || item === null) return `[${i}] must be an object`;
     const e = item as Record<string, unknown>;
-    const unknown = Object.keys(e).filter((k) => !['address', 'port', 'transports'].includes(k));
+    const unknown = Object.keys(e).filter((k) => !['address', 'port', 'transports', 'tlsPort'].includes(k));
     if (unknown.length > 0) return `[${i}] has unknown key ${unknown[0]}`;
     if (typeof e['address'] !== 'string' || isIP(e['address']) === 0) return `[${i}].address must be an IP address`;
     if (int(0, 65535)(e['port']) !== undefined) return `[${i}].port must be an integer from 0 to 65535`;
     const t = e['transports'];
-    if (!Array.isArray(t) || t.length === 0 || t.some((x) => x !== 'udp' && x !== 'tcp')) {
-      return `[${i}].transports must be a non-empty list of udp, tcp`;
+    if (!Array.isArray(t) || t.length === 0 || t.some((x) => x !== 'udp' && x !== 'tcp' && x !== 'tls')) {
+      return `[${i}].transports must be a non-empty list of udp, tcp, tls`;
     }
+    if (e['tlsPort'] !== undefined && int(0, 65535)(e['tlsPort']) !== undefined) return `[${i}].tlsPort must be an integer from 0 to 65535`;
+    if (e['tlsPort'] !== undefined && !t.includes('tls')) return `[${i}].tlsPort is set but tls is not in transports`;
   }
   return undefined;
 };
@@ -64,14 +66,24 @@ export const listenList: Rule = (v) => {
 export const rules: Record<string, Rule> = {
   'sip.listen': listenList,
   'sip.advertisedHost': str,
+  'sip.advertisedTransport': oneOf('', 'udp', 'tcp', 'tls'),
+  'sip.tlsCertFile': str,
+  'sip.tlsKeyFile': str,
+  'sip.tlsCaFile': str,
+  'sip.tlsWatchFiles': bool,
   'engine.mode': oneOf('embedded', 'external'),
   'engine.host': nonEmpty,
   'engine.port': int(0, 65535),
   'engine.secret': nonEmpty,
   'engine.maxMessageBytes': int(1024, 1_048_576),
   'engine.perSourceRatePerSec': int(1, 1_000_000),
+  'engine.trustedSourceRatePerSec': int(1, 1_000_000),
+  'engine.untrustedRatePerSec': int(1, 10_000_000),
   'engine.tcpHeaderTimeoutMs': int(100, 600_000),
   'engine.tcpIdleMs': int(1000, 86_400_000),
+  'engine.connectTimeoutMs': int(100, 120_000),
+  'engine.maxConnections': int(1, 1_000_000),
+  'engine.udpReceiveBufferBytes': int(65_536, 268_435_456),
   'engine.maxTransactions': int(1000, 10_000_000),
   'upstream.registrar': sipUri,
   'upstream.registerExpires': int(60, 604_800),

@@ -1,17 +1,27 @@
 /** The validated configuration. Its documentation and defaults live in config/pushwake.yaml. */
 
-export type ListenTransport = 'udp' | 'tcp';
+export type ListenTransport = 'udp' | 'tcp' | 'tls';
 
 export interface SipListen {
   address: string;
   port: number;
   transports: ListenTransport[];
+  /** TLS port when `tls` is listed; default 5061 */
+  tlsPort?: number;
 }
 
 export type EndedNoticeMode = 'invite-cancel' | 'message' | 'push' | 'off';
 
 export interface PushwakeConfig {
-  sip: { listen: SipListen[]; advertisedHost: string };
+  sip: {
+    listen: SipListen[];
+    advertisedHost: string;
+    advertisedTransport: '' | ListenTransport;
+    tlsCertFile: string;
+    tlsKeyFile: string;
+    tlsCaFile: string;
+    tlsWatchFiles: boolean;
+  };
   engine: {
     mode: 'embedded' | 'external';
     host: string;
@@ -19,8 +29,13 @@ export interface PushwakeConfig {
     secret: string;
     maxMessageBytes: number;
     perSourceRatePerSec: number;
+    trustedSourceRatePerSec: number;
+    untrustedRatePerSec: number;
     tcpHeaderTimeoutMs: number;
     tcpIdleMs: number;
+    connectTimeoutMs: number;
+    maxConnections: number;
+    udpReceiveBufferBytes: number;
     maxTransactions: number;
   };
   upstream: {

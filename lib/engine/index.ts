@@ -8,6 +8,7 @@ import { DialogTable } from './dialogs/dialog-table.js';
 import { DEFAULT_MAX_TRANSACTIONS, TransactionLayer } from './transactions/transaction-layer.js';
 import { DEFAULT_TIMERS } from './transactions/timers.js';
 import { SipTransport } from './transport/sip-transport.js';
+import { TlsCredentials, type TlsFiles } from './transport/tls-credentials.js';
 import { DEFAULT_TRANSPORT_LIMITS, type EngineLog, type TransportName } from './transport/types.js';
 import { NetworkRequestRouter } from './wire/network-requests.js';
 import { RouteTable } from './wire/route-table.js';
@@ -15,26 +16,43 @@ import { WireServer } from './wire/wire-server.js';
 import type { WireContext } from './wire/wire-state.js';
 
 export type { EngineLog, EngineLogLevel, TransportName } from './transport/types.js';
+export type { TlsFiles } from './transport/tls-credentials.js';
+export { TlsConfigError } from './transport/tls-credentials.js';
 
 /** The version reported to drachtio-srf; >= v0.8.2 so srf's optional pinging works. */
 export const ENGINE_VERSION = 'v0.9.10-pushwake-embedded';
 
 export interface EmbeddedEngineOptions {
-  /** SIP listeners; port 0 = ephemeral (UDP and TCP share the number when both are asked for) */
-  sip: Array<{ address: string; port: number; transports: TransportName[] }>;
+  /**
+   * SIP listeners; port 0 = ephemeral (UDP and TCP share the number when both are asked for).
+   * TLS listens on `tlsPort` (default 5061) and needs `tls`.
+   */
+  sip: Array<{ address: string; port: number; transports: TransportName[]; tlsPort?: number }>;
   /** the drachtio wire listener: address defaults to 127.0.0.1, port 0 = ephemeral */
   wire: { address?: string; port?: number; secret: string };
+  /** certificate and key for TLS listeners (and presented on outbound TLS), CAs trusted outbound */
+  tls?: TlsFiles;
+  /** sources given the trusted message budget (the PBX); default none */
+  isTrusted?: (address: string) => boolean;
   limits?: {
     /** default 65535 bytes */
     maxMessageBytes?: number;
-    /** default 5 min; registered flows stay open while their registration lives */
+    /** default 15 min; registered flows stay open while their registration lives */
     tcpIdleMs?: number;
     /** default 10 s to finish a message once its first byte arrived */
     tcpHeaderTimeoutMs?: number;
-    /** default 500 messages/s per source address */
+    /** default 10 s for an inbound TLS handshake, or an outbound connect (+ handshake) */
+    connectTimeoutMs?: number;
+    /** default 200 messages/s per untrusted source address */
     perSourceRatePerSec?: number;
-    /** default 1000 */
-    maxTcpConnections?: number;
+    /** default 5000 messages/s per trusted source address */
+    trustedSourceRatePerSec?: number;
+    /** default 2000 messages/s from all untrusted sources together */
+    untrustedRatePerSec?: number;
+    /** TCP + TLS connections, inbound and outbound; default 50,000 */
+    maxConnections?: number;
+    /** SO_RCVBUF asked for UDP listeners; default 4 MiB (the kernel caps it at net.core.rmem_max) */
+    udpReceiveBufferBytes?: number;
     /**
      * server + client transactions held at once (new requests beyond it are dropped); default
      * 200,000. Over UDP a transaction lives 32 s past its final response, so the default
@@ -50,16 +68,23 @@ export interface EmbeddedEngineOptions {
 export interface EmbeddedEngine {
   wirePort: number;
   sipAddresses: Array<{ transport: TransportName; address: string; port: number }>;
+  /** TCP and TLS connections open now */
+  readonly connectionCount: number;
+  /** re-reads the TLS certificate and key (e.g. on SIGHUP); false when the new files are bad */
+  reloadTls(): boolean;
   stop(): Promise<void>;
 }
 
 export async function startEmbeddedEngine(options: EmbeddedEngineOptions): Promise<EmbeddedEngine> {
   const log: EngineLog = options.log ?? (() => undefined);
-  const limits = { ...DEFAULT_TRANSPORT_LIMITS, ...definedOnly(options.limits ?? {}) };
+  const { maxTransactions, ...transportLimits } = options.limits ?? {};
+  const limits = { ...DEFAULT_TRANSPORT_LIMITS, ...definedOnly(transportLimits) };
   const timers = { ...DEFAULT_TIMERS, ...definedOnly(options.timers ?? {}) };
-  const transport = new SipTransport(limits, log);
+  const tls = options.tls ? new TlsCredentials(options.tls, log) : undefined;
+  const transport = new SipTransport({ limits, log, ...(tls ? { tls } : {}), ...(options.isTrusted ? { isTrusted: options.isTrusted } : {}) });
   const sipAddresses = await transport.start(options.sip);
-  const transactions = new TransactionLayer(transport, timers, log, options.limits?.maxTransactions ?? DEFAULT_MAX_TRANSACTIONS);
+  tls?.watch();
+  const transactions = new TransactionLayer(transport, timers, log, maxTransactions ?? DEFAULT_MAX_TRANSACTIONS);
   const ctx: WireContext = {
     transport, transactions, log, dialogs: new DialogTable(), routes: new RouteTable(),
     networkRequests: new Map(), transactionIds: new WeakMap(), appRequests: new Map(), sessions: new Map(), maxPending: 50_000,
@@ -79,6 +104,7 @@ export async function startEmbeddedEngine(options: EmbeddedEngineOptions): Promi
   try {
     wirePort = await wire.start();
   } catch (err) {
+    tls?.stop();
     await transport.stop();
     throw err;
   }
@@ -86,7 +112,12 @@ export async function startEmbeddedEngine(options: EmbeddedEngineOptions): Promi
   return {
     wirePort,
     sipAddresses,
+    get connectionCount() {
+      return transport.connectionCount;
+    },
+    reloadTls: () => tls?.reload() ?? false,
     stop: async () => {
+      tls?.stop();
       await wire.stop();
       transactions.stop();
       await transport.stop();

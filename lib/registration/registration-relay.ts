@@ -21,7 +21,7 @@ export interface RelaySettings extends RegisterSettings {
   /** host[:port] pushwake advertises in the Contact it registers upstream. */
   advertisedHost: string;
   /** Transport the PBX should use to reach pushwake. */
-  advertisedTransport: 'udp' | 'tcp';
+  advertisedTransport: 'udp' | 'tcp' | 'tls';
   /**
    * host:port pairs that are pushwake itself. A phone whose REGISTER names pushwake as its
    * Request-URI (its SIP domain is the proxy's address) is relayed with the registrar's URI
@@ -47,7 +47,13 @@ export interface RegistrationRelayDeps {
   onDeviceRegistered: (event: DeviceRegistered) => void;
 }
 
-const PASSED_UPSTREAM = ['Authorization', 'Proxy-Authorization', 'User-Agent', 'Supported'];
+const PASSED_UPSTREAM = ['Authorization', 'Proxy-Authorization', 'User-Agent'];
+/**
+ * Option tags of the phone's that describe its own Contact (RFC 5626 outbound, RFC 5627 GRUU).
+ * The Contact registered upstream is pushwake's, with no +sip.instance or reg-id, so claiming
+ * them there would be false.
+ */
+const PHONE_ONLY_OPTIONS = new Set(['outbound', 'gruu']);
 const PASSED_DOWNSTREAM = ['WWW-Authenticate', 'Proxy-Authenticate', 'Min-Expires', 'Retry-After', 'Date'];
 
 export class RegistrationRelay {
@@ -208,6 +214,7 @@ export class RegistrationRelay {
       Contact: contact,
       Expires: String(expires),
       ...copyHeaders(req, PASSED_UPSTREAM),
+      ...upstreamSupported(req.get('Supported')),
     };
     const requestUri = this.namesSelf(req.uri) ? s.registrar : req.uri;
     return new Promise((resolve) => {
@@ -229,6 +236,12 @@ export class RegistrationRelay {
         });
     });
   }
+}
+
+/** The phone's Supported option tags that still hold for pushwake's own Contact. */
+export function upstreamSupported(value: string | undefined): Headers {
+  const kept = (value ?? '').split(',').map((t) => t.trim()).filter((t) => t && !PHONE_ONLY_OPTIONS.has(t.toLowerCase()));
+  return kept.length > 0 ? { Supported: kept.join(', ') } : {};
 }
 
 function hostPortOf(uri: string): string | undefined {

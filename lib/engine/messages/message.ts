@@ -13,7 +13,7 @@ export interface CSeq {
 export function parseCSeq(value: string | undefined): CSeq {
   const m = /^\s*(\d{1,10})\s+([A-Za-z!%*_+`'~.-]+)\s*$/.exec(value ?? '');
   if (!m || Number(m[1]) > 0xffffffff) throw new SipParseError('SIP_BAD_CSEQ', `bad CSeq: ${value ?? ''}`);
-  return { seq: Number(m[1]), method: m[2]!.toUpperCase() };
+  return { seq: Number(m[1]), method: m[2]! };
 }
 
 abstract class SipMessageBase {

@@ -43,10 +43,22 @@ function headerLines(lines: string[]): string[] {
 
 function startMessage(line: string): SipMessage {
   const req = REQUEST_LINE_RE.exec(line);
-  if (req) return new SipRequest(req[1]!.toUpperCase(), req[2]!);
+  // Methods are case-sensitive (RFC 3261 7.1): `options` is an unknown extension method, not OPTIONS.
+  if (req) return new SipRequest(req[1]!, req[2]!);
   const res = STATUS_LINE_RE.exec(line);
   if (res) return new SipResponse(Number(res[1]), res[2] ?? '');
   throw new SipParseError('SIP_BAD_START_LINE', `bad start line: ${line.slice(0, 80)}`);
+}
+
+/**
+ * A stand-in request holding the header lines that parse, for answering an unparseable message.
+ * Never for what looks like a response: responses are not answered.
+ */
+function readableStub(startLine: string, rawHeaders: string[]): SipRequest | undefined {
+  if (/^SIP\//i.test(startLine)) return undefined;
+  const stub = new SipRequest('UNKNOWN', 'sip:invalid');
+  try { addHeaders(stub, rawHeaders); } catch { return undefined; }
+  return stub;
 }
 
 function addHeaders(msg: SipMessage, lines: string[]): void {
@@ -76,8 +88,18 @@ function validate(msg: SipMessage): void {
   }
 }
 
+/**
+ * The one Content-Length of a message. Two that disagree are refused: peers that take different
+ * ones see different message boundaries (request smuggling on a stream).
+ */
+export function singleContentLength(values: readonly string[]): string | undefined {
+  const distinct = new Set(values.map((v) => v.trim()));
+  if (distinct.size > 1) throw new SipParseError('SIP_BAD_CONTENT_LENGTH', `conflicting Content-Length values: ${[...distinct].join(', ').slice(0, 80)}`);
+  return values[0]?.trim();
+}
+
 function attachBody(msg: SipMessage, body: Buffer, datagram: boolean): void {
-  const cl = msg.headers.get('content-length');
+  const cl = singleContentLength(msg.headers.getAll('content-length'));
   if (cl === undefined) {
     if (!datagram) throw new SipParseError('SIP_BAD_CONTENT_LENGTH', 'missing Content-Length on a stream');
     msg.body = body;
@@ -94,15 +116,18 @@ export function parseMessage(buf: Buffer, opts: ParseOptions): ParseResult {
   try {
     if (buf.length === 0) throw new SipParseError('SIP_EMPTY', 'empty message');
     const { head, body } = splitHead(buf);
-    if (BINARY_RE.test(head)) throw new SipParseError('SIP_BINARY_GARBAGE', 'control characters in header section');
     const lines = head.split(/\r?\n/);
     const rawHeaders = headerLines(lines.slice(1));
+    if (BINARY_RE.test(head)) {
+      // keep the readable header lines, so a 400 can still reach a sender whose Via is intact
+      msg = readableStub(lines[0] ?? '', rawHeaders.filter((l) => !BINARY_RE.test(l)));
+      throw new SipParseError('SIP_BINARY_GARBAGE', 'control characters in header section');
+    }
     try {
       msg = startMessage(lines[0] ?? '');
     } catch (err) {
       // keep the headers so the caller can answer 400 when the Via is readable
-      const stub = new SipRequest('UNKNOWN', 'sip:invalid');
-      try { addHeaders(stub, rawHeaders); msg = stub; } catch { /* nothing readable */ }
+      msg = readableStub(lines[0] ?? '', rawHeaders);
       throw err;
     }
     addHeaders(msg, rawHeaders);

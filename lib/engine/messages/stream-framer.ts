@@ -1,4 +1,5 @@
 import { SipParseError } from './errors.js';
+import { singleContentLength } from './parser.js';
 
 export type FramerEvent =
   | { type: 'message'; bytes: Buffer }
@@ -7,7 +8,7 @@ export type FramerEvent =
   /** head: the header section, when it was complete, so a 400 can copy its Via */
   | { type: 'error'; error: SipParseError; head?: Buffer };
 
-const CONTENT_LENGTH_RE = /^(?:content-length|l)[ \t]*:[ \t]*(\S*)[ \t]*$/im;
+const CONTENT_LENGTH_RE = /^(?:content-length|l)[ \t]*:[ \t]*(\S*)[ \t]*$/gim;
 
 /**
  * Cuts a TCP byte stream into SIP messages by Content-Length (RFC 3261 18.3).
@@ -59,16 +60,21 @@ export class SipStreamFramer {
       return undefined;
     }
     const head = this.buffer.subarray(0, end).toString('latin1');
-    const m = CONTENT_LENGTH_RE.exec(head);
     const headBytes = Buffer.from(this.buffer.subarray(0, end + 4));
-    if (!m) {
+    let cl: string | undefined;
+    try {
+      cl = singleContentLength([...head.matchAll(CONTENT_LENGTH_RE)].map((m) => m[1] ?? ''));
+    } catch (err) {
+      return { type: 'error', error: err as SipParseError, head: headBytes };
+    }
+    if (cl === undefined) {
       const error = new SipParseError('SIP_BAD_CONTENT_LENGTH', 'missing Content-Length on a stream');
       return { type: 'error', error, head: headBytes };
     }
-    if (!/^\d{1,9}$/.test(m[1]!)) {
-      return { type: 'error', error: new SipParseError('SIP_BAD_CONTENT_LENGTH', `bad Content-Length: ${m[1]}`), head: headBytes };
+    if (!/^\d{1,9}$/.test(cl)) {
+      return { type: 'error', error: new SipParseError('SIP_BAD_CONTENT_LENGTH', `bad Content-Length: ${cl}`), head: headBytes };
     }
-    const total = end + 4 + Number(m[1]);
+    const total = end + 4 + Number(cl);
     if (total > this.maxMessageBytes) {
       const error = new SipParseError('SIP_TOO_LARGE', `message of ${total} bytes exceeds limit`);
       return { type: 'error', error, head: headBytes };

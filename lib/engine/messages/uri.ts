@@ -1,4 +1,14 @@
+import { isIPv6 } from 'node:net';
 import { SipParseError } from './errors.js';
+
+/** RFC 3261 25.1 hostname (underscores tolerated, as real deployments use them) or IPv4 address. */
+const HOSTNAME_RE = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/;
+
+/** True for a host as it may stand in a SIP URI or Via: a hostname, IPv4, or a bracketed IPv6 reference. */
+export function isValidHost(host: string): boolean {
+  if (host.startsWith('[')) return host.endsWith(']') && isIPv6(host.slice(1, -1));
+  return HOSTNAME_RE.test(host);
+}
 
 export interface SipUri {
   scheme: string;
@@ -73,6 +83,7 @@ export function parseUri(text: string): SipUri {
   if (!hostport || /[\s<>"]/.test(hostport)) throw new SipParseError('SIP_BAD_URI', `bad host: ${trimmed}`);
   const { host, port } = splitHostPort(hostport);
   if (!host) throw new SipParseError('SIP_BAD_URI', `empty host: ${trimmed}`);
+  if (!isValidHost(host)) throw new SipParseError('SIP_BAD_URI', `bad host: ${trimmed.slice(0, 80)}`);
   return { scheme, user, password, host, port, params, headers };
 }
 

@@ -1,4 +1,8 @@
 import { SipParseError } from './errors.js';
+import { isValidHost } from './uri.js';
+
+/** Transports a Via may name (RFC 3261 20.42, RFC 4168 SCTP, RFC 7118 WebSocket). */
+const VIA_TRANSPORTS = new Set(['UDP', 'TCP', 'TLS', 'SCTP', 'TLS-SCTP', 'WS', 'WSS']);
 
 export interface Via {
   protocol: string;
@@ -9,7 +13,7 @@ export interface Via {
   params: Record<string, string>;
 }
 
-const VIA_RE = /^SIP\s*\/\s*2\.0\s*\/\s*([A-Za-z]+)\s+([^;\s]+)\s*(;.*)?$/;
+const VIA_RE = /^SIP\s*\/\s*2\.0\s*\/\s*([A-Za-z-]+)\s+([^;\s]+)\s*(;.*)?$/;
 
 export function parseVia(value: string): Via {
   const m = VIA_RE.exec(value.trim());
@@ -25,7 +29,9 @@ export function parseVia(value: string): Via {
     if (!/^\d{1,5}$/.test(p) || Number(p) > 65535) throw new SipParseError('SIP_BAD_VIA', `bad Via port: ${value}`);
     port = Number(p);
   }
-  if (!host) throw new SipParseError('SIP_BAD_VIA', `bad Via host: ${value}`);
+  if (!host || !isValidHost(host)) throw new SipParseError('SIP_BAD_VIA', `bad Via host: ${value.slice(0, 80)}`);
+  const transport = m[1]!.toUpperCase();
+  if (!VIA_TRANSPORTS.has(transport)) throw new SipParseError('SIP_BAD_VIA', `unknown Via transport: ${transport.slice(0, 20)}`);
   const params: Record<string, string> = {};
   for (const part of (m[3] ?? '').split(';')) {
     const p = part.trim();
@@ -33,7 +39,7 @@ export function parseVia(value: string): Via {
     const eq = p.indexOf('=');
     params[(eq < 0 ? p : p.slice(0, eq)).trim().toLowerCase()] = eq < 0 ? '' : p.slice(eq + 1).trim();
   }
-  return { protocol: 'SIP/2.0', transport: m[1]!.toUpperCase(), host, port, params };
+  return { protocol: 'SIP/2.0', transport, host, port, params };
 }
 
 export function formatVia(via: Via): string {

@@ -4,8 +4,11 @@ import type { TransportName } from './types.js';
 
 export interface ListenSpec {
   address: string;
+  /** UDP and TCP share this port number */
   port: number;
   transports: TransportName[];
+  /** TLS listens on its own port (RFC 3261 26.2: 5061 by default; 0 = ephemeral) */
+  tlsPort?: number;
 }
 
 export interface BoundListener {
@@ -13,12 +16,15 @@ export interface BoundListener {
   address: string;
   port: number;
   udp?: dgram.Socket;
-  tcp?: net.Server;
+  /** TCP and TLS both accept raw connections; TLS is layered on by the transport */
+  stream?: net.Server;
 }
 
-function bindUdp(address: string, port: number): Promise<dgram.Socket> {
+export const DEFAULT_TLS_PORT = 5061;
+
+function bindUdp(address: string, port: number, receiveBufferBytes: number): Promise<dgram.Socket> {
   return new Promise((resolve, reject) => {
-    const sock = dgram.createSocket(net.isIPv6(address) ? 'udp6' : 'udp4');
+    const sock = dgram.createSocket({ type: net.isIPv6(address) ? 'udp6' : 'udp4', recvBufferSize: receiveBufferBytes });
     sock.once('error', reject);
     sock.bind(port, address, () => {
       sock.off('error', reject);
@@ -27,36 +33,50 @@ function bindUdp(address: string, port: number): Promise<dgram.Socket> {
   });
 }
 
-function listenTcp(address: string, port: number): Promise<net.Server> {
+function listenStream(address: string, port: number): Promise<net.Server> {
   return new Promise((resolve, reject) => {
-    const server = net.createServer();
+    // backlog sized for a burst of phones reconnecting at once (the kernel caps it at somaxconn)
+    const server = net.createServer({ noDelay: true });
     server.once('error', reject);
-    server.listen(port, address, () => {
+    server.listen({ port, host: address, backlog: 4096 }, () => {
       server.off('error', reject);
       resolve(server);
     });
   });
 }
 
+function closeAll(bound: BoundListener[]): void {
+  for (const l of bound) {
+    l.udp?.close();
+    l.stream?.close();
+  }
+}
+
 /**
- * Binds UDP first, then TCP on the same port number. With port 0 the kernel picks the UDP
- * port and TCP may find it taken: then both are released and we try again.
+ * Binds UDP first, then TCP on the same port number, then TLS on its own port. With port 0 the
+ * kernel picks the UDP port and TCP may find it taken: then all are released and we try again.
  */
-export async function bindListeners(spec: ListenSpec, attempts = 10): Promise<BoundListener[]> {
+export async function bindListeners(spec: ListenSpec, receiveBufferBytes: number, attempts = 10): Promise<BoundListener[]> {
   const wantUdp = spec.transports.includes('udp');
   const wantTcp = spec.transports.includes('tcp');
+  const wantTls = spec.transports.includes('tls');
   for (let i = 0; i < attempts; i++) {
-    const udp = wantUdp ? await bindUdp(spec.address, spec.port) : undefined;
-    const port = udp ? udp.address().port : spec.port;
+    const out: BoundListener[] = [];
     try {
-      const tcp = wantTcp ? await listenTcp(spec.address, port) : undefined;
-      const tcpPort = tcp ? (tcp.address() as net.AddressInfo).port : port;
-      const out: BoundListener[] = [];
+      const udp = wantUdp ? await bindUdp(spec.address, spec.port, receiveBufferBytes) : undefined;
+      const port = udp ? udp.address().port : spec.port;
       if (udp) out.push({ transport: 'udp', address: spec.address, port, udp });
-      if (tcp) out.push({ transport: 'tcp', address: spec.address, port: tcpPort, tcp });
+      if (wantTcp) {
+        const tcp = await listenStream(spec.address, port);
+        out.push({ transport: 'tcp', address: spec.address, port: (tcp.address() as net.AddressInfo).port, stream: tcp });
+      }
+      if (wantTls) {
+        const tls = await listenStream(spec.address, spec.tlsPort ?? DEFAULT_TLS_PORT);
+        out.push({ transport: 'tls', address: spec.address, port: (tls.address() as net.AddressInfo).port, stream: tls });
+      }
       return out;
     } catch (err) {
-      udp?.close();
+      closeAll(out);
       if (spec.port !== 0) throw err;
     }
   }

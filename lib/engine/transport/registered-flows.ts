@@ -3,26 +3,28 @@
  * drachtio-server does the same for B2BUA-style registrars: requests the app later sends to
  * that contact reuse the connection the REGISTER arrived on (the device has no listener).
  */
+import type { StreamTransport } from './types.js';
+
 export class RegisteredFlows {
-  private readonly byContact = new Map<string, { flowId: string; expiresAt: number }>();
+  private readonly byContact = new Map<string, { flowId: string; transport: StreamTransport; expiresAt: number }>();
   /** reverse index so a closing flow and the idle check need no scan */
   private readonly byFlow = new Map<string, Set<string>>();
 
   constructor(private readonly maxEntries = 100_000, private readonly now: () => number = Date.now) {}
 
-  remember(contactUri: string, flowId: string, expiresSec: number): void {
+  remember(contactUri: string, flowId: string, transport: StreamTransport, expiresSec: number): void {
     // A copy: a key sliced out of the REGISTER text would keep the whole message alive.
     const key = Buffer.from(contactKey(contactUri), 'utf8').toString('utf8');
     this.drop(key);
     if (expiresSec <= 0) return;
     if (this.byContact.size >= this.maxEntries) this.sweep();
-    this.byContact.set(key, { flowId, expiresAt: this.now() + expiresSec * 1000 });
+    this.byContact.set(key, { flowId, transport, expiresAt: this.now() + expiresSec * 1000 });
     const keys = this.byFlow.get(flowId) ?? new Set<string>();
     keys.add(key);
     this.byFlow.set(flowId, keys);
   }
 
-  flowFor(uri: string): string | undefined {
+  flowFor(uri: string): { flowId: string; transport: StreamTransport } | undefined {
     const key = contactKey(uri);
     const entry = this.byContact.get(key);
     if (!entry) return undefined;
@@ -30,11 +32,11 @@ export class RegisteredFlows {
       this.drop(key);
       return undefined;
     }
-    return entry.flowId;
+    return entry;
   }
 
   isPinned(flowId: string): boolean {
-    for (const key of this.byFlow.get(flowId) ?? []) if (this.flowFor(key) === flowId) return true;
+    for (const key of this.byFlow.get(flowId) ?? []) if (this.flowFor(key)?.flowId === flowId) return true;
     return false;
   }
 

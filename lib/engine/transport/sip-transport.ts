@@ -1,31 +1,57 @@
 import net from 'node:net';
+import tls from 'node:tls';
 import type dgram from 'node:dgram';
 import {
-  buildResponse, parseMessage, type SipMessage, type SipParseError, type SipRequest, type FramerEvent,
+  buildResponse, formatVia, parseMessage, type FramerEvent, type SipMessage, type SipParseError, type SipRequest,
 } from '../messages/index.js';
+import { FlowTable } from './flow-table.js';
 import { bindListeners, type BoundListener, type ListenSpec } from './listeners.js';
+import { LogThrottle } from './log-throttle.js';
 import { SourceRateLimiter } from './rate-limiter.js';
 import { RegisteredFlows } from './registered-flows.js';
 import { responseDestination, stampReceived } from './response-routing.js';
-import { TcpFlow } from './tcp-flow.js';
-import { formatVia } from '../messages/index.js';
-import type {
-  Destination, EngineLog, Endpoint, InboundMessage, Peer, SentMessage, TransportLimits, TransportName,
+import { StreamFlow } from './stream-flow.js';
+import type { TlsCredentials } from './tls-credentials.js';
+import { TransportError } from './transport-error.js';
+import {
+  type Destination, type EngineLog, type Endpoint, type InboundMessage, type Peer, type SentMessage,
+  type StreamTransport, type TransportLimits, type TransportName,
 } from './types.js';
 
 export type InboundHandler = (msg: InboundMessage) => void;
 
+export interface TransportOptions {
+  limits: TransportLimits;
+  log: EngineLog;
+  /** present when a listener or an outbound target uses TLS */
+  tls?: TlsCredentials;
+  /** sources with the trusted budget (the PBX) */
+  isTrusted?: (address: string) => boolean;
+}
+
 /** The transport layer: listeners, the connection table, hostile-input handling at the edge. */
 export class SipTransport {
   private listeners: BoundListener[] = [];
-  private readonly flows = new Map<string, TcpFlow>();
-  private readonly flowByPeer = new Map<string, string>();
+  private readonly flows: FlowTable;
+  /** outbound connections being set up, so concurrent sends to one peer share one */
+  private readonly connecting = new Map<string, Promise<StreamFlow>>();
   readonly registeredFlows = new RegisteredFlows();
   private readonly limiter: SourceRateLimiter;
+  private readonly throttle: LogThrottle;
+  private readonly limits: TransportLimits;
+  private readonly log: EngineLog;
   private handler: InboundHandler = () => undefined;
 
-  constructor(private readonly limits: TransportLimits, private readonly log: EngineLog) {
-    this.limiter = new SourceRateLimiter(limits.perSourceRatePerSec);
+  constructor(private readonly opts: TransportOptions) {
+    this.limits = opts.limits;
+    this.log = opts.log;
+    this.throttle = new LogThrottle(opts.log);
+    this.flows = new FlowTable(opts.limits.maxConnections, (id) => this.registeredFlows.isPinned(id));
+    this.limiter = new SourceRateLimiter({
+      perSource: opts.limits.perSourceRatePerSec,
+      trustedPerSource: opts.limits.trustedSourceRatePerSec,
+      untrustedTotal: opts.limits.untrustedRatePerSec,
+    }, opts.isTrusted);
   }
 
   onMessage(handler: InboundHandler): void {
@@ -33,11 +59,17 @@ export class SipTransport {
   }
 
   async start(specs: ListenSpec[]): Promise<Array<{ transport: TransportName; address: string; port: number }>> {
+    if (specs.some((s) => s.transports.includes('tls')) && !this.opts.tls) {
+      throw new TransportError('ENGINE_NO_TLS', 'a tls listener needs a certificate and key');
+    }
     for (const spec of specs) {
-      const bound = await bindListeners(spec);
+      const bound = await bindListeners(spec, this.limits.udpReceiveBufferBytes);
       for (const l of bound) {
         if (l.udp) this.attachUdp(l, l.udp);
-        if (l.tcp) l.tcp.on('connection', (s) => this.adopt(s));
+        if (l.stream) {
+          l.stream.on('connection', (s) => this.accept(s, l));
+          l.stream.on('error', (err) => this.log('error', 'listener error', { transport: l.transport, err: String(err) }));
+        }
         this.listeners.push(l);
       }
     }
@@ -45,10 +77,10 @@ export class SipTransport {
   }
 
   async stop(): Promise<void> {
-    for (const f of [...this.flows.values()]) f.close('engine stopping');
+    for (const f of this.flows.all()) f.close('engine stopping');
     await Promise.all(this.listeners.map((l) => new Promise<void>((resolve) => {
       if (l.udp) l.udp.close(() => resolve());
-      else if (l.tcp) l.tcp.close(() => resolve());
+      else if (l.stream) l.stream.close(() => resolve());
       else resolve();
     })));
     this.listeners = [];
@@ -60,12 +92,37 @@ export class SipTransport {
     return l ? { address: l.address, port: l.port } : undefined;
   }
 
+  /**
+   * The sent-by for a Via over this transport: its listener, or for an outbound-only stream
+   * transport (TLS to a registrar, no TLS listener) another one. Responses come back on the
+   * connection, so the sent-by only has to be ours.
+   */
+  viaEndpoint(transport: TransportName): Endpoint | undefined {
+    return this.localEndpoint(transport)
+      ?? (transport === 'udp' ? undefined : this.localEndpoint('tcp') ?? this.localEndpoint('tls') ?? this.localEndpoint('udp'));
+  }
+
   get endpoints(): readonly BoundListener[] {
     return this.listeners;
   }
 
+  get connectionCount(): number {
+    return this.flows.size;
+  }
+
   isFlowOpen(flowId: string | undefined): boolean {
-    return !!flowId && !!this.flows.get(flowId)?.isOpen;
+    return !!this.flows.get(flowId)?.isOpen;
+  }
+
+  /** The flow a registration pinned this contact to (open or not: a closed one fails at once, as drachtio does). */
+  registeredFlow(uri: string): { flowId: string; transport: StreamTransport } | undefined {
+    return this.registeredFlows.flowFor(uri);
+  }
+
+  /** The transport of an open flow. */
+  flowTransport(flowId: string | undefined): StreamTransport | undefined {
+    const f = this.flows.get(flowId);
+    return f?.isOpen ? f.transport : undefined;
   }
 
   async send(msg: SipMessage, dest: Destination): Promise<SentMessage> {
@@ -76,13 +133,14 @@ export class SipTransport {
   async sendBytes(bytes: Buffer, dest: Destination): Promise<SentMessage> {
     if (dest.transport === 'udp') {
       const l = this.udpListenerFor(dest.address);
-      if (!l?.udp) throw new Error('no udp listener');
-      await new Promise<void>((resolve, reject) => l.udp!.send(bytes, dest.port, dest.address, (e) => (e ? reject(e) : resolve())));
+      if (!l?.udp) throw new TransportError('ENGINE_NO_LISTENER', 'no udp listener');
+      const sock = l.udp;
+      await new Promise<void>((resolve, reject) => sock.send(bytes, dest.port, dest.address, (e) => (e ? reject(e) : resolve())));
       return { destination: dest, local: { address: l.address, port: l.port }, bytes: bytes.length };
     }
     const flow = await this.flowFor(dest);
     flow.write(bytes);
-    return { destination: { ...dest, flowId: flow.id }, local: flow.local, bytes: bytes.length, flowId: flow.id };
+    return { destination: { ...dest, transport: flow.transport, flowId: flow.id }, local: flow.local, bytes: bytes.length, flowId: flow.id };
   }
 
   private udpListenerFor(address: string): BoundListener | undefined {
@@ -90,42 +148,107 @@ export class SipTransport {
     return this.listeners.find((l) => l.udp && net.isIPv6(l.address) === v6) ?? this.listeners.find((l) => l.udp);
   }
 
-  private async flowFor(dest: Destination): Promise<TcpFlow> {
-    const pinned = dest.flowId ? this.flows.get(dest.flowId) : undefined;
-    if (pinned?.isOpen) return pinned;
-    const byPeer = this.flowByPeer.get(peerKey(dest));
-    const existing = byPeer ? this.flows.get(byPeer) : undefined;
-    if (existing?.isOpen) return existing;
-    if (this.flows.size >= this.limits.maxTcpConnections) throw new Error('tcp connection limit reached');
-    const socket = await new Promise<net.Socket>((resolve, reject) => {
-      const s = net.connect({ host: dest.address, port: dest.port });
-      s.once('connect', () => { s.off('error', reject); resolve(s); });
-      s.once('error', reject);
-    });
-    return this.adopt(socket);
+  private flowFor(dest: Destination): Promise<StreamFlow> {
+    const pinned = this.flows.get(dest.flowId);
+    if (pinned?.isOpen) return Promise.resolve(pinned);
+    const existing = this.flows.toPeer(dest);
+    if (existing?.isOpen) return Promise.resolve(existing);
+    const key = `${dest.transport}|${dest.address}|${dest.port}`;
+    let pending = this.connecting.get(key);
+    if (!pending) {
+      pending = this.connect(dest).finally(() => this.connecting.delete(key));
+      this.connecting.set(key, pending);
+    }
+    return pending;
   }
 
-  private adopt(socket: net.Socket): TcpFlow {
-    if (this.flows.size >= this.limits.maxTcpConnections) {
-      this.log('warn', 'tcp connection refused: limit reached', { remote: socket.remoteAddress });
-      socket.destroy();
-      throw new Error('tcp connection limit reached');
+  private async connect(dest: Destination): Promise<StreamFlow> {
+    if (!this.makeRoom()) {
+      this.throttle.emit('warn', 'connection-limit-out', 'outbound connection refused: connection limit reached', { limit: this.flows.max, destination: `${dest.address}:${dest.port}` });
+      throw new TransportError('ENGINE_CONNECTION_LIMIT', 'connection limit reached');
     }
-    const flow = new TcpFlow(socket, {
+    const transport: StreamTransport = dest.transport === 'tls' ? 'tls' : 'tcp';
+    const creds = this.opts.tls;
+    if (transport === 'tls' && !creds) throw new TransportError('ENGINE_NO_TLS', 'no TLS credentials configured for an outbound TLS connection');
+    const socket = await new Promise<net.Socket>((resolve, reject) => {
+      const s = transport === 'tls'
+        ? tls.connect(creds!.clientOptions(dest.address, dest.port, dest.serverName))
+        : net.connect({ host: dest.address, port: dest.port });
+      const ready = transport === 'tls' ? 'secureConnect' : 'connect';
+      const timer = setTimeout(() => {
+        s.destroy();
+        reject(new TransportError('ENGINE_CONNECT_TIMEOUT', `${transport} connect to ${dest.address}:${dest.port} timed out`));
+      }, this.limits.connectTimeoutMs);
+      s.once(ready, () => { clearTimeout(timer); s.off('error', onError); resolve(s); });
+      const onError = (err: NodeJS.ErrnoException): void => {
+        clearTimeout(timer);
+        s.destroy();
+        reject(new TransportError('ENGINE_CONNECT_FAILED', `${transport} connect to ${dest.address}:${dest.port} failed: ${err.code ?? err.message}`));
+      };
+      s.once('error', onError);
+    }).catch((err: TransportError) => {
+      const level = transport === 'tls' ? 'warn' : 'debug';
+      this.throttle.emit(level, `connect-failed|${transport}|${dest.address}:${dest.port}`, `outbound ${transport} connection failed`, {
+        destination: `${dest.address}:${dest.port}`, code: err.code, err: err.message,
+      });
+      throw err;
+    });
+    // the peer may have connected meanwhile, or the table filled: re-check before adopting
+    if (!this.makeRoom()) {
+      socket.destroy();
+      throw new TransportError('ENGINE_CONNECTION_LIMIT', 'connection limit reached');
+    }
+    return this.adopt(socket, transport, 0, { address: dest.address, port: dest.port });
+  }
+
+  /** Room for one more connection: true when there is (making it if need be), false when none can be made. */
+  private makeRoom(): boolean {
+    return !this.flows.isFull || this.flows.evictIdlest('evicted: connection limit reached');
+  }
+
+  private accept(raw: net.Socket, listener: BoundListener): void {
+    raw.on('error', () => undefined); // until a flow owns it: a reset before adoption must not throw
+    if (!this.makeRoom()) {
+      this.throttle.emit('warn', 'connection-limit-in', 'connection refused: connection limit reached and every connection is in use by a registration', {
+        limit: this.flows.max, remote: raw.remoteAddress, transport: listener.transport,
+      });
+      raw.destroy();
+      return;
+    }
+    const remote = { address: raw.remoteAddress ?? '', port: raw.remotePort ?? 0 };
+    if (listener.transport !== 'tls') {
+      this.adopt(raw, 'tcp', 0, remote);
+      return;
+    }
+    const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: this.opts.tls!.serverContext });
+    const flow = this.adopt(secure, 'tls', this.limits.connectTimeoutMs, remote);
+    let handshakeDone = false;
+    secure.once('secure', () => { handshakeDone = true; flow.secured(); });
+    secure.once('error', (err: NodeJS.ErrnoException) => {
+      if (handshakeDone) return;
+      this.throttle.emit('warn', `tls-handshake|${err.code ?? 'ERR'}`, 'tls handshake failed', { remote: remote.address, code: err.code, err: err.message.slice(0, 200) });
+    });
+  }
+
+  private adopt(socket: net.Socket, transport: StreamTransport, handshakeTimeoutMs: number, remote: Endpoint): StreamFlow {
+    const flow = new StreamFlow(socket, {
+      transport,
+      remote,
+      local: { address: socket.localAddress ?? '', port: socket.localPort ?? 0 },
       maxMessageBytes: this.limits.maxMessageBytes,
       idleMs: this.limits.tcpIdleMs,
       headerTimeoutMs: this.limits.tcpHeaderTimeoutMs,
+      handshakeTimeoutMs,
       isPinned: (id) => this.registeredFlows.isPinned(id),
       onEvent: (f, ev) => this.onFlowEvent(f, ev),
+      onActivity: (f) => this.flows.touched(f),
       onClose: (f, reason) => {
-        this.flows.delete(f.id);
-        if (this.flowByPeer.get(peerKey(f.remote)) === f.id) this.flowByPeer.delete(peerKey(f.remote));
+        this.flows.remove(f);
         this.registeredFlows.forgetFlow(f.id);
-        this.log('debug', 'tcp flow closed', { flowId: f.id, reason, remote: `${f.remote.address}:${f.remote.port}` });
+        this.log('debug', 'flow closed', { flowId: f.id, transport: f.transport, reason, remote: `${f.remote.address}:${f.remote.port}` });
       },
     });
-    this.flows.set(flow.id, flow);
-    this.flowByPeer.set(peerKey(flow.remote), flow.id);
+    this.flows.add(flow);
     return flow;
   }
 
@@ -135,15 +258,21 @@ export class SipTransport {
       this.receive(bytes, source, { address: l.address, port: l.port });
     });
     sock.on('error', (err) => this.log('error', 'udp socket error', { err: String(err) }));
+    try {
+      const size = sock.getRecvBufferSize();
+      if (size < this.limits.udpReceiveBufferBytes) {
+        this.log('warn', 'udp receive buffer is smaller than asked (raise net.core.rmem_max)', { asked: this.limits.udpReceiveBufferBytes, got: size });
+      }
+    } catch { /* not supported on this platform */ }
   }
 
-  private onFlowEvent(flow: TcpFlow, ev: FramerEvent): void {
+  private onFlowEvent(flow: StreamFlow, ev: FramerEvent): void {
     if (ev.type === 'ping') {
       flow.write(Buffer.from('\r\n'));
       return;
     }
     if (ev.type === 'error') {
-      this.log('warn', 'tcp stream rejected', { code: ev.error.code, remote: flow.remote.address });
+      this.throttle.emit('warn', `stream-rejected|${ev.error.code}`, 'stream rejected', { code: ev.error.code, transport: flow.transport, remote: flow.remote.address });
       const status = ev.error.code === 'SIP_TOO_LARGE' ? 413 : 400;
       const head = ev.head ? parseMessage(ev.head, { datagram: true }) : undefined;
       const request = head?.ok ? head.message : head?.partial;
@@ -158,31 +287,40 @@ export class SipTransport {
     this.receive(ev.bytes, flow.remote, flow.local, flow);
   }
 
-  private receive(bytes: Buffer, source: Peer, local: Endpoint, flow?: TcpFlow): void {
+  private receive(bytes: Buffer, source: Peer, local: Endpoint, flow?: StreamFlow): void {
+    // accounted before parsing: a flood costs a map lookup per message, not a parse
     const verdict = this.limiter.check(source.address);
     if (verdict === 'drop') return;
-    const parsed = parseMessage(bytes, { datagram: !flow });
-    if (!parsed.ok) return this.rejectMalformed(parsed.error, parsed.partial, source, flow);
-    if (bytes.length > this.limits.maxMessageBytes) return this.rejectWith(parsed.message, 413, source, flow);
-    if (verdict === 'reject-once') return this.rejectWith(parsed.message, 503, source, flow, { 'Retry-After': '5' });
-    const message = parsed.message;
-    if (message.kind === 'request') {
-      const vias = message.headers.entries.filter((h) => h.name === 'via');
-      const top = vias[0];
-      if (top) top.value = formatVia(stampReceived(message.topVia, source));
+    try {
+      const parsed = parseMessage(bytes, { datagram: !flow });
+      if (!parsed.ok) return this.rejectMalformed(parsed.error, parsed.partial, source, flow);
+      if (bytes.length > this.limits.maxMessageBytes) return this.rejectWith(parsed.message, 413, source, flow);
+      if (verdict === 'reject-once') {
+        this.throttle.emit('warn', `rate-limit|${source.address}`, 'source over its message budget; answering 503 then dropping', { source: source.address });
+        return this.rejectWith(parsed.message, 503, source, flow, { 'Retry-After': '5' });
+      }
+      const message = parsed.message;
+      if (message.kind === 'request') {
+        const top = message.headers.entries.find((h) => h.name === 'via');
+        if (top) top.value = formatVia(stampReceived(message.topVia, source));
+      }
+      this.handler({ message, source, local, flowId: flow?.id, bytes: bytes.length, receivedAt: new Date() });
+    } catch (err) {
+      // a defect above the transport must cost one message, never the process
+      this.log('error', 'inbound message handling failed', { err: err instanceof Error ? err.stack ?? err.message : String(err), source: source.address });
     }
-    this.handler({ message, source, local, flowId: flow?.id, bytes: bytes.length, receivedAt: new Date() });
   }
 
-  private rejectMalformed(error: SipParseError, partial: SipMessage | undefined, source: Peer, flow?: TcpFlow): void {
-    this.log('warn', 'malformed sip message', { code: error.code, reason: error.message, source: source.address });
+  private rejectMalformed(error: SipParseError, partial: SipMessage | undefined, source: Peer, flow?: StreamFlow): void {
+    this.throttle.emit('warn', `malformed|${error.code}`, 'malformed sip message', { code: error.code, reason: error.message.slice(0, 200), source: source.address, transport: source.transport });
     const status = error.code === 'SIP_TOO_LARGE' ? 413 : 400;
     if (partial?.kind === 'request') this.rejectWith(partial, status, source, flow, { Warning: `399 engine "${error.code}"` });
+    // a stream cannot be resynchronised after a bad message: answer, then close
     flow?.end(error.code);
   }
 
   /** Answers a request the transactions never see; responses and ACKs are dropped instead. */
-  private rejectWith(msg: SipMessage, status: number, source: Peer, flow?: TcpFlow, extra: Record<string, string> = {}): void {
+  private rejectWith(msg: SipMessage, status: number, source: Peer, flow?: StreamFlow, extra: Record<string, string> = {}): void {
     if (msg.kind !== 'request' || msg.method === 'ACK') return;
     let via;
     try {
@@ -192,13 +330,14 @@ export class SipTransport {
     }
     const res = buildResponse(msg as SipRequest, status);
     for (const [k, v] of Object.entries(extra)) res.headers.append(k, v);
-    const dest = responseDestination(stampReceived(via, source), source, flow?.id);
+    // on a stream, written now: the caller may close the flow right after
+    if (flow) {
+      flow.write(res.serialize());
+      return;
+    }
+    const dest = responseDestination(stampReceived(via, source), source);
     this.send(res, dest).catch((err) => this.log('debug', 'could not send rejection', { err: String(err) }));
   }
-}
-
-function peerKey(p: { address: string; port: number }): string {
-  return `${p.address}|${p.port}`;
 }
 
 /** A bare response for a stream we could not parse at all: nothing to copy headers from. */
@@ -206,3 +345,4 @@ function plainResponse(status: number, code: string): Buffer {
   const reason = status === 413 ? 'Request Entity Too Large' : 'Bad Request';
   return Buffer.from(`SIP/2.0 ${status} ${reason}\r\nWarning: 399 engine "${code}"\r\nContent-Length: 0\r\n\r\n`);
 }
+

@@ -12,7 +12,7 @@ const IMMUTABLE = new Set(['via', 'route', 'record-route', 'rseq', 'content-leng
 export function copyAppHeaders(from: SipMessage, to: SipMessage, owned: readonly string[], local?: Endpoint): void {
   for (const h of from.headers.entries) {
     if (IMMUTABLE.has(h.name) || owned.includes(h.name)) continue;
-    to.headers.append(h.name, replaceLocalhost(h.name, h.value, local));
+    to.headers.append(h.spelling, replaceLocalhost(h.name, h.value, local));
   }
 }
 

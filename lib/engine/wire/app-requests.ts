@@ -40,8 +40,8 @@ export class OutOfDialogSender {
     } catch {
       throw new AppRequestError(`invalid request-uri: ${appReq.method} ${appReq.uri}`);
     }
-    const dest = resolveTarget(routeUrl || requestUri, this.ctx.transport.registeredFlows);
-    const local = this.ctx.transport.localEndpoint(dest.transport);
+    const dest = resolveTarget(routeUrl || requestUri, this.ctx.transport);
+    const local = this.ctx.transport.viaEndpoint(dest.transport);
     if (!local) throw new AppRequestError('requested protocol/transport not available');
     if (isSelf(requestUri, this.ctx)) throw new AppRequestError('can not send request to myself');
     const contact = localContact(this.ctx, dest.transport);

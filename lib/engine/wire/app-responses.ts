@@ -43,6 +43,11 @@ export class AppResponseSender {
     if (appTag) pending.localTag = appTag;
     const local = this.ctx.transport.localEndpoint(pending.inbound.source.transport);
     copyAppHeaders(appRes, res, ['from', 'to', 'call-id', 'cseq'], local);
+    // RFC 3261 12.1.1: a dialog-forming response carries the request's Record-Route, in order,
+    // or the caller's route set is empty and its ACK and BYE miss the record-routing proxy.
+    if (formsDialog(req, res.status)) {
+      for (const rr of req.headers.entries) if (rr.name === 'record-route') res.headers.append(rr.spelling, rr.value);
+    }
     res.body = appRes.body;
     const wantsContact = (req.method === 'INVITE' || req.method === 'SUBSCRIBE') && res.status > 100 && res.status < 300;
     if (wantsContact && !res.headers.has('contact')) {
@@ -94,6 +99,14 @@ export class AppResponseSender {
       ?? res.headers.getAll('contact').map((c) => parseNameAddr(c))[0];
     const expires = Number(resContact?.params['expires'] ?? res.headers.get('expires') ?? contact.params['expires']
       ?? req.headers.get('expires') ?? 0);
-    this.ctx.transport.registeredFlows.remember(contact.uri, flowId, Number.isFinite(expires) ? expires : 0);
+    const transport = pending.inbound.source.transport;
+    if (transport === 'udp') return;
+    this.ctx.transport.registeredFlows.remember(contact.uri, flowId, transport, Number.isFinite(expires) ? expires : 0);
   }
+}
+
+/** Responses that create or confirm a dialog outside an existing one (RFC 3261 12.1, RFC 6665 4.1.2.1). */
+function formsDialog(req: SipRequest, status: number): boolean {
+  if (req.toTag || status <= 100 || status >= 300) return false;
+  return req.method === 'INVITE' || req.method === 'SUBSCRIBE' || req.method === 'REFER';
 }

@@ -44,7 +44,7 @@ export class InDialogSender {
     if (appReq.method === 'ACK' && session.ackSeq === undefined) throw new Error('no INVITE awaiting an ACK in this dialog');
     const req = dialog.createRequest(appReq.method, session.ackSeq);
     const dest = dialogDestination(this.ctx, session);
-    const local = this.ctx.transport.localEndpoint(dest.transport);
+    const local = this.ctx.transport.viaEndpoint(dest.transport);
     if (!local) throw new Error('requested protocol/transport not available');
     req.headers.set('via', viaFor(dest.transport, local.address, local.port));
     const wantsContact = ['INVITE', 'SUBSCRIBE', 'REFER', 'UPDATE'].includes(appReq.method);
@@ -61,8 +61,9 @@ export class InDialogSender {
 /** Next hop, pinned to the dialog's connection when it is still open (the UA may not listen). */
 export function dialogDestination(ctx: WireContext, session: DialogSession): Destination {
   const { dialog } = session;
-  const target = resolveTarget(dialog.nextHopUri(), ctx.transport.registeredFlows);
-  if (dialog.flowId && ctx.transport.isFlowOpen(dialog.flowId)) return { ...target, transport: 'tcp', flowId: dialog.flowId };
+  const target = resolveTarget(dialog.nextHopUri(), ctx.transport);
+  const flowTransport = ctx.transport.flowTransport(dialog.flowId);
+  if (flowTransport) return { ...target, transport: flowTransport, flowId: dialog.flowId };
   return target;
 }
 
@@ -78,7 +79,7 @@ export function terminateStaleDialog(ctx: WireContext, session: DialogSession): 
   } catch {
     return removeSession(ctx, dialog.id);
   }
-  const local = ctx.transport.localEndpoint(dest.transport);
+  const local = ctx.transport.viaEndpoint(dest.transport);
   const bye = dialog.createRequest('BYE');
   if (local) bye.headers.set('via', viaFor(dest.transport, local.address, local.port));
   bye.headers.append('reason', 'SIP;cause=408;text="ACK timeout"');

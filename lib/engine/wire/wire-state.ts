@@ -86,10 +86,12 @@ export function inboundMeta(inbound: InboundMessage): MessageMeta {
 
 /** `<sip:host:port[;transport=tcp]>` for the engine's listener on a transport (drachtio getContactUri). */
 export function localContact(ctx: WireContext, transport: TransportName): string {
-  const ep = ctx.transport.localEndpoint(transport) ?? ctx.transport.localEndpoint('udp') ?? ctx.transport.localEndpoint('tcp');
-  if (!ep) return '<sip:invalid>';
+  // with no listener of that transport (TLS out to a registrar only), a listener we do have
+  const t = ([transport, 'udp', 'tcp', 'tls'] as TransportName[]).find((x) => ctx.transport.localEndpoint(x));
+  const ep = t && ctx.transport.localEndpoint(t);
+  if (!t || !ep) return '<sip:invalid>';
   const host = ep.address.includes(':') ? `[${ep.address}]` : ep.address;
-  return `<sip:${host}:${ep.port}${transport === 'udp' ? '' : `;transport=${transport}`}>`;
+  return `<sip:${host}:${ep.port}${t === 'udp' ? '' : `;transport=${t}`}>`;
 }
 
 export function removeSession(ctx: WireContext, dialogId: string): void {

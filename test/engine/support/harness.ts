@@ -31,6 +31,8 @@ function realServer(): EmbeddedEngine | undefined {
   return {
     wirePort: wire!,
     sipAddresses: [{ transport: 'udp', address: '127.0.0.1', port: sip! }, { transport: 'tcp', address: '127.0.0.1', port: sip! }],
+    connectionCount: 0,
+    reloadTls: () => false,
     stop: async () => undefined,
   };
 }

@@ -20,6 +20,14 @@ describe('response routing (RFC 3261 18.2.2, RFC 3581)', () => {
     expect(responseDestination(without, source)).toMatchObject({ address: '192.0.2.7', port: 5062 });
   });
 
+  it('ignores a received= the client wrote itself and answers the real source (no reflection)', () => {
+    const via = stampReceived(parseVia('SIP/2.0/UDP 192.0.2.7:5060;branch=z9hG4bKa;received=127.0.0.5'), source);
+    expect(via.params['received']).toBeUndefined();
+    expect(responseDestination(via, source)).toMatchObject({ address: '192.0.2.7', port: 5060 });
+    const unstamped = parseVia('SIP/2.0/UDP 192.0.2.7:5060;branch=z9hG4bKa;received=198.51.100.9;rport=9');
+    expect(responseDestination(unstamped, source)).toMatchObject({ address: '192.0.2.7' });
+  });
+
   it('reuses the connection for TCP', () => {
     const tcp = { transport: 'tcp' as const, address: '192.0.2.7', port: 40001 };
     expect(responseDestination(parseVia('SIP/2.0/TCP x:5060;branch=z9hG4bKa'), tcp, 'flow-1')).toMatchObject({ flowId: 'flow-1', port: 40001 });
@@ -30,8 +38,11 @@ describe('flow reuse for registered contacts', () => {
   it('pins a contact to its flow until the registration expires', () => {
     let now = 0;
     const flows = new RegisteredFlows(10, () => now);
-    flows.remember('sip:alice@192.0.2.7:5060;transport=tcp', 'f1', 60);
-    expect(resolveTarget('sip:alice@192.0.2.7:5060;transport=tcp;ob', flows)).toMatchObject({ transport: 'tcp', flowId: 'f1' });
+    flows.remember('sip:alice@192.0.2.7:5060;transport=tcp', 'f1', 'tcp', 60);
+    flows.remember('sip:bob@192.0.2.8:5061;transport=tls', 'f2', 'tls', 60);
+    const lookup = { registeredFlow: (uri: string) => flows.flowFor(uri) };
+    expect(resolveTarget('sip:alice@192.0.2.7:5060;transport=tcp;ob', lookup)).toMatchObject({ transport: 'tcp', flowId: 'f1' });
+    expect(resolveTarget('sip:bob@192.0.2.8:5061;transport=tls', lookup)).toMatchObject({ transport: 'tls', flowId: 'f2' });
     expect(flows.isPinned('f1')).toBe(true);
     now = 61_000;
     expect(flows.flowFor('sip:alice@192.0.2.7:5060')).toBeUndefined();
@@ -42,13 +53,41 @@ describe('flow reuse for registered contacts', () => {
   });
 });
 
+describe('target resolution', () => {
+  it('defaults sips: and transport=tls to TLS on 5061, naming a hostname for the certificate check', () => {
+    expect(resolveTarget('sips:registrar.example.com')).toMatchObject({ transport: 'tls', port: 5061, serverName: 'registrar.example.com' });
+    expect(resolveTarget('sip:192.0.2.1;transport=tls')).toMatchObject({ transport: 'tls', port: 5061 });
+    expect(resolveTarget('sip:192.0.2.1;transport=tls').serverName).toBeUndefined();
+    expect(resolveTarget('sip:192.0.2.1')).toMatchObject({ transport: 'udp', port: 5060 });
+  });
+});
+
 describe('the per-source rate limiter', () => {
+  const budgets = { perSource: 2, trustedPerSource: 4, untrustedTotal: 100 };
+
   it('accepts the limit, rejects the next once, drops the rest, and resets each second', () => {
     let now = 0;
-    const limiter = new SourceRateLimiter(2, 10, () => now);
+    const limiter = new SourceRateLimiter(budgets, () => false, 10, () => now);
     expect(['a', 'a', 'a', 'a'].map((s) => limiter.check(s))).toEqual(['accept', 'accept', 'reject-once', 'drop']);
     expect(limiter.check('b')).toBe('accept');
     now = 1000;
     expect(limiter.check('a')).toBe('accept');
+  });
+
+  it('gives a trusted source (the PBX) its own larger budget', () => {
+    const limiter = new SourceRateLimiter(budgets, (a) => a === 'pbx', 10, () => 0);
+    expect(Array.from({ length: 6 }, () => limiter.check('pbx'))).toEqual(['accept', 'accept', 'accept', 'accept', 'reject-once', 'drop']);
+  });
+
+  it('caps all untrusted sources together, while the trusted one is still served', () => {
+    const limiter = new SourceRateLimiter({ perSource: 5, trustedPerSource: 5, untrustedTotal: 3 }, (a) => a === 'pbx', 100, () => 0);
+    expect(['p1', 'p2', 'p3', 'p4', 'p5'].map((s) => limiter.check(s))).toEqual(['accept', 'accept', 'accept', 'reject-once', 'drop']);
+    expect(limiter.check('pbx')).toBe('accept');
+  });
+
+  it('stays bounded under a spoofed flood of distinct addresses', () => {
+    const limiter = new SourceRateLimiter(budgets, () => false, 50, () => 0);
+    for (let i = 0; i < 10_000; i++) limiter.check(`198.51.${i >> 8}.${i & 255}`);
+    expect(limiter.trackedSources).toBeLessThanOrEqual(50);
   });
 });
