@@ -15,3 +15,26 @@ export function silentLogger(): Logger {
 export function tokenPrefix(token: string): string {
   return token.length <= 8 ? token : `${token.slice(0, 8)}…`;
 }
+
+/**
+ * At most one warn line per interval for a recurring failure (a registrar that stopped answering
+ * would otherwise log once per REGISTER), with the count suppressed since the last line.
+ */
+export class ThrottledWarning {
+  private lastAt = -Infinity;
+  private suppressed = 0;
+
+  constructor(private readonly log: Logger, private readonly msg: string, private readonly intervalMs = 10_000, private readonly now: () => number = Date.now) {}
+
+  warn(fields: Record<string, unknown>): void {
+    const t = this.now();
+    if (t - this.lastAt < this.intervalMs) {
+      this.suppressed++;
+      return;
+    }
+    this.lastAt = t;
+    const suppressed = this.suppressed;
+    this.suppressed = 0;
+    this.log.warn(suppressed > 0 ? { ...fields, suppressedSinceLast: suppressed } : fields, this.msg);
+  }
+}

@@ -13,6 +13,8 @@ import type { CallerSide, CallIdentity } from './call-types.js';
 import { callerInfoOf } from './caller-info.js';
 import type { IncomingCall } from './incoming-call.js';
 import { sanitizeReason } from './reason.js';
+import { readOffer } from './sdp-offer.js';
+import { nextHop } from '../sip/max-forwards.js';
 import type { TrustedSources } from './trusted-sources.js';
 
 export interface IntakeDeps {
@@ -54,11 +56,21 @@ export class CallIntake {
       d.book.get(req.callId)?.duplicateRefused();
       return;
     }
-    if (!req.body || !/^v=0/m.test(req.body)) {
-      // Without an offer the device's answer would need the caller's ACK to complete: pushwake
-      // forwards offers, it does not hold answers back for late ACKs.
-      d.log.info({ callId: req.callId }, 'INVITE without an SDP offer refused');
-      res.send(488, 'Not Acceptable Here', { headers: { Warning: '399 pushwake "INVITE without SDP offer (delayed offer) is not supported"' } });
+    const hops = nextHop(req.get('Max-Forwards'));
+    if (hops.kind === 'exhausted') {
+      d.log.warn({ callId: req.callId, source: req.source_address }, 'INVITE with Max-Forwards 0 refused (routing loop?)');
+      res.send(483, 'Too Many Hops', {});
+      return;
+    }
+    // Without an offer the device's answer would need the caller's ACK to complete: pushwake
+    // forwards offers, it does not hold answers back for late ACKs. And a push for a call whose
+    // body no phone can answer would be a push for a call that cannot connect.
+    const offer = readOffer(req.get('Content-Type'), req.body ?? '');
+    if (offer.kind === 'refused') {
+      d.log.info({ callId: req.callId, status: offer.status, why: offer.why }, 'INVITE without a usable SDP offer refused');
+      res.send(offer.status, offer.status === 415 ? 'Unsupported Media Type' : 'Not Acceptable Here', {
+        headers: { ...offer.headers, Warning: `399 pushwake "${offer.why.replace(/["\\]/g, '')}"` },
+      });
       return;
     }
     if (d.book.isFull() || this.arriving.size >= 1000) {
@@ -91,9 +103,10 @@ export class CallIntake {
       callUuid: randomUUID(),
       pushHint: randomBytes(8).toString('hex'),
       aor: callee.aor,
-      caller: callerInfoOf((n) => req.get(n), req.body ?? ''),
+      caller: callerInfoOf((n) => req.get(n), offer.sdp),
       from: req.get('From') ?? '<sip:anonymous@anonymous.invalid>',
-      sdp: req.body ?? '',
+      sdp: offer.sdp,
+      maxForwards: hops.maxForwards,
     };
     const log = d.log.child({ callId: identity.callId, aor: identity.aor, callUuid: identity.callUuid });
     call = d.createCall(identity, new SrfCallerSide(d.app, req, res), log);

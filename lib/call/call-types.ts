@@ -19,6 +19,8 @@ export interface CallIdentity {
   from: string;
   /** The caller's SDP offer, forwarded to every device. */
   sdp: string;
+  /** Max-Forwards for the device legs: the caller's, one less (RFC 3261 16.6). */
+  maxForwards: number;
 }
 
 export type LegEvent =

@@ -45,6 +45,7 @@ export function startSrfLeg(
           To: `<${binding.aor}>`,
           [names.pushHintHeader]: call.pushHint,
           [names.callUuidHeader]: call.callUuid,
+          'Max-Forwards': String(call.maxForwards),
         },
         ...(call.sdp ? { localSdp: call.sdp } : {}),
         proxy: flowUri(binding.flow),

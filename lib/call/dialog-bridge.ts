@@ -4,6 +4,7 @@
  * from either side ends both. It returns the function that detaches every listener it added.
  */
 import type { Logger } from '../log.js';
+import { nextHop } from '../sip/max-forwards.js';
 import { requestFinal, type DialogEvent, type Headers, type InboundRequest, type ServerResponse, type SipDialog } from '../sip/srf.js';
 
 const RELAYED: Array<{ event: DialogEvent; method: string }> = [
@@ -45,7 +46,13 @@ export function bridgeDialogs(a: SipDialog, b: SipDialog, log: Logger, onEnd: ()
     onEnd();
   };
   const relay = (to: SipDialog, method: string) => (req: InboundRequest, res: ServerResponse): void => {
-    requestFinal(to, { method, headers: carried(req), body: req.body }).then(
+    const hops = nextHop(req.get('Max-Forwards'));
+    if (hops.kind === 'exhausted') {
+      res.send(483, 'Too Many Hops', {});
+      return;
+    }
+    const headers = { ...carried(req), 'Max-Forwards': String(hops.maxForwards) };
+    requestFinal(to, { method, headers, body: req.body }).then(
       (r) => res.send(r.status, r.reason, { headers: r.get('Content-Type') ? { 'Content-Type': r.get('Content-Type') ?? '' } : {}, body: r.body }),
       (err: unknown) => {
         log.warn({ err, method }, 'in-dialog relay failed');

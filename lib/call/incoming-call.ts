@@ -21,6 +21,11 @@ interface LegSlot {
   leg: DeviceLeg;
   binding: Binding;
   done: boolean;
+  /**
+   * Rung over its old flow because its push failed: a long shot (a sleeping UDP phone's address
+   * is dead), so it lives only within the wake window, and its failure is the push's failure.
+   */
+  fallback: boolean;
 }
 
 /** A device this call pushed (or is pushing): whether it is still awaited, and when its push expires. */
@@ -132,8 +137,8 @@ export class IncomingCall {
     if (!this.stopAwaiting(b.deviceKey)) return;
     if (isAwake(b, this.ports.now())) {
       // Its own registration is alive: its flow may still reach it without a push.
-      this.log.warn({ deviceKey: b.deviceKey, why: outcome.why }, 'push failed; ringing the device over its flow');
-      this.addLeg(b);
+      this.log.warn({ deviceKey: b.deviceKey, why: outcome.why }, 'push failed; ringing the device over its flow until the wake timeout');
+      this.addLeg(b, true);
       return;
     }
     this.pushFailures++;
@@ -181,10 +186,10 @@ export class IncomingCall {
     this.reject(503, 'Service Unavailable', sipReason(503, 'Shutting down'), 'shutdown');
   }
 
-  private addLeg(b: Binding): void {
+  private addLeg(b: Binding, fallback = false): void {
     const key = b.deviceKey;
     const leg = this.ports.startLeg(b, this.identity, this.log, (ev) => this.onLegEvent(key, ev));
-    this.legs.set(key, { leg, binding: b, done: false });
+    this.legs.set(key, { leg, binding: b, done: false, fallback });
     if (this.state === 'parked') this.state = 'ringing';
     this.ringTimer ??= setTimeout(() => this.onRingTimeout(), this.settings.ringTimeoutMs);
   }
@@ -207,8 +212,14 @@ export class IncomingCall {
     }
     if (!slot || slot.done) return;
     slot.done = true;
+    this.log.info({ deviceKey, status: ev.status, fallback: slot.fallback }, 'leg failed');
+    if (slot.fallback && ev.status < 600) {
+      // its old flow did not reach it either: what failed is the push
+      this.pushFailures++;
+      this.maybeFinish();
+      return;
+    }
     this.outcomes.push({ status: ev.status, reason: ev.reason });
-    this.log.info({ deviceKey, status: ev.status }, 'leg failed');
     // A pushed phone whose INVITE never arrived shows the call: it is owed an ended notice.
     if (UNREACHED.has(ev.status) && this.devices.get(deviceKey)?.pushExpiresAt !== undefined) this.oweNotice(slot.binding, sipReason(480, 'Device unreachable'));
     if (ev.status >= 600) {
@@ -259,6 +270,13 @@ export class IncomingCall {
       this.reject(480, 'Temporarily Unavailable', Reasons.noDeviceWoke, 'wake-timeout');
       return;
     }
+    // a push-failed device rung over its old flow had the wake window to answer; no longer
+    for (const slot of this.legs.values()) {
+      if (!slot.fallback || slot.done) continue;
+      slot.done = true;
+      slot.leg.cancel(Reasons.pushFailed);
+      this.pushFailures++;
+    }
     this.maybeFinish();
   }
 
@@ -277,7 +295,7 @@ export class IncomingCall {
     const best = bestFinalResponse(this.outcomes);
     if (best) {
       this.reject(best.status, best.reason, sipReason(best.status, best.reason), 'all-legs-failed');
-    } else if (this.pushFailures > 0 && this.legs.size === 0) {
+    } else if (this.pushFailures > 0 && ![...this.legs.values()].some((s) => !s.fallback)) {
       this.reject(480, 'Temporarily Unavailable', Reasons.pushFailed, 'push-failed');
     } else {
       this.reject(480, 'Temporarily Unavailable', Reasons.noDeviceWoke, 'wake-timeout');

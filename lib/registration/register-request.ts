@@ -3,7 +3,7 @@
  * hostile REGISTER ends in a clear SIP answer.
  */
 import { aorOf, parseContactList, parseNameAddr, parseSipUri, type NameAddr } from '../sip/name-addr.js';
-import { deviceKeyOf, instanceIdOf, localContactUserOf } from './device-identity.js';
+import { deviceKeyOf, localContactUserOf, readInstanceId } from './device-identity.js';
 import { readPushData, type PushData, type PushDataSettings } from './push-data.js';
 
 export interface RegisterSettings extends PushDataSettings {
@@ -24,6 +24,8 @@ export type RegisterIntent =
       deviceExpires: number;
       push: PushData;
       instanceId?: string;
+      /** the +sip.instance sent was unusable (the device is keyed by token or contact instead) */
+      identityWarning?: string;
       deviceKey: string;
       localContactUser: string;
       /** A push hint the client echoed, pairing this REGISTER with a parked call. */
@@ -70,7 +72,8 @@ export function readRegister(header: HeaderReader, s: RegisterSettings): Registe
   if (expires === 'bad') return { kind: 'reject', status: 400, reason: 'Bad Expires' };
 
   const push = readPushData(contact, contactUri.params, header, s);
-  const instanceId = instanceIdOf(contact.params.get('+sip.instance'));
+  const instance = readInstanceId(contact.params.get('+sip.instance'));
+  const instanceId = instance.kind === 'valid' ? instance.id : undefined;
   const deviceKey = deviceKeyOf(instanceId, push.kind === 'valid' ? push.push : undefined, contact.uri);
   const localContactUser = localContactUserOf(s.contactUserPrefix, aor, deviceKey);
 
@@ -86,6 +89,7 @@ export function readRegister(header: HeaderReader, s: RegisterSettings): Registe
     deviceExpires: Math.min(expires, s.maxExpires),
     push,
     ...(instanceId ? { instanceId } : {}),
+    ...(instance.kind === 'invalid' ? { identityWarning: instance.why } : {}),
     deviceKey,
     localContactUser,
     ...(hint && hint.length <= 128 ? { pushHint: hint } : {}),

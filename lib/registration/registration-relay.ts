@@ -6,13 +6,14 @@
  */
 import type { Binding, Flow, SipTransport } from '../domain/binding.js';
 import type { Logger } from '../log.js';
-import { tokenPrefix } from '../log.js';
+import { ThrottledWarning, tokenPrefix } from '../log.js';
 import type { BindingStore } from '../store/binding-store.js';
 import { parseContactList, parseSipUri } from '../sip/name-addr.js';
 import type { Headers, InboundRequest, InboundResponse, ServerResponse, SipApp } from '../sip/srf.js';
 import { readRegister, type RegisterIntent, type RegisterSettings } from './register-request.js';
 import { UpstreamCSeq } from './upstream-cseq.js';
 import { KeyedSerialiser } from '../store/keyed-serialiser.js';
+import { nextHop } from '../sip/max-forwards.js';
 
 export interface RelaySettings extends RegisterSettings {
   registrar: string;
@@ -62,9 +63,11 @@ export class RegistrationRelay {
   private readonly inOrder = new KeyedSerialiser();
   /** Largest Min-Expires the registrar asked for (423); later REGISTERs ask at least that. */
   private upstreamMinExpires = 0;
+  private readonly registrarSilent: ThrottledWarning;
 
   constructor(private readonly deps: RegistrationRelayDeps) {
     this.now = deps.now ?? Date.now;
+    this.registrarSilent = new ThrottledWarning(deps.log, 'registrar did not answer a relayed REGISTER in time; the phone got 504', 10_000, this.now);
   }
 
   /** The srf REGISTER handler. Never throws: every failure becomes a SIP answer and a log line. */
@@ -81,6 +84,12 @@ export class RegistrationRelay {
   private async relay(req: InboundRequest, res: ServerResponse): Promise<void> {
     const intent = readRegister((n) => req.get(n), this.deps.settings);
     const log = this.deps.log.child({ callId: req.callId, ...('aor' in intent ? { aor: intent.aor } : {}) });
+    const hops = nextHop(req.get('Max-Forwards'));
+    if (hops.kind === 'exhausted') {
+      log.warn({ source: req.source_address }, 'REGISTER with Max-Forwards 0 refused (relay loop?)');
+      res.send(483, 'Too Many Hops', {});
+      return;
+    }
     if (intent.kind === 'reject') {
       log.info({ status: intent.status, why: intent.reason, source: req.source_address }, 'REGISTER refused');
       res.send(intent.status, intent.reason, { headers: intent.headers ?? {} });
@@ -89,11 +98,14 @@ export class RegistrationRelay {
     if (intent.kind === 'register' && intent.push.kind === 'invalid') {
       log.warn({ why: intent.push.reason }, 'REGISTER carries unusable push data; relaying without push');
     }
+    if (intent.kind === 'register' && intent.identityWarning) {
+      log.warn({ why: intent.identityWarning }, 'REGISTER carries an unusable +sip.instance; keying the device by its token');
+    }
     const resolved = intent.kind === 'unregister' ? await this.resolveUnregister(intent, req) : intent;
     // Read the current binding while the registrar answers, not after: it is on the wake path.
     const existing = resolved.kind === 'register' ? this.deps.store.getBinding(resolved.aor, resolved.deviceKey) : undefined;
     existing?.catch(() => undefined);
-    const upstream = await this.sendUpstream(req, resolved, log);
+    const upstream = await this.sendUpstream(req, resolved, hops.maxForwards, log);
     if (!upstream) {
       res.send(504, 'Server Time-out', {});
       return;
@@ -164,8 +176,9 @@ export class RegistrationRelay {
       Contact: `<${intent.contact.uri}>;expires=${deviceExpires}`,
       Expires: String(deviceExpires),
     };
-    if (intent.push.kind === 'invalid') {
-      headers['Warning'] = `399 ${this.deps.settings.advertisedHost} "${intent.push.reason.replace(/["\\]/g, '')}"`;
+    const warnings = [intent.push.kind === 'invalid' ? intent.push.reason : undefined, intent.identityWarning].filter((w): w is string => !!w);
+    if (warnings.length > 0) {
+      headers['Warning'] = warnings.map((w) => `399 ${this.deps.settings.advertisedHost} "${w.replace(/["\\]/g, '')}"`).join(', ');
     }
     log.info(
       { deviceKey: intent.deviceKey, expires: deviceExpires, upstreamExpires: granted, push: binding.push ? tokenPrefix(binding.push.token) : null },
@@ -185,21 +198,21 @@ export class RegistrationRelay {
   }
 
   /** Relay upstream; a 423 is retried once with the registrar's Min-Expires. */
-  private async sendUpstream(req: InboundRequest, intent: Exclude<RegisterIntent, { kind: 'reject' }>, log: Logger): Promise<InboundResponse | undefined> {
-    let res = await this.exchange(req, intent);
+  private async sendUpstream(req: InboundRequest, intent: Exclude<RegisterIntent, { kind: 'reject' }>, maxForwards: number, log: Logger): Promise<InboundResponse | undefined> {
+    let res = await this.exchange(req, intent, maxForwards);
     if (res?.status === 423 && intent.kind === 'register') {
       const min = Number(res.get('Min-Expires'));
       if (Number.isInteger(min) && min > this.upstreamMinExpires && min <= 604_800) {
         log.info({ minExpires: min }, 'registrar asked for a longer registration; retrying');
         this.upstreamMinExpires = min;
         this.cseq.bump(req.callId);
-        res = await this.exchange(req, intent);
+        res = await this.exchange(req, intent, maxForwards);
       }
     }
     return res;
   }
 
-  private exchange(req: InboundRequest, intent: Exclude<RegisterIntent, { kind: 'reject' }>): Promise<InboundResponse | undefined> {
+  private exchange(req: InboundRequest, intent: Exclude<RegisterIntent, { kind: 'reject' }>, maxForwards: number): Promise<InboundResponse | undefined> {
     const s = this.deps.settings;
     const expires = intent.kind === 'register' ? this.requestedExpires() : 0;
     const contact = intent.kind === 'unregister-all'
@@ -213,6 +226,7 @@ export class RegistrationRelay {
       CSeq: `${cseqNum} REGISTER`,
       Contact: contact,
       Expires: String(expires),
+      'Max-Forwards': String(maxForwards),
       ...copyHeaders(req, PASSED_UPSTREAM),
       ...upstreamSupported(req.get('Supported')),
     };
@@ -225,7 +239,10 @@ export class RegistrationRelay {
         clearTimeout(timer);
         resolve(r);
       };
-      const timer = setTimeout(() => finish(undefined), s.registerTimeoutMs);
+      const timer = setTimeout(() => {
+        this.registrarSilent.warn({ registrar: s.registrar, aor: 'aor' in intent ? intent.aor : undefined, callId: req.callId, timeoutMs: s.registerTimeoutMs });
+        finish(undefined);
+      }, s.registerTimeoutMs);
       this.deps.app
         .request(requestUri, { method: 'REGISTER', headers, proxy: s.registrar }, (r) => {
           if (r.status >= 200) finish(r);

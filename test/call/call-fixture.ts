@@ -114,6 +114,7 @@ export class CallFixture {
         caller: { callerNumber: '1000', callerName: 'Bob', withVideo: false },
         from: '"Bob" <sip:1000@pbx>;tag=abc',
         sdp: 'v=0 offer',
+        maxForwards: 69,
         ...identity,
       },
       caller,

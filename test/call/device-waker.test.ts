@@ -18,6 +18,7 @@ const call: CallIdentity = {
   caller: { callerNumber: '1000', callerName: 'Bob', withVideo: true },
   from: '<sip:1000@pbx>',
   sdp: '',
+  maxForwards: 69,
 };
 
 class ScriptedSender implements PushSender {

@@ -67,8 +67,26 @@ describe('IncomingCall', () => {
       send: (status: number) => sent.push(status),
     });
     await flush();
-    expect(f.callerDialog.requests).toEqual([{ method: 'INFO', headers: { 'Content-Type': 'application/dtmf-relay' }, body: 'dtmf' }]);
+    expect(f.callerDialog.requests).toEqual([{ method: 'INFO', headers: { 'Content-Type': 'application/dtmf-relay', 'Max-Forwards': '70' }, body: 'dtmf' }]);
     expect(sent).toEqual([200]);
+    f.call.abort();
+  });
+
+  it('carries Max-Forwards over an in-dialog relay, one less, and answers 483 at 0', async () => {
+    const f = new CallFixture();
+    const b = binding(1, { push: undefined, deviceExpiresAt: Date.now() + 60_000 });
+    f.call.start([b]);
+    const deviceDialog = new FakeDialog('device');
+    f.leg(b.deviceKey).emit({ kind: 'answered', dialog: deviceDialog });
+    await flush();
+    const sent: number[] = [];
+    const res = { finalResponseSent: false, send: (status: number) => sent.push(status) };
+    const info = (mf: string) => ({ body: 'x', get: (n: string) => (n === 'Max-Forwards' ? mf : undefined) });
+    deviceDialog.emit('info', info('5'), res);
+    deviceDialog.emit('info', info('0'), res);
+    await flush();
+    expect(f.callerDialog.requests).toEqual([{ method: 'INFO', headers: { 'Max-Forwards': '4' }, body: 'x' }]);
+    expect(sent).toEqual([483, 200]);
     f.call.abort();
   });
 
@@ -334,8 +352,15 @@ describe('IncomingCall', () => {
 });
 
 describe('IncomingCall push fallback', () => {
-  it('a failed push to a device whose registration is alive rings it over its flow', async () => {
+  beforeEach(() => {
     vi.useFakeTimers();
+  });
+  afterEach(() => {
+    expect(vi.getTimerCount()).toBe(0);
+    vi.useRealTimers();
+  });
+
+  it('a failed push to a device whose registration is alive rings it over its flow', async () => {
     const f = new CallFixture();
     f.wakeResult = () => Promise.resolve({ kind: 'failed', why: 'APNs 500' });
     f.call.start([binding(1, { deviceExpiresAt: Date.now() + 60_000 })]);
@@ -343,8 +368,44 @@ describe('IncomingCall push fallback', () => {
     expect(f.legs).toHaveLength(1);
     expect(f.rejected).toBeUndefined();
     f.call.abort();
-    expect(vi.getTimerCount()).toBe(0);
-    vi.useRealTimers();
+  });
+
+  it('the fallback leg lives only within the wake window: at the wake timeout it is cancelled and the caller gets 480 push failed', async () => {
+    const f = new CallFixture({ wakeTimeoutMs: 5000, ringTimeoutMs: 60_000 });
+    const b = binding(1, { deviceExpiresAt: Date.now() + 60_000 });
+    f.wakeResult = () => Promise.resolve({ kind: 'failed', why: 'APNs 410 Unregistered' });
+    f.call.start([b]);
+    await vi.advanceTimersByTimeAsync(4999);
+    expect(f.rejected).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(f.leg(b.deviceKey).cancelled).toBe('SIP;cause=480;text="Push notification failed"');
+    expect(f.rejected).toMatchObject({ status: 480, headers: { Reason: 'SIP;cause=480;text="Push notification failed"' } });
+    expect(f.ended).toBe('push-failed');
+  });
+
+  for (const status of [408, 500, 503]) {
+    it(`a fallback leg failing at once (${status}) gives the caller 480 push failed, not ${status}`, async () => {
+      const f = new CallFixture();
+      const b = binding(1, { deviceExpiresAt: Date.now() + 60_000 });
+      f.wakeResult = () => Promise.resolve({ kind: 'failed', why: 'APNs unreachable' });
+      f.call.start([b]);
+      await flush();
+      f.leg(b.deviceKey).emit({ kind: 'failed', status, reason: 'x' });
+      expect(f.rejected).toMatchObject({ status: 480, headers: { Reason: 'SIP;cause=480;text="Push notification failed"' } });
+      expect(f.ended).toBe('push-failed');
+    });
+  }
+
+  it('a fallback leg that is answered still makes the call', async () => {
+    const f = new CallFixture();
+    const b = binding(1, { deviceExpiresAt: Date.now() + 60_000 });
+    f.wakeResult = () => Promise.resolve({ kind: 'failed', why: 'APNs 500' });
+    f.call.start([b]);
+    await flush();
+    f.leg(b.deviceKey).emit({ kind: 'answered', dialog: new FakeDialog('d') });
+    await flush();
+    expect(f.call.currentState).toBe('answered');
+    f.call.abort();
   });
 });
 

@@ -112,14 +112,30 @@ describe('requests that match nothing', () => {
     ua.send(ua.ackForFailure(req, res));
   });
 
-  it('a method no app routed (MESSAGE while only INVITE is routed) gets 503', async () => {
+  for (const method of ['MESSAGE', 'INFO', 'NOTIFY', 'SUBSCRIBE', 'PUBLISH']) {
+    it(`a method no app routed (${method} while only INVITE is routed) gets 405 with Allow`, async () => {
+      h = await startHarness();
+      h.srf.invite((_req: AnySrf, res: AnySrf) => res.send(486));
+      await settle();
+      const ua = await h.ua('tcp');
+      const req = ua.makeRequest(method, `sip:bob@${h.udp.address}:${h.udp.port}`, { body: 'x', headers: { 'Content-Type': 'text/plain', Event: 'presence' } });
+      ua.send(req);
+      const res = await ua.response(req.callId, 405);
+      expect(res.headers.get('allow')).toBe('INVITE, ACK, CANCEL, BYE');
+    });
+  }
+
+  it('an unknown or lower-case method gets 405 with Allow (methods are case-sensitive)', async () => {
     h = await startHarness();
-    h.srf.invite((_req: AnySrf, res: AnySrf) => res.send(486));
+    h.srf.options((_req: AnySrf, res: AnySrf) => res.send(200));
     await settle();
-    const ua = await h.ua('tcp');
-    const req = ua.makeRequest('MESSAGE', `sip:bob@${h.udp.address}:${h.udp.port}`, { body: 'x', headers: { 'Content-Type': 'text/plain' } });
-    ua.send(req);
-    await ua.response(req.callId, 503);
+    const ua = await h.ua('udp');
+    for (const method of ['options', 'FOO']) {
+      const req = ua.makeRequest(method, `sip:${h.udp.address}:${h.udp.port}`);
+      ua.send(req);
+      const res = await ua.response(req.callId, 405);
+      expect(res.headers.get('allow')).toBe('OPTIONS');
+    }
   });
 
   it('a response from the app to a finished transaction is refused over the wire', async () => {

@@ -47,6 +47,9 @@ export class InDialogSender {
     const local = this.ctx.transport.viaEndpoint(dest.transport);
     if (!local) throw new Error('requested protocol/transport not available');
     req.headers.set('via', viaFor(dest.transport, local.address, local.port));
+    // a B2BUA relaying an in-dialog request carries the hop count over (RFC 3261 16.6)
+    const maxForwards = appReq.headers.get('max-forwards');
+    if (maxForwards !== undefined && /^\d{1,3}$/.test(maxForwards.trim())) req.headers.set('max-forwards', maxForwards.trim());
     const wantsContact = ['INVITE', 'SUBSCRIBE', 'REFER', 'UPDATE'].includes(appReq.method);
     if (wantsContact && !appReq.headers.has('contact')) req.headers.append('contact', dialog.init.localContact);
     copyAppHeaders(appReq, req, DIALOG_OWNED, local);

@@ -11,6 +11,13 @@ import { inboundMeta, removeSession, type WireContext } from './wire-state.js';
 /** Methods drachtio-server offers to apps when they arrive outside any dialog. */
 const ROUTABLE_METHODS = new Set(['INVITE', 'REGISTER', 'MESSAGE', 'OPTIONS', 'INFO', 'NOTIFY', 'SUBSCRIBE', 'PUBLISH']);
 
+/** The Allow header: what apps take out of dialog, plus what the engine itself handles in calls. */
+function allowedMethods(routed: string[]): string {
+  const methods = new Set(routed.filter((m) => ROUTABLE_METHODS.has(m)));
+  if (methods.has('INVITE')) for (const m of ['ACK', 'CANCEL', 'BYE']) methods.add(m);
+  return [...methods].join(', ');
+}
+
 /** Hands network requests to the app, and answers what drachtio-server answers by itself. */
 export class NetworkRequestRouter implements TransactionUser {
   constructor(private readonly ctx: WireContext) {}
@@ -23,7 +30,9 @@ export class NetworkRequestRouter implements TransactionUser {
     if (!ROUTABLE_METHODS.has(req.method)) {
       // drachtio silently discards these; an answer stops UDP retransmissions
       const status = req.method === 'BYE' || req.method === 'UPDATE' || req.method === 'PRACK' ? 481 : 405;
-      return void tx.respond(buildResponse(req, status, undefined, generateTag()));
+      const res = buildResponse(req, status, undefined, generateTag());
+      if (status === 405) res.headers.append('Allow', allowedMethods(this.ctx.routes.methods()));
+      return void tx.respond(res);
     }
     this.offerToApp(tx, inbound);
   }
@@ -32,8 +41,17 @@ export class NetworkRequestRouter implements TransactionUser {
     const req = tx.request;
     const conn = this.ctx.routes.select(req.method);
     if (!conn) {
-      this.ctx.log('info', 'no app route for request; 503', { method: req.method });
-      return void tx.respond(buildResponse(req, 503, undefined, generateTag()));
+      const routed = this.ctx.routes.methods();
+      if (routed.length === 0) {
+        // no app connected (it is reconnecting): an outage, come back soon
+        const res = buildResponse(req, 503, undefined, generateTag());
+        res.headers.append('Retry-After', '5');
+        return void tx.respond(res);
+      }
+      // the app takes other methods, not this one: 405 with what it takes (RFC 3261 8.2.1)
+      const res = buildResponse(req, 405, undefined, generateTag());
+      res.headers.append('Allow', allowedMethods(routed));
+      return void tx.respond(res);
     }
     if (this.ctx.networkRequests.size >= this.ctx.maxPending) {
       return void tx.respond(buildResponse(req, 503, undefined, generateTag()));

@@ -21,6 +21,11 @@ export class RouteTable {
     }
   }
 
+  /** Methods some connected app takes, upper-case (for an Allow header). */
+  methods(): string[] {
+    return [...this.routes].filter(([, list]) => list.some((c) => c.isOpen && c.authenticated)).map(([verb]) => verb.toUpperCase());
+  }
+
   select(method: string): AppConnection | undefined {
     const key = method.toLowerCase();
     const list = (this.routes.get(key) ?? []).filter((c) => c.isOpen && c.authenticated);
