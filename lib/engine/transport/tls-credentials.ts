@@ -12,6 +12,8 @@ export interface TlsFiles {
   caFile?: string;
   /** poll the files and reload when they change (e.g. a Let's Encrypt renewal); default true */
   watch?: boolean;
+  /** how often they are polled; default 5 s */
+  watchIntervalMs?: number;
 }
 
 export class TlsConfigError extends Error {
@@ -91,7 +93,7 @@ export class TlsCredentials {
   }
 
   /** Polls the cert and key files (a poll survives the symlink swaps certbot does). */
-  watch(intervalMs = 5000): void {
+  watch(intervalMs = this.files.watchIntervalMs ?? 5000): void {
     if (this.watcher || this.files.watch === false) return;
     const onChange = (now: { mtimeMs: number }, prev: { mtimeMs: number }): void => {
       if (now.mtimeMs !== prev.mtimeMs) this.reload();

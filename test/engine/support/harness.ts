@@ -14,6 +14,8 @@ export interface Harness {
   srf: AnySrf;
   udp: Target;
   tcp: Target;
+  /** set when the engine listens on TLS */
+  tls?: Target;
   uas: TestUa[];
   ua(transport: 'udp' | 'tcp'): Promise<TestUa>;
   close(): Promise<void>;
@@ -60,12 +62,13 @@ export function connectSrf(port: number, secret = SECRET): Promise<AnySrf> {
 export async function startHarness(overrides: Partial<EmbeddedEngineOptions> = {}): Promise<Harness> {
   const engine = await startEngine(overrides);
   const srf = await connectSrf(engine.wirePort);
-  const find = (t: 'udp' | 'tcp') => {
-    const a = engine.sipAddresses.find((x) => x.transport === t)!;
-    return { address: a.address, port: a.port };
+  const find = (t: 'udp' | 'tcp' | 'tls'): Target | undefined => {
+    const a = engine.sipAddresses.find((x) => x.transport === t);
+    return a ? { address: a.address, port: a.port } : undefined;
   };
+  const tls = find('tls');
   const h: Harness = {
-    engine, srf, udp: find('udp'), tcp: find('tcp'), uas: [],
+    engine, srf, udp: find('udp')!, tcp: find('tcp')!, ...(tls ? { tls } : {}), uas: [],
     async ua(t) {
       const ua = t === 'udp' ? await TestUa.udp(h.udp) : await TestUa.tcp(h.tcp);
       h.uas.push(ua);

@@ -4,6 +4,7 @@
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
+import tls from 'node:tls';
 import {
   buildResponse, generateBranch, generateCallId, generateTag, parseMessage, SipRequest, SipStreamFramer,
   type SipMessage, type SipResponse,
@@ -35,7 +36,7 @@ export class TestUa {
   private closed = false;
 
   private constructor(
-    readonly transport: 'udp' | 'tcp',
+    readonly transport: 'udp' | 'tcp' | 'tls',
     readonly target: Target,
     readonly local: Target,
     private readonly write: (bytes: Buffer) => void,
@@ -54,8 +55,26 @@ export class TestUa {
   static async tcp(target: Target, localAddress = '127.0.0.1'): Promise<TestUa> {
     const sock = net.connect({ host: target.address, port: target.port, localAddress });
     await new Promise<void>((r, j) => { sock.once('connect', () => r()); sock.once('error', j); });
+    return TestUa.overStream('tcp', sock, target, localAddress);
+  }
+
+  /** Over TLS, trusting `ca` for the engine's certificate; `peerCertificate` shows what it presented. */
+  static async tls(target: Target, ca: string, localAddress = '127.0.0.1'): Promise<TestUa> {
+    const raw = net.connect({ host: target.address, port: target.port, localAddress });
+    await new Promise<void>((r, j) => { raw.once('connect', () => r()); raw.once('error', j); });
+    const sock = tls.connect({ socket: raw, ca, servername: 'localhost' });
+    await new Promise<void>((r, j) => { sock.once('secureConnect', () => r()); sock.once('error', j); });
+    const ua = TestUa.overStream('tls', sock, target, localAddress);
+    ua.peerCertificate = sock.getPeerCertificate();
+    return ua;
+  }
+
+  /** TLS only: the certificate the engine presented. */
+  peerCertificate?: tls.PeerCertificate;
+
+  private static overStream(transport: 'tcp' | 'tls', sock: net.Socket, target: Target, localAddress: string): TestUa {
     const framer = new SipStreamFramer(1 << 20);
-    const ua: TestUa = new TestUa('tcp', target, { address: localAddress, port: sock.localPort ?? 0 },
+    const ua: TestUa = new TestUa(transport, target, { address: localAddress, port: sock.localPort ?? 0 },
       (b) => sock.write(b), () => sock.destroy());
     sock.on('data', (chunk) => {
       for (const ev of framer.push(chunk)) if (ev.type === 'message') ua.onBytes(ev.bytes, false);
@@ -135,7 +154,7 @@ export class TestUa {
   }
 
   contact(user = 'alice'): string {
-    return `<sip:${user}@${this.local.address}:${this.local.port}${this.transport === 'tcp' ? ';transport=tcp' : ''}>`;
+    return `<sip:${user}@${this.local.address}:${this.local.port}${this.transport === 'udp' ? '' : `;transport=${this.transport}`}>`;
   }
 
   send(msg: SipMessage): void {
