@@ -63,6 +63,12 @@ describe('configuration', () => {
     ['registration:\n  minExpires: 9000\n', 'registration.minExpires'],
     ['call: [1, 2]\n', 'call'],
     ['call: {wakeTimeoutMs: [\n', '(file)'],
+    ['sip:\n  listen: [{address: 127.0.0.1, port: 5060, transports: [udp, tls]}]\n', 'sip.tlsCertFile'],
+    ['sip:\n  tlsCertFile: /c.pem\n', 'sip.tlsKeyFile'],
+    ['sip:\n  listen: [{address: 127.0.0.1, port: 5060, transports: [udp], tlsPort: 5061}]\n', 'sip.listen'],
+    ['sip:\n  listen: [{address: 127.0.0.1, port: 5060, transports: [ws]}]\n', 'sip.listen'],
+    ['sip:\n  advertisedTransport: sctp\n', 'sip.advertisedTransport'],
+    ['engine:\n  maxConnections: 0\n', 'engine.maxConnections'],
   ])('rejects %j naming %s', (text, key) => {
     expectKey(() => loadConfig({ env: {}, file: file(text) }), key);
   });

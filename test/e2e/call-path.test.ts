@@ -147,6 +147,45 @@ describe.each(enginesUnderTest())('call path over %s engine', (engine) => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(3900);
   });
 
+  it('a body that is not an SDP offer gets 415 or 488 and no push (issue 11)', async () => {
+    const phone = lab.phone('alice');
+    await phone.register();
+    expect((await lab.pbx.call('sip:alice@example.com', { sdp: 'v=0\r\nnot an offer\r\n' }).done).status).toBe(488);
+    expect((await lab.pbx.call('sip:alice@example.com', { sdp: OFFER_SDP, headers: { 'Content-Type': 'text/plain' } }).done).status).toBe(415);
+    expect(lab.sink.pushes).toHaveLength(0);
+  });
+
+  it('an INVITE with Max-Forwards 0 gets 483 and no push (issue 11)', async () => {
+    const phone = lab.phone('alice');
+    await phone.register();
+    expect((await lab.pbx.call('sip:alice@example.com', { headers: { 'Max-Forwards': '0' } }).done).status).toBe(483);
+    expect(lab.sink.pushes).toHaveLength(0);
+  });
+
+  it('a push that fails for an awake phone rings it over its flow only until the wake timeout, then 480 push failed (issue 11)', async () => {
+    const phone = lab.phone('alice');
+    await phone.register();
+    phone.behaviour = 'ring';
+    lab.sink.setRule({ token: phone.token, respond: 'unregistered' });
+    const started = Date.now();
+    const result = await lab.pbx.call('sip:alice@example.com').done;
+    expect(result.status).toBe(480);
+    expect(result.reasonHeader).toBe('SIP;cause=480;text="Push notification failed"');
+    const took = Date.now() - started;
+    expect(took).toBeGreaterThanOrEqual(3900);
+    expect(took).toBeLessThan(7000);
+  });
+
+  it('an out-of-dialog MESSAGE to pushwake gets 405 with Allow (issue 11)', async () => {
+    const status = await new Promise<{ status: number; allow?: string }>((resolve, reject) => {
+      lab.agentApp.request(`sip:${lab.pushwakeHost}`, {
+        method: 'MESSAGE', headers: { From: '<sip:x@example.com>', To: `<sip:${lab.pushwakeHost}>`, 'Content-Type': 'text/plain' }, body: 'hi',
+      }, (res) => { if (res.status >= 200) resolve({ status: res.status, ...(res.get('Allow') ? { allow: res.get('Allow') } : {}) }); }).catch(reject);
+    });
+    expect(status.status).toBe(405);
+    expect(status.allow).toContain('INVITE');
+  });
+
   it('an APNs 410 removes the token, and the next call fails with no push', async () => {
     await lab.stop();
     lab = await SipLab.start({ engine, config: { registration: { minExpires: 1 } } });

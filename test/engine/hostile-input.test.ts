@@ -203,3 +203,175 @@ describe('hostile input', () => {
     await ua.response(req.callId, 200);
   });
 });
+
+describe('hostile input found at the edge (issue 11)', () => {
+  let h: Harness | undefined;
+  afterEach(async () => { await h?.close(); h = undefined; });
+
+  async function start(limits: EmbeddedEngineOptions['limits'] = {}, extra: Partial<EmbeddedEngineOptions> = {}): Promise<Harness> {
+    const harness = await startHarness({ limits, ...extra });
+    harness.srf.options((_req: AnySrf, res: AnySrf) => res.send(200));
+    await settle();
+    return harness;
+  }
+
+  async function servesAnother(harness: Harness, transport: 'udp' | 'tcp' = 'udp', from = '127.0.0.3'): Promise<void> {
+    const ua = transport === 'udp' ? await TestUa.udp(harness.udp, from) : await TestUa.tcp(harness.tcp, from);
+    harness.uas.push(ua);
+    const req = ua.makeRequest('OPTIONS', `sip:${harness.udp.address}:${harness.udp.port}`);
+    ua.send(req);
+    await ua.response(req.callId, 200);
+  }
+
+  it('never follows a received= the client wrote: the 200 goes back to the real sender', async () => {
+    h = await start();
+    const ua = await h.ua('udp');
+    const raw = rawRequest(ua).replace(';rport', ';received=127.0.0.5');
+    ua.sendRaw(raw);
+    await ua.response(callIdOf(raw), 200);
+    await servesAnother(h);
+  });
+
+  for (const transport of ['udp', 'tcp'] as const) {
+    it(`refuses two conflicting Content-Length headers with 400 (${transport}); on TCP the smuggled request is never served`, async () => {
+      h = await start();
+      const ua = await h.ua(transport);
+      const inner = rawRequest(ua);
+      const raw = rawRequest(ua, { extra: `Content-Length: ${Buffer.byteLength(inner)}`, contentLength: '0', body: inner });
+      ua.sendRaw(raw);
+      const res = await ua.response(callIdOf(raw), 400);
+      expect(res.headers.get('warning')).toContain('SIP_BAD_CONTENT_LENGTH');
+      expect(await ua.nothing((m) => m.kind === 'response' && m.callId === callIdOf(inner), 300)).toBe(true);
+      if (transport === 'tcp') expect(ua.isClosed).toBe(true);
+      await servesAnother(h, transport);
+    });
+  }
+
+  const malformed: Array<[string, (ua: TestUa) => string, string]> = [
+    ['a missing From', (ua) => rawRequest(ua).replace(/From: .*\r\n/, ''), 'SIP_MISSING_HEADER'],
+    ['a CSeq method that differs from the request', (ua) => rawRequest(ua).replace('CSeq: 1 OPTIONS', 'CSeq: 1 INVITE'), 'SIP_BAD_CSEQ'],
+    ['a bare sip: Request-URI', (ua) => rawRequest(ua, { startLine: 'OPTIONS sip: SIP/2.0' }), 'SIP_BAD_URI'],
+    ['SIP/3.0', (ua) => rawRequest(ua, { startLine: `OPTIONS sip:${ua.target.address} SIP/3.0` }), 'SIP_BAD_START_LINE'],
+    ['a NUL in a header', (ua) => rawRequest(ua, { extra: 'Subject: a\u0000b' }), 'SIP_BINARY_GARBAGE'],
+    ['an invalid IPv6 literal', (ua) => rawRequest(ua, { startLine: 'OPTIONS sip:alice@[zz::zz] SIP/2.0' }), 'SIP_BAD_URI'],
+    ['an unknown Via transport', (ua) => rawRequest(ua).replace(/SIP\/2\.0\/(UDP|TCP) /, 'SIP/2.0/FOO '), 'SIP_BAD_VIA'],
+    ['a bad host in the Request-URI', (ua) => rawRequest(ua, { startLine: 'OPTIONS sip:alice@exa mple SIP/2.0' }), 'SIP_BAD_'],
+  ];
+  for (const transport of ['udp', 'tcp'] as const) {
+    for (const [what, make, code] of malformed) {
+      it(`answers 400 to ${what} over ${transport}${transport === 'tcp' ? ', then closes' : ''}`, async () => {
+        h = await start();
+        const ua = await h.ua(transport);
+        const raw = make(ua);
+        ua.sendRaw(raw);
+        if (what === 'a missing From' || what === 'an unknown Via transport') {
+          // the 400 copies what it can (no From; the bad Via), so a strict parser refuses it: read the bytes
+          await settle(150);
+          expect(ua.unparsed.join('')).toMatch(new RegExp(`^SIP/2\\.0 400 [^]*${code}`));
+        } else {
+          const res = await ua.response(callIdOf(raw), 400);
+          expect(res.headers.get('warning')).toContain(code);
+        }
+        if (transport === 'tcp') {
+          await settle(100);
+          expect(ua.isClosed).toBe(true);
+        }
+        await servesAnother(h, transport);
+      });
+    }
+  }
+
+  it('treats methods as case-sensitive: a lower-case options gets 405, not 200', async () => {
+    h = await start();
+    const ua = await h.ua('udp');
+    const raw = rawRequest(ua, { startLine: `options sip:${ua.target.address}:${ua.target.port} SIP/2.0` }).replace('CSeq: 1 OPTIONS', 'CSeq: 1 options');
+    ua.sendRaw(raw);
+    const res = await ua.response(callIdOf(raw), 405);
+    expect(res.headers.get('allow')).toContain('OPTIONS');
+    await servesAnother(h);
+  });
+
+  it('at the connection limit, makes room by closing the idlest connection instead of crashing', async () => {
+    h = await start({ maxConnections: 10 });
+    const idle: TestUa[] = [];
+    for (let i = 0; i < 15; i++) idle.push(await h.ua('tcp'));
+    await settle(100);
+    expect(h.engine.connectionCount).toBeLessThanOrEqual(10);
+    // the oldest went first, the newest are still open
+    expect(idle[0]!.isClosed).toBe(true);
+    expect(idle[14]!.isClosed).toBe(false);
+    await servesAnother(h, 'tcp');
+    await servesAnother(h, 'udp');
+  });
+
+  it('at the connection limit with every connection carrying a registration, refuses the newcomer and keeps the phones', async () => {
+    h = await start({ maxConnections: 3 });
+    h.srf.register((req: AnySrf, res: AnySrf) => res.send(200, { headers: { Contact: req.get('Contact'), Expires: '300' } }));
+    await settle();
+    const phones: TestUa[] = [];
+    for (let i = 0; i < 3; i++) {
+      const ua = await h.ua('tcp');
+      const reg = ua.makeRequest('REGISTER', `sip:${h.tcp.address}:${h.tcp.port}`, { headers: { Expires: '300' } });
+      ua.send(reg);
+      await ua.response(reg.callId, 200);
+      phones.push(ua);
+    }
+    const late = await TestUa.tcp(h.tcp, '127.0.0.3');
+    h.uas.push(late);
+    await settle(150);
+    expect(late.isClosed).toBe(true);
+    expect(phones.every((p) => !p.isClosed)).toBe(true);
+    await servesAnother(h, 'udp');
+  });
+
+  it('gives a trusted source (the PBX) its own budget: a flood from a phone address cannot starve it', async () => {
+    h = await start({ perSourceRatePerSec: 50, untrustedRatePerSec: 100 }, { isTrusted: (a) => a === '127.0.0.2' });
+    const flooder = await h.ua('udp');
+    const pbx = await TestUa.udp(h.udp, '127.0.0.2');
+    h.uas.push(pbx);
+    for (let i = 0; i < 2000; i++) flooder.sendRaw(rawRequest(flooder));
+    const rejected = await flooder.next((m) => m.kind === 'response' && m.status === 503);
+    expect(rejected.kind === 'response' && rejected.headers.get('retry-after')).toBeTruthy();
+    for (let i = 0; i < 20; i++) {
+      const req = pbx.makeRequest('OPTIONS', `sip:${h.udp.address}:${h.udp.port}`);
+      pbx.send(req);
+      await pbx.response(req.callId, 200);
+    }
+  });
+
+  it('caps all untrusted sources together: many phone addresses flooding at once still leave the PBX served', async () => {
+    h = await start({ perSourceRatePerSec: 1000, untrustedRatePerSec: 30 }, { isTrusted: (a) => a === '127.0.0.2' });
+    const floods: TestUa[] = [];
+    for (const addr of ['127.0.0.5', '127.0.0.6', '127.0.0.7']) floods.push(await TestUa.udp(h.udp, addr));
+    h.uas.push(...floods);
+    for (let i = 0; i < 300; i++) for (const f of floods) f.sendRaw(rawRequest(f));
+    await settle(200);
+    const answered = floods.reduce((n, f) => n + f.received.filter((m) => m.kind === 'response' && m.status === 200).length, 0);
+    expect(answered).toBeLessThanOrEqual(31);
+    const pbx = await TestUa.udp(h.udp, '127.0.0.2');
+    h.uas.push(pbx);
+    const req = pbx.makeRequest('OPTIONS', `sip:${h.udp.address}:${h.udp.port}`);
+    pbx.send(req);
+    await pbx.response(req.callId, 200);
+  });
+
+  it('closes a TCP peer that sends 10 MB without ever ending its headers, and serves others', async () => {
+    h = await start();
+    const ua = await h.ua('tcp');
+    const chunk = Buffer.alloc(64 * 1024, 'a');
+    for (let i = 0; i < 160 && !ua.isClosed; i++) ua.sendRaw(chunk);
+    await settle(200);
+    expect(ua.isClosed).toBe(true);
+    await servesAnother(h, 'tcp');
+  });
+
+  it('survives half-open connections (peer gone without FIN) and serves others', async () => {
+    h = await start({ tcpIdleMs: 300 });
+    const uas: TestUa[] = [];
+    for (let i = 0; i < 5; i++) uas.push(await h.ua('tcp'));
+    for (const ua of uas) ua.sendRaw('OPTIONS sip:x SIP/2.0\r\n');
+    await settle(600);
+    expect(h.engine.connectionCount).toBe(0);
+    await servesAnother(h, 'tcp');
+  });
+});

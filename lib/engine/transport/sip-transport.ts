@@ -321,12 +321,12 @@ export class SipTransport {
 
   /** Answers a request the transactions never see; responses and ACKs are dropped instead. */
   private rejectWith(msg: SipMessage, status: number, source: Peer, flow?: StreamFlow, extra: Record<string, string> = {}): void {
-    if (msg.kind !== 'request' || msg.method === 'ACK') return;
+    if (msg.kind !== 'request' || msg.method === 'ACK' || !msg.headers.has('via')) return;
     let via;
     try {
       via = msg.topVia;
     } catch {
-      return; // no readable Via: nowhere to send a response
+      via = undefined; // a Via that does not parse: answered where the request came from
     }
     const res = buildResponse(msg as SipRequest, status);
     for (const [k, v] of Object.entries(extra)) res.headers.append(k, v);
@@ -335,7 +335,7 @@ export class SipTransport {
       flow.write(res.serialize());
       return;
     }
-    const dest = responseDestination(stampReceived(via, source), source);
+    const dest = via ? responseDestination(stampReceived(via, source), source) : source;
     this.send(res, dest).catch((err) => this.log('debug', 'could not send rejection', { err: String(err) }));
   }
 }

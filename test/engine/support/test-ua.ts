@@ -32,6 +32,8 @@ type Waiter = { pred: (m: SipMessage) => boolean; resolve: (m: SipMessage) => vo
 
 export class TestUa {
   readonly received: SipMessage[] = [];
+  /** what arrived that does not parse (e.g. a 400 to a request that had no From to copy) */
+  readonly unparsed: string[] = [];
   private readonly waiters: Waiter[] = [];
   private closed = false;
 
@@ -90,7 +92,10 @@ export class TestUa {
 
   private onBytes(bytes: Buffer, datagram: boolean): void {
     const r = parseMessage(bytes, { datagram });
-    if (!r.ok) return;
+    if (!r.ok) {
+      this.unparsed.push(bytes.toString('latin1'));
+      return;
+    }
     const m = r.message;
     const i = this.waiters.findIndex((w) => w.pred(m));
     if (i >= 0) {
