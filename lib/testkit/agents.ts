@@ -5,11 +5,12 @@
  * message crosses real UDP/TCP sockets and two SIP stacks.
  */
 import { randomBytes } from 'node:crypto';
-import { startEmbeddedEngine } from '../engine/index.js';
+import { startEmbeddedEngine, type TlsFiles } from '../engine/index.js';
 import { createSipApp } from '../sip/srf.js';
 import type { InboundRequest, InboundResponse, OutboundRequest, ServerResponse, SipApp, SipDialog } from '../sip/srf.js';
 import { isSipStatusError } from '../sip/srf.js';
 import { parseContactList, parseSipUri } from '../sip/name-addr.js';
+import { digestAuthorization, parseDigestChallenge, type DigestCredentials } from './digest.js';
 
 export const OFFER_SDP = ['v=0', 'o=pbx 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 40000 RTP/AVP 0', 'a=rtpmap:0 PCMU/8000', ''].join('\r\n');
 export const ANSWER_SDP = ['v=0', 'o=phone 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 41000 RTP/AVP 0', 'a=rtpmap:0 PCMU/8000', ''].join('\r\n');
@@ -152,7 +153,7 @@ export class Phone {
     private readonly app: SipApp,
     readonly user: string,
     readonly domain: string,
-    readonly transport: 'udp' | 'tcp',
+    readonly transport: 'udp' | 'tcp' | 'tls',
     private readonly pushwakeHost: string,
     private readonly pushStyle: PushStyle,
     private readonly contactHostPort: string,
@@ -170,7 +171,26 @@ export class Phone {
   /** The REGISTER Request-URI; default `sip:<domain>`. Phones whose domain is the proxy send it here. */
   registerUri: string | undefined;
 
+  /**
+   * Digest credentials: when set, a 401/407 to `register()` is answered once with them (a real
+   * registrar such as Kamailio challenges every REGISTER). Unset: the challenge is returned.
+   */
+  credentials: DigestCredentials | undefined;
+  /** Challenges answered with `credentials` so far. */
+  challengesAnswered = 0;
+
   async register(opts: { expires?: number; authorization?: string; pushHint?: string } = {}): Promise<InboundResponse> {
+    const res = await this.sendRegister(opts);
+    if ((res.status !== 401 && res.status !== 407) || !this.credentials || opts.authorization) return res;
+    const proxyAuth = res.status === 407;
+    const challenge = parseDigestChallenge(res.get(proxyAuth ? 'Proxy-Authenticate' : 'WWW-Authenticate') ?? '');
+    if (!challenge) return res;
+    const answer = digestAuthorization(challenge, this.credentials, { method: 'REGISTER', uri: this.registerUri ?? `sip:${this.domain}` });
+    this.challengesAnswered++;
+    return this.sendRegister({ ...opts, ...(proxyAuth ? { proxyAuthorization: answer } : { authorization: answer }) });
+  }
+
+  private async sendRegister(opts: { expires?: number; authorization?: string; proxyAuthorization?: string; pushHint?: string }): Promise<InboundResponse> {
     const expires = opts.expires ?? 600;
     let params = `;transport=${this.transport}`;
     const headers: Record<string, string> = {};
@@ -179,6 +199,7 @@ export class Phone {
     if (this.pushStyle === 'x-token') headers['X-Token'] = this.token;
     if (this.pushStyle === 'bad-token') headers['X-Token'] = 'not-a-token';
     if (opts.authorization) headers['Authorization'] = opts.authorization;
+    if (opts.proxyAuthorization) headers['Proxy-Authorization'] = opts.proxyAuthorization;
     if (opts.pushHint) headers['X-PushHint'] = opts.pushHint;
     let resolveFinal: (res: InboundResponse) => void = () => undefined;
     const final = new Promise<InboundResponse>((resolve) => (resolveFinal = resolve));
@@ -255,11 +276,13 @@ export interface AgentHost {
   stop(): Promise<void>;
 }
 
-export async function startAgentHost(limits: { perSourceRatePerSec?: number } = {}): Promise<AgentHost> {
+export async function startAgentHost(limits: { perSourceRatePerSec?: number } = {}, tls?: TlsFiles): Promise<AgentHost> {
+  // phones connect out over TLS with these (the CA must vouch for pushwake's certificate)
   const engine = await startEmbeddedEngine({
     sip: [{ address: '127.0.0.1', port: 0, transports: ['udp', 'tcp'] }],
     wire: { address: '127.0.0.1', port: 0, secret: 'agents' },
     limits,
+    ...(tls ? { tls } : {}),
   });
   const sip = engine.sipAddresses[0];
   const app = createSipApp();

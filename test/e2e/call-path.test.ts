@@ -441,3 +441,24 @@ describe('call path limits (embedded engine)', () => {
     }
   });
 });
+
+describe('call path over SIP over TLS (embedded engine)', () => {
+  it('a phone registers over TLS, is pushed, re-registers over TLS and takes the INVITE on that connection', async () => {
+    const lab = await SipLab.start({ engine: 'embedded', tls: true });
+    try {
+      const phone = lab.phone('alice', { transport: 'tls' });
+      expect((await phone.register()).status).toBe(200);
+      const [binding] = await lab.pushwake.store.listBindings('sip:alice@example.com');
+      expect(binding?.flow.transport).toBe('tls');
+      const call = lab.pbx.call('sip:alice@example.com');
+      const result = await call.done;
+      expect(result.status).toBe(200);
+      expect(lab.pushesFor(phone)).toHaveLength(1);
+      expect(phone.invites[0]?.protocol.toLowerCase()).toBe('tls');
+      await result.dialog?.destroy();
+      await waitFor('hangup', () => lab.pushwake.calls.size === 0);
+    } finally {
+      await lab.stop();
+    }
+  });
+});

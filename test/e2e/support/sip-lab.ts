@@ -18,6 +18,7 @@ import { startDrachtioServer, type DrachtioServer } from '../../../lib/testkit/d
 import { drachtioBin } from '../../../lib/testkit/binaries.js';
 import { mergeTrees, runCleanups } from '../../../lib/testkit/cleanups.js';
 import { loopbackOverrides } from '../../../lib/testkit/loopback-config.js';
+import { createTestPki, type IssuedCertificate, type TestPki } from '../../../lib/testkit/test-pki.js';
 
 export type EngineKind = 'embedded' | 'drachtio';
 
@@ -26,6 +27,8 @@ export interface LabOptions {
   config?: DeepPartial<PushwakeConfig>;
   /** Use this store kind (default: embedded, in a temp dir). */
   redisUrl?: string;
+  /** pushwake also listens on SIP over TLS, with a certificate from a CA the phones trust */
+  tls?: boolean;
 }
 
 export class SipLab {
@@ -56,8 +59,16 @@ export class SipLab {
     const dir = mkdtempSync(join(tmpdir(), 'pushwake-lab-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
 
+    let pki: TestPki | undefined;
+    let pushwakeCert: IssuedCertificate | undefined;
+    if (opts.tls) {
+      pki = await createTestPki();
+      const made = pki;
+      cleanups.push(() => made.remove());
+      pushwakeCert = await pki.issue('pushwake');
+    }
     // The agents' own engine: the PBX registrar and the phones live there.
-    const agents = await startAgentHost();
+    const agents = await startAgentHost({}, pki && pushwakeCert ? { certFile: pushwakeCert.certFile, keyFile: pushwakeCert.keyFile, caFile: pki.caCertFile, watch: false } : undefined);
     cleanups.push(() => agents.stop());
     const { app: agentApp, host: agentHost } = agents;
 
@@ -82,6 +93,12 @@ export class SipLab {
           apns: { retryBaseDelayMs: 20 },
           call: { wakeTimeoutMs: 4000, ringTimeoutMs: 8000 },
           ...(opts.redisUrl ? { store: { kind: 'redis', url: opts.redisUrl, keyPrefix: `lab${Date.now()}:` } } : {}),
+          ...(pushwakeCert && !drachtio ? {
+            sip: {
+              listen: [{ address: '127.0.0.1', port: 0, transports: ['udp', 'tcp', 'tls'], tlsPort: 0 }],
+              tlsCertFile: pushwakeCert.certFile, tlsKeyFile: pushwakeCert.keyFile, tlsWatchFiles: false,
+            },
+          } : {}),
         }),
         opts.config ?? {},
       ),
@@ -124,8 +141,11 @@ export class SipLab {
     this.cleanups.push(() => this.pushwake.stop());
   }
 
-  phone(user: string, opts: { transport?: 'udp' | 'tcp'; push?: PushStyle; domain?: string } = {}): Phone {
-    const p = new Phone(this.agentApp, user, opts.domain ?? 'example.com', opts.transport ?? 'tcp', this.pushwakeHost, opts.push ?? 'x-token', this.agentHost);
+  phone(user: string, opts: { transport?: 'udp' | 'tcp' | 'tls'; push?: PushStyle; domain?: string } = {}): Phone {
+    const transport = opts.transport ?? 'tcp';
+    const tls = this.pushwake.sipAddresses.find((a) => a.transport === 'tls');
+    const host = transport === 'tls' && tls ? `${tls.address}:${tls.port}` : this.pushwakeHost;
+    const p = new Phone(this.agentApp, user, opts.domain ?? 'example.com', transport, host, opts.push ?? 'x-token', this.agentHost);
     this.phones.push(p);
     return p;
   }
