@@ -57,6 +57,9 @@ export interface StartOptions {
   pushSender?: PushSender;
 }
 
+/** What pushwake takes out of dialog, plus what the engine handles within its calls. */
+const ALLOW = 'INVITE, ACK, CANCEL, BYE, REGISTER, OPTIONS';
+
 export async function startPushwake(config: PushwakeConfig, opts: StartOptions): Promise<RunningPushwake> {
   const log = opts.log;
   const template = compilePayloadTemplate(config.call.payloadTemplate);
@@ -191,7 +194,12 @@ export async function startPushwake(config: PushwakeConfig, opts: StartOptions):
     trace({ kind: 'invite-received', callId: req.callId, at: performance.now() });
     intake.handle(req, res);
   } : intake.handle);
-  app.onRequest('options', (_req, res) => res.send(200, 'OK', {}));
+  app.onRequest('options', (_req, res) => res.send(200, 'OK', { headers: { Allow: ALLOW } }));
+  // Out of dialog these mean nothing to pushwake: 405 with what it takes, the same on both engines
+  // (drachtio-server would answer 503 for a method no app routes).
+  for (const method of ['message', 'info', 'notify', 'subscribe', 'publish'] as const) {
+    app.onRequest(method, (_req, res) => res.send(405, 'Method Not Allowed', { headers: { Allow: ALLOW } }));
+  }
   app.onDisconnect(() => log.warn('lost the SIP engine connection; drachtio-srf reconnects'));
   try {
     const hostport = await app.connect({ host: wire.host, port: wire.port, secret: config.engine.secret });

@@ -133,9 +133,12 @@ export interface OutOfDialogRequest {
   proxy?: string;
 }
 
+/** Methods an app can take out of dialog. */
+export type RoutedMethod = 'register' | 'invite' | 'options' | 'message' | 'subscribe' | 'info' | 'notify' | 'publish';
+
 /** The part of drachtio-srf that pushwake uses. */
 export interface SipApp {
-  onRequest(method: 'register' | 'invite' | 'options' | 'message' | 'subscribe', handler: RequestHandler): void;
+  onRequest(method: RoutedMethod, handler: RequestHandler): void;
   /**
    * Send a request out of dialog. `onResponse` is attached before anything else can run: a
    * response may arrive in the same socket read as the engine's acknowledgement of the request.
@@ -155,6 +158,9 @@ interface RawSrf {
   options(fn: RequestHandler): void;
   message(fn: RequestHandler): void;
   subscribe(fn: RequestHandler): void;
+  info(fn: RequestHandler): void;
+  notify(fn: RequestHandler): void;
+  publish(fn: RequestHandler): void;
   request(uri: string, opts: OutOfDialogRequest, cb: (err: Error | null, req: OutboundRequest) => void): void;
   createUAC(
     uri: string,
