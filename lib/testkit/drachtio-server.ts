@@ -23,7 +23,10 @@ export interface DrachtioServer {
 const START_TIMEOUT_MS = 15_000;
 
 export async function startDrachtioServer(bin: string, secret: string): Promise<DrachtioServer> {
-  const [wirePort, sipPort] = [await freePort(), await freePort()];
+  const wirePort = await freePort();
+  // two look-ups may hand out the same free port; drachtio-server then cannot start
+  let sipPort = await freePort();
+  for (let i = 0; sipPort === wirePort && i < 10; i++) sipPort = await freePort();
   let out = '';
   // drachtio-server insists on a config file with an <admin> element; the rest comes from argv.
   const dir = mkdtempSync(join(tmpdir(), 'pushwake-drachtio-'));
