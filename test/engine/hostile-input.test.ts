@@ -25,6 +25,15 @@ function callIdOf(raw: string): string {
   return /Call-ID: (\S+)/.exec(raw)![1]!;
 }
 
+/** After every attack a well-behaved peer (from another loopback address) is still served. */
+async function stillServes(harness: Harness, transport: 'udp' | 'tcp' = 'udp', from = '127.0.0.3'): Promise<void> {
+  const ua = transport === 'udp' ? await TestUa.udp(harness.udp, from) : await TestUa.tcp(harness.tcp, from);
+  harness.uas.push(ua);
+  const req = ua.makeRequest('OPTIONS', `sip:${harness.udp.address}:${harness.udp.port}`);
+  ua.send(req);
+  await ua.response(req.callId, 200);
+}
+
 describe('hostile input', () => {
   let h: Harness | undefined;
   afterEach(async () => { await h?.close(); h = undefined; });
@@ -34,15 +43,6 @@ describe('hostile input', () => {
     harness.srf.options((_req: AnySrf, res: AnySrf) => res.send(200));
     await settle();
     return harness;
-  }
-
-  /** After every attack a well-behaved peer (from another loopback address) is still served. */
-  async function stillServes(harness: Harness, transport: 'udp' | 'tcp' = 'udp'): Promise<void> {
-    const ua = transport === 'udp' ? await TestUa.udp(harness.udp, '127.0.0.3') : await TestUa.tcp(harness.tcp, '127.0.0.3');
-    harness.uas.push(ua);
-    const req = ua.makeRequest('OPTIONS', `sip:${harness.udp.address}:${harness.udp.port}`);
-    ua.send(req);
-    await ua.response(req.callId, 200);
   }
 
   it('answers 400 to a malformed start line over UDP when the Via is readable', async () => {
@@ -251,21 +251,13 @@ describe('hostile input found at the edge (issue 11)', () => {
     }
   }
 
-  async function servesAnother(harness: Harness, transport: 'udp' | 'tcp' = 'udp', from = '127.0.0.3'): Promise<void> {
-    const ua = transport === 'udp' ? await TestUa.udp(harness.udp, from) : await TestUa.tcp(harness.tcp, from);
-    harness.uas.push(ua);
-    const req = ua.makeRequest('OPTIONS', `sip:${harness.udp.address}:${harness.udp.port}`);
-    ua.send(req);
-    await ua.response(req.callId, 200);
-  }
-
   it('never follows a received= the client wrote: the 200 goes back to the real sender', async () => {
     h = await start();
     const ua = await h.ua('udp');
     const raw = rawRequest(ua).replace(';rport', ';received=127.0.0.5');
     ua.sendRaw(raw);
     await ua.response(callIdOf(raw), 200);
-    await servesAnother(h);
+    await stillServes(h);
   });
 
   for (const transport of ['udp', 'tcp'] as const) {
@@ -279,7 +271,7 @@ describe('hostile input found at the edge (issue 11)', () => {
       expect(res.headers.get('warning')).toContain('SIP_BAD_CONTENT_LENGTH');
       expect(await ua.nothing((m) => m.kind === 'response' && m.callId === callIdOf(inner), 300)).toBe(true);
       if (transport === 'tcp') expect(ua.isClosed).toBe(true);
-      await servesAnother(h, transport);
+      await stillServes(h, transport);
     });
   }
 
@@ -319,7 +311,7 @@ describe('hostile input found at the edge (issue 11)', () => {
           await settle(100);
           expect(ua.isClosed).toBe(true);
         }
-        await servesAnother(h, transport === 'tls' ? 'tcp' : transport);
+        await stillServes(h, transport === 'tls' ? 'tcp' : transport);
       });
     }
   }
@@ -331,7 +323,7 @@ describe('hostile input found at the edge (issue 11)', () => {
     ua.sendRaw(raw);
     const res = await ua.response(callIdOf(raw), 405);
     expect(res.headers.get('allow')).toContain('OPTIONS');
-    await servesAnother(h);
+    await stillServes(h);
   });
 
   it('at the connection limit, makes room by closing the idlest connection instead of crashing', async () => {
@@ -343,8 +335,8 @@ describe('hostile input found at the edge (issue 11)', () => {
     // the oldest went first, the newest are still open
     expect(idle[0]!.isClosed).toBe(true);
     expect(idle[14]!.isClosed).toBe(false);
-    await servesAnother(h, 'tcp');
-    await servesAnother(h, 'udp');
+    await stillServes(h, 'tcp');
+    await stillServes(h, 'udp');
   });
 
   it('at the connection limit with every connection carrying a registration, refuses the newcomer and keeps the phones', async () => {
@@ -364,7 +356,7 @@ describe('hostile input found at the edge (issue 11)', () => {
     await settle(150);
     expect(late.isClosed).toBe(true);
     expect(phones.every((p) => !p.isClosed)).toBe(true);
-    await servesAnother(h, 'udp');
+    await stillServes(h, 'udp');
   });
 
   it('gives a trusted source (the PBX) its own budget: a flood from a phone address cannot starve it', async () => {
@@ -405,7 +397,7 @@ describe('hostile input found at the edge (issue 11)', () => {
     for (let i = 0; i < 160 && !ua.isClosed; i++) ua.sendRaw(chunk);
     await settle(200);
     expect(ua.isClosed).toBe(true);
-    await servesAnother(h, 'tcp');
+    await stillServes(h, 'tcp');
   });
 
   it('survives half-open connections (peer gone without FIN) and serves others', async () => {
@@ -415,6 +407,6 @@ describe('hostile input found at the edge (issue 11)', () => {
     for (const ua of uas) ua.sendRaw('OPTIONS sip:x SIP/2.0\r\n');
     await settle(600);
     expect(h.engine.connectionCount).toBe(0);
-    await servesAnother(h, 'tcp');
+    await stillServes(h, 'tcp');
   });
 });
