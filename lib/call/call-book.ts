@@ -1,19 +1,19 @@
 /**
- * The calls pushwake is handling right now, by Call-ID and by AOR. Bounded: `isFull()` makes the
+ * The calls pushwake is handling right now, by INVITE key (Call-ID and Request-URI user) and by AOR. Bounded: `isFull()` makes the
  * intake answer 503 rather than park without limit.
  */
 import type { Binding } from '../domain/binding.js';
 import type { IncomingCall } from './incoming-call.js';
 
 export class CallBook {
-  private readonly byCallId = new Map<string, IncomingCall>();
+  private readonly byInviteKey = new Map<string, IncomingCall>();
   /** One call, or a Set when a user has several at once (rare: a Set per call costs heap). */
   private readonly byAor = new Map<string, IncomingCall | Set<IncomingCall>>();
 
   constructor(private readonly capacity: number) {}
 
   get size(): number {
-    return this.byCallId.size;
+    return this.byInviteKey.size;
   }
 
   /** How many AORs have calls (tests check nothing is left behind). */
@@ -22,19 +22,19 @@ export class CallBook {
   }
 
   isFull(): boolean {
-    return this.byCallId.size >= this.capacity;
+    return this.byInviteKey.size >= this.capacity;
   }
 
-  has(callId: string): boolean {
-    return this.byCallId.has(callId);
+  has(inviteKey: string): boolean {
+    return this.byInviteKey.has(inviteKey);
   }
 
-  get(callId: string): IncomingCall | undefined {
-    return this.byCallId.get(callId);
+  get(inviteKey: string): IncomingCall | undefined {
+    return this.byInviteKey.get(inviteKey);
   }
 
   add(call: IncomingCall): void {
-    this.byCallId.set(call.identity.callId, call);
+    this.byInviteKey.set(call.identity.inviteKey, call);
     const aor = call.identity.aor;
     const held = this.byAor.get(aor);
     if (held === undefined) this.byAor.set(aor, call);
@@ -43,7 +43,7 @@ export class CallBook {
   }
 
   remove(call: IncomingCall): void {
-    if (this.byCallId.get(call.identity.callId) === call) this.byCallId.delete(call.identity.callId);
+    if (this.byInviteKey.get(call.identity.inviteKey) === call) this.byInviteKey.delete(call.identity.inviteKey);
     const aor = call.identity.aor;
     const held = this.byAor.get(aor);
     if (held === call) this.byAor.delete(aor);
@@ -69,6 +69,6 @@ export class CallBook {
   }
 
   abortAll(): void {
-    for (const call of [...this.byCallId.values()]) call.abort();
+    for (const call of [...this.byInviteKey.values()]) call.abort();
   }
 }

@@ -7,7 +7,7 @@ import type { Binding } from '../domain/binding.js';
 import type { Logger } from '../log.js';
 import type { BindingStore } from '../store/binding-store.js';
 import { aorOf, parseNameAddr, parseSipUri } from '../sip/name-addr.js';
-import { keepInviteCancellable, type Headers, type InboundRequest, type ServerResponse, type SipApp, type SipDialog } from '../sip/srf.js';
+import { type Headers, type InboundRequest, type ServerResponse, type SipApp, type SipDialog } from '../sip/srf.js';
 import type { CallBook } from './call-book.js';
 import type { CallerSide, CallIdentity } from './call-types.js';
 import { callerInfoOf } from './caller-info.js';
@@ -29,7 +29,7 @@ export interface IntakeDeps {
 }
 
 export class CallIntake {
-  /** Call-IDs between arrival and their IncomingCall (store lookups are async). */
+  /** INVITE keys between arrival and their IncomingCall (store lookups are async). */
   private readonly arriving = new Set<string>();
 
 
@@ -49,11 +49,11 @@ export class CallIntake {
       res.send(403, 'Forbidden', { headers: { Warning: '399 pushwake "source not in upstream.trustedSources"' } });
       return;
     }
-    if (d.book.has(req.callId) || this.arriving.has(req.callId)) {
+    const inviteKey = inviteKeyOf(req.callId, req.uri);
+    if (d.book.has(inviteKey) || this.arriving.has(inviteKey)) {
       // The same call re-sent on a new transaction (RFC 3261 8.2.2.2 merged request).
-      d.log.info({ callId: req.callId }, 'INVITE for a call already in progress refused');
+      d.log.info({ callId: req.callId, uri: req.uri }, 'INVITE for a call already in progress refused');
       res.send(482, 'Loop Detected', {});
-      d.book.get(req.callId)?.duplicateRefused();
       return;
     }
     const hops = nextHop(req.get('Max-Forwards'));
@@ -85,12 +85,12 @@ export class CallIntake {
       if (call) call.callerCancelled(reason);
       else cancelled = reason;
     });
-    this.arriving.add(req.callId);
+    this.arriving.add(inviteKey);
     let callee: { aor: string; bindings: Binding[] } | undefined;
     try {
       callee = await this.findCallee(req);
     } finally {
-      this.arriving.delete(req.callId);
+      this.arriving.delete(inviteKey);
     }
     if (cancelled !== null) return;
     if (!callee) {
@@ -100,6 +100,7 @@ export class CallIntake {
     }
     const identity: CallIdentity = {
       callId: req.callId,
+      inviteKey,
       callUuid: randomUUID(),
       pushHint: randomBytes(8).toString('hex'),
       aor: callee.aor,
@@ -134,6 +135,16 @@ export class CallIntake {
   }
 }
 
+/**
+ * Which INVITEs are one call. A forking proxy (Kamailio, OpenSIPS: RFC 3261 16.6) sends one INVITE
+ * per registered contact, all with the caller's Call-ID, From tag and CSeq. pushwake registered
+ * one contact per device, so INVITEs to different device contacts are different UAS's calls, not
+ * a merged request: only the same Call-ID to the same Request-URI user again is (482). Pure.
+ */
+export function inviteKeyOf(callId: string, requestUri: string): string {
+  return `${callId}\n${parseSipUri(requestUri)?.user ?? ''}`;
+}
+
 /** The parked INVITE over drachtio-srf (a class: one per parked call, no closures). */
 class SrfCallerSide implements CallerSide {
   constructor(
@@ -154,9 +165,5 @@ class SrfCallerSide implements CallerSide {
 
   answer(sdp: string, headers: Headers): Promise<SipDialog> {
     return this.app.createUas(this.req, this.res, { localSdp: sdp, headers });
-  }
-
-  keepCancellable(): void {
-    keepInviteCancellable(this.req);
   }
 }

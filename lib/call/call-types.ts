@@ -9,6 +9,11 @@ import type { CallerInfo } from './caller-info.js';
 export interface CallIdentity {
   /** SIP Call-ID of the INVITE from the PBX. */
   callId: string;
+  /**
+   * What tells this call from a merged copy of it (`inviteKeyOf`): the Call-ID plus the
+   * Request-URI user. A forking proxy sends one INVITE per device contact with one Call-ID.
+   */
+  inviteKey: string;
   /** UUID carried in the push and in the INVITE to the device. */
   callUuid: string;
   /** Short token the app pairs the push with the SIP call by (seed 004's pushHint). */
@@ -40,8 +45,6 @@ export interface CallerSide {
   provisional(status: number, reason: string, sdp?: string): void;
   reject(status: number, reason: string, headers: Headers): void;
   answer(sdp: string, headers: Headers): Promise<SipDialog>;
-  /** The PBX re-sent this call's INVITE: make sure the PBX's CANCEL still reaches this one. */
-  keepCancellable?(): void;
 }
 
 export type WakeOutcome =

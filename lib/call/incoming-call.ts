@@ -169,11 +169,6 @@ export class IncomingCall {
     this.end('caller-cancelled', reason);
   }
 
-  /** The same call arrived again on a new transaction (and was refused 482). */
-  duplicateRefused(): void {
-    this.caller.keepCancellable?.();
-  }
-
   /** Stop everything now (shutdown): legs cancelled, caller answered 503 if still waiting. */
   abort(): void {
     if (this.state === 'ended') return;

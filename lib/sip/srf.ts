@@ -5,6 +5,7 @@
  * untyped object.
  */
 import Srf from 'drachtio-srf';
+import { PendingInvites, type PendingInvite } from './pending-invites.js';
 
 export type Headers = Record<string, string>;
 
@@ -175,22 +176,45 @@ interface RawSrf {
   removeListener(event: string, fn: (...args: never[]) => void): void;
 }
 
-/*
- * drachtio-srf tracks an INVITE awaiting its final response by Call-ID alone, to route the
- * caller's CANCEL to it. A second INVITE with the same Call-ID replaces that entry, and the
- * final response to the second one deletes it, so the first INVITE's CANCEL would be lost.
- */
+/* Where drachtio-srf keeps the network INVITEs awaiting a final response (see pending-invites.ts). */
 interface RawAgentView {
-  agent?: { mapServer?: Map<unknown, { pendingNetworkInvites?: Map<string, { req: unknown; res: unknown }> }> };
+  agent?: { mapServer?: Map<unknown, { pendingNetworkInvites?: Map<string, PendingInvite> | PendingInvites }> };
   socket?: unknown;
-  res?: unknown;
 }
 
-/** Make `original` the INVITE a CANCEL with its Call-ID goes to again (see above). */
-export function keepInviteCancellable(original: InboundRequest): void {
-  const raw = original as unknown as RawAgentView;
-  const pending = raw.agent?.mapServer?.get(raw.socket)?.pendingNetworkInvites;
-  if (pending && raw.res) pending.set(original.callId, { req: original, res: raw.res });
+/** Put a fork-aware PendingInvites in place of drachtio-srf's Map for this INVITE's connection. */
+function trackForks(invite: InboundRequest): void {
+  const raw = invite as unknown as RawAgentView;
+  const server = raw.agent?.mapServer?.get(raw.socket);
+  const pending = server?.pendingNetworkInvites;
+  if (server && pending && !(pending instanceof PendingInvites)) server.pendingNetworkInvites = new PendingInvites(pending.entries());
+}
+
+/* The parts of drachtio-srf's agent that confirm the routes (see routesInPlace). */
+interface RawAgent {
+  mapServer: Map<unknown, { pendingRequests: Map<string, () => void> }>;
+  wp: { send(socket: unknown, msg: string): string };
+}
+
+const ROUTES_CONFIRM_TIMEOUT_MS = 5000;
+
+/**
+ * drachtio-srf emits 'connect' right after it sends its `route|<method>` commands, without waiting
+ * for their answers; a request that reaches drachtio-server before it has read them gets
+ * "503 No providers available". The server reads one connection's commands in order, so once a
+ * ping sent after them is answered, every route is in place. Then pushwake is ready.
+ */
+async function routesInPlace(raw: RawSrf): Promise<void> {
+  const agent = (raw as unknown as { _app?: { client?: RawAgent } })._app?.client;
+  if (!agent?.mapServer || !agent.wp) return;
+  await Promise.all([...agent.mapServer.entries()].map(([socket, server]) =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the SIP engine did not confirm the routes in time')), ROUTES_CONFIRM_TIMEOUT_MS);
+      server.pendingRequests.set(agent.wp.send(socket, 'ping'), () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    })));
 }
 
 export function createSipApp(): SipApp {
@@ -205,6 +229,7 @@ function wrapSrf(raw: RawSrf): SipApp {
     onRequest(method, handler) {
       // drachtio-srf requests have no callId property; give handlers one, read once.
       raw[method]((req, res) => {
+        if (method === 'invite') trackForks(req);
         if (typeof (req as { callId?: unknown }).callId !== 'string') {
           Object.defineProperty(req, 'callId', { value: req.get('Call-ID') ?? '', enumerable: true });
         }
@@ -236,7 +261,7 @@ function wrapSrf(raw: RawSrf): SipApp {
         const onConnect = (err: Error | null, hostport: string): void => {
           raw.removeListener('error', onError);
           if (err) reject(err);
-          else resolve(hostport);
+          else void routesInPlace(raw).then(() => resolve(hostport), reject);
         };
         const onError = (err?: Error): void => {
           raw.removeListener('connect', onConnect);

@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import type { Binding, EndedNotice } from '../../lib/domain/binding.js';
 import type { CallerSide, CallIdentity, CallPorts, CallSettings, DeviceLeg, LegEvent, WakeOutcome, CallEnding } from '../../lib/call/call-types.js';
 import { IncomingCall } from '../../lib/call/incoming-call.js';
+import { inviteKeyOf } from '../../lib/call/call-intake.js';
 import { silentLogger } from '../../lib/log.js';
 import type { Headers, InboundResponse, SipDialog, DialogRequestOptions } from '../../lib/sip/srf.js';
 
@@ -115,6 +116,7 @@ export class CallFixture {
         from: '"Bob" <sip:1000@pbx>;tag=abc',
         sdp: 'v=0 offer',
         maxForwards: 69,
+        inviteKey: inviteKeyOf(identity.callId ?? 'call-1', 'sip:alice@example.com'),
         ...identity,
       },
       caller,

@@ -12,6 +12,7 @@ import { binding } from './call-fixture.js';
 
 const call: CallIdentity = {
   callId: 'c1@pbx',
+  inviteKey: 'c1@pbx\nalice',
   callUuid: '11111111-2222-3333-4444-555555555555',
   pushHint: 'h1',
   aor: 'sip:alice@example.com',

@@ -26,6 +26,15 @@ export function drachtioDialogId(callId: string, uacTag: string): string {
   return `${callId};from-tag=${uacTag}`;
 }
 
+/**
+ * The id of a dialog we are the UAS of: drachtio's, plus our own tag. A forking proxy sends one
+ * INVITE per contact with the same Call-ID and From tag (RFC 3261 16.6); when several reach us,
+ * each answer makes its own dialog (12.1.1), and only the UAS tag tells them apart.
+ */
+export function uasDialogId(callId: string, uacTag: string, uasTag: string): string {
+  return `${drachtioDialogId(callId, uacTag)};to-tag=${uasTag}`;
+}
+
 export interface DialogInit {
   role: DialogRole;
   method: string;
@@ -57,7 +66,7 @@ export class Dialog {
 
   constructor(init: DialogInit) {
     this.init = init;
-    this.id = drachtioDialogId(init.callId, init.role === 'uac' ? init.localTag : init.remoteTag);
+    this.id = init.role === 'uac' ? drachtioDialogId(init.callId, init.localTag) : uasDialogId(init.callId, init.remoteTag, init.localTag);
     this.localSeq = init.localSeq;
     this.remoteSeq = init.remoteSeq;
     this.remoteTarget = init.remoteTarget;

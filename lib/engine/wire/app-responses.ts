@@ -1,7 +1,7 @@
 import {
   buildResponse, parseNameAddr, tagOf, type SipRequest, type SipResponse,
 } from '../messages/index.js';
-import { Dialog, DialogState } from '../dialogs/dialog.js';
+import { Dialog, DialogState, uasDialogId } from '../dialogs/dialog.js';
 import { InviteServerTransaction } from '../transactions/invite-server.js';
 import type { AppConnection } from './app-connection.js';
 import { copyAppHeaders, ensureContentType } from './app-headers.js';
@@ -68,7 +68,7 @@ export class AppResponseSender {
     }
     const makesDialog = (req.method === 'INVITE' && res.status > 100 && res.status < 300)
       || (req.method === 'SUBSCRIBE' && res.status >= 200 && res.status < 300);
-    const id = `${req.callId};from-tag=${req.fromTag ?? ''}`;
+    const id = uasDialogId(req.callId, req.fromTag ?? '', pending.localTag);
     if (!makesDialog) {
       if (req.method === 'INVITE' && res.status >= 300) removeSession(this.ctx, id);
       return req.method === 'INVITE' ? id : '';

@@ -1,5 +1,5 @@
 import { buildResponse, generateTag, generateTransactionId, type SipRequest } from '../messages/index.js';
-import { endsDialog } from '../dialogs/dialog.js';
+import { endsDialog, uasDialogId } from '../dialogs/dialog.js';
 import { InviteServerTransaction } from '../transactions/invite-server.js';
 import type { ServerTransaction, TransactionUser } from '../transactions/transaction-layer.js';
 import type { InboundMessage } from '../transport/types.js';
@@ -82,7 +82,7 @@ export class NetworkRequestRouter implements TransactionUser {
   }
 
   private dropEarlyDialog(invite: SipRequest, localTag: string): void {
-    const id = `${invite.callId};from-tag=${invite.fromTag ?? ''}`;
+    const id = uasDialogId(invite.callId, invite.fromTag ?? '', localTag);
     const s = this.ctx.sessions.get(id);
     if (s && s.dialog.localTag === localTag && s.dialog.state === 'early') removeSession(this.ctx, id);
   }

@@ -16,15 +16,21 @@ function invite(): SipRequest {
 }
 
 describe('dialogs', () => {
-  it('UAS: id from the caller tag, route set in order, requests to the remote target', () => {
+  it('UAS: id from both tags, route set in order, requests to the remote target', () => {
     const d = Dialog.fromRequest(invite(), 'B', '<sip:me>', 'udp');
-    expect(d.id).toBe('call-9;from-tag=A');
+    expect(d.id).toBe('call-9;from-tag=A;to-tag=B');
     const bye = d.createRequest('BYE');
     expect(bye.uri).toBe('sip:alice@10.0.0.1:5070');
     expect(bye.headers.getAll('route')).toEqual(['<sip:p1;lr>', '<sip:p2;lr>']);
     expect(bye.headers.get('from')).toContain('tag=B');
     expect(bye.headers.get('to')).toContain('tag=A');
     expect(d.nextHopUri()).toBe('sip:p1;lr');
+  });
+
+  it('UAS: two forks of one INVITE (same Call-ID and From tag) make two dialogs with their own ids', () => {
+    const a = Dialog.fromRequest(invite(), 'B1', '<sip:me>', 'udp');
+    const b = Dialog.fromRequest(invite(), 'B2', '<sip:me>', 'udp');
+    expect(a.id).not.toBe(b.id);
   });
 
   it('UAC: route set reversed, CSeq increments, ACK reuses the INVITE number', () => {
@@ -51,7 +57,7 @@ describe('dialogs', () => {
 
   it('rejects out-of-order remote CSeqs and is found by its tags', () => {
     const d = Dialog.fromRequest(invite(), 'B', '<sip:me>', 'udp');
-    const table = new DialogTable(1);
+    const table = new DialogTable(2);
     expect(table.add(d)).toBe(true);
     const info = new SipRequest('INFO', 'sip:me');
     info.headers.append('from', '<sip:alice@example.com>;tag=A');
@@ -62,7 +68,12 @@ describe('dialogs', () => {
     expect(d.acceptsRemoteCSeq(info)).toBe(false);
     info.headers.set('cseq', '11 INFO');
     expect(d.acceptsRemoteCSeq(info)).toBe(true);
-    expect(table.add(Dialog.fromRequest(invite(), 'C', '<sip:me>', 'udp'))).toBe(true);
+    // a second fork of the same INVITE is a dialog of its own, found by its own tag
+    const fork = Dialog.fromRequest(invite(), 'C', '<sip:me>', 'udp');
+    expect(table.add(fork)).toBe(true);
+    info.headers.set('to', '<sip:bob@example.com>;tag=C');
+    expect(table.match(info)).toBe(fork);
+    expect(table.size).toBe(2);
     const other = invite();
     other.headers.set('call-id', 'other');
     expect(table.add(Dialog.fromRequest(other, 'C', '<sip:me>', 'udp'))).toBe(false);
