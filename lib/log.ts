@@ -26,7 +26,17 @@ export class ThrottledWarning {
 
   constructor(private readonly log: Logger, private readonly msg: string, private readonly intervalMs = 10_000, private readonly now: () => number = Date.now) {}
 
+  /** Log at warn level, unless one was logged within the interval. */
   warn(fields: Record<string, unknown>): void {
+    this.emit('warn', fields);
+  }
+
+  /** The same, at error level (an outage rather than a peer's fault). */
+  error(fields: Record<string, unknown>): void {
+    this.emit('error', fields);
+  }
+
+  private emit(level: 'warn' | 'error', fields: Record<string, unknown>): void {
     const t = this.now();
     if (t - this.lastAt < this.intervalMs) {
       this.suppressed++;
@@ -35,6 +45,6 @@ export class ThrottledWarning {
     this.lastAt = t;
     const suppressed = this.suppressed;
     this.suppressed = 0;
-    this.log.warn(suppressed > 0 ? { ...fields, suppressedSinceLast: suppressed } : fields, this.msg);
+    this.log[level](suppressed > 0 ? { ...fields, suppressedSinceLast: suppressed } : fields, this.msg);
   }
 }

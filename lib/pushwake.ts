@@ -3,7 +3,7 @@
  * the store, the APNs sender, the registration relay and the call path.
  */
 import type { PushwakeConfig } from './config/types.js';
-import type { Logger } from './log.js';
+import { ThrottledWarning, type Logger } from './log.js';
 import { CallBook } from './call/call-book.js';
 import { CallIntake } from './call/call-intake.js';
 import type { CallEnding, CallPorts } from './call/call-types.js';
@@ -18,7 +18,7 @@ import { compilePayloadTemplate } from './push/payload.js';
 import type { PushSender } from './push/push-outcome.js';
 import { RegistrationRelay } from './registration/registration-relay.js';
 import { createSipApp, type SipApp } from './sip/srf.js';
-import { openBindingStore } from './store/index.js';
+import { GuardedStore, openBindingStore } from './store/index.js';
 import type { BindingStore } from './store/binding-store.js';
 
 export interface RunningPushwake {
@@ -63,10 +63,21 @@ const ALLOW = 'INVITE, ACK, CANCEL, BYE, REGISTER, OPTIONS';
 export async function startPushwake(config: PushwakeConfig, opts: StartOptions): Promise<RunningPushwake> {
   const log = opts.log;
   const template = compilePayloadTemplate(config.call.payloadTemplate);
-  const store = opts.store ?? (await openBindingStore(
+  // An outage is one error line every 5 s (with the count), not one per REGISTER.
+  const storeDown = new ThrottledWarning(log, 'binding store unavailable; REGISTERs and INVITEs get 503 with Retry-After until it is back', 5_000);
+  let storeReadyOnce = false;
+  const store = new GuardedStore(opts.store ?? (await openBindingStore(
     config.store.kind === 'redis' ? { kind: 'redis', url: config.store.url, keyPrefix: config.store.keyPrefix } : { kind: 'embedded', path: config.store.path },
-    { onCorruptRecord: (key, err) => log.error({ key, err }, 'corrupt store record skipped') },
-  ));
+    {
+      onCorruptRecord: (key, err) => log.error({ key, err }, 'corrupt store record skipped'),
+      onConnectionError: (err) => storeDown.error({ store: config.store.kind, err: err.message }),
+      onReady: () => {
+        if (storeReadyOnce) log.info({ store: config.store.kind }, 'binding store connection is back');
+        storeReadyOnce = true;
+      },
+    },
+  )));
+  const onStoreUnavailable = (err: Error): void => storeDown.error({ store: config.store.kind, err: err.message });
   const trace = opts.onTrace;
   const baseSender = opts.pushSender ?? buildSender(config, log);
   const sender: PushSender = trace
@@ -163,6 +174,8 @@ export async function startPushwake(config: PushwakeConfig, opts: StartOptions):
     trusted,
     contactUserPrefix: config.registration.contactUserPrefix,
     retryAfterSeconds: config.call.retryAfterSeconds,
+    storeRetryAfterSeconds: config.store.unavailableRetryAfterSeconds,
+    onStoreUnavailable,
     log,
     createCall: (identity, caller, callLog) => new IncomingCall(identity, caller, callPorts, callSettings, callLog, onCallEnded),
   });
@@ -181,6 +194,8 @@ export async function startPushwake(config: PushwakeConfig, opts: StartOptions):
     app,
     store,
     log,
+    storeRetryAfterSeconds: config.store.unavailableRetryAfterSeconds,
+    onStoreUnavailable,
     settings: relaySettings,
     ...(trace ? { onUpstreamOk: (aor: string, deviceKey: string) => trace({ kind: 'upstream-register-ok', aor, deviceKey, at: performance.now() }) } : {}),
     onDeviceRegistered: ({ binding, pushHint }) => {

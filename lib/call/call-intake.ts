@@ -6,6 +6,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Binding } from '../domain/binding.js';
 import type { Logger } from '../log.js';
 import type { BindingStore } from '../store/binding-store.js';
+import { isStoreUnavailable, storeUnavailableAnswer } from '../store/guarded-store.js';
 import { aorOf, parseNameAddr, parseSipUri } from '../sip/name-addr.js';
 import { type Headers, type InboundRequest, type ServerResponse, type SipApp, type SipDialog } from '../sip/srf.js';
 import type { CallBook } from './call-book.js';
@@ -24,6 +25,10 @@ export interface IntakeDeps {
   trusted: TrustedSources;
   contactUserPrefix: string;
   retryAfterSeconds: number;
+  /** Retry-After on the 503 an INVITE gets while the store is unavailable. */
+  storeRetryAfterSeconds: number;
+  /** Told of each INVITE the store failed (pushwake logs it, rate-limited). */
+  onStoreUnavailable?: (err: Error) => void;
   log: Logger;
   createCall: (identity: CallIdentity, caller: CallerSide, log: Logger) => IncomingCall;
 }
@@ -37,6 +42,12 @@ export class CallIntake {
 
   handle = (req: InboundRequest, res: ServerResponse): void => {
     this.take(req, res).catch((err: unknown) => {
+      if (isStoreUnavailable(err)) {
+        this.deps.onStoreUnavailable?.(err);
+        const answer = storeUnavailableAnswer(this.deps.storeRetryAfterSeconds);
+        if (!res.finalResponseSent) res.send(answer.status, answer.reason, { headers: answer.headers });
+        return;
+      }
       this.deps.log.error({ err, callId: req.callId }, 'INVITE intake failed');
       if (!res.finalResponseSent) res.send(500, 'Server Internal Error', {});
     });

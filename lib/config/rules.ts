@@ -123,5 +123,6 @@ export const rules: Record<string, Rule> = {
   'store.path': nonEmpty,
   'store.url': nonEmpty,
   'store.keyPrefix': str,
+  'store.unavailableRetryAfterSeconds': int(1, 3600),
   'log.level': oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace'),
 };

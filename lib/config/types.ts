@@ -79,6 +79,6 @@ export interface PushwakeConfig {
     payloadTemplate: Record<string, unknown>;
   };
   endedNotice: { mode: EndedNoticeMode; windowSeconds: number };
-  store: { kind: 'embedded' | 'redis'; path: string; url: string; keyPrefix: string };
+  store: { kind: 'embedded' | 'redis'; path: string; url: string; keyPrefix: string; unavailableRetryAfterSeconds: number };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' };
 }

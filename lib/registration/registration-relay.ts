@@ -13,6 +13,7 @@ import type { Headers, InboundRequest, InboundResponse, ServerResponse, SipApp }
 import { readRegister, type RegisterIntent, type RegisterSettings } from './register-request.js';
 import { UpstreamCSeq } from './upstream-cseq.js';
 import { KeyedSerialiser } from '../store/keyed-serialiser.js';
+import { isStoreUnavailable, storeUnavailableAnswer } from '../store/guarded-store.js';
 import { nextHop } from '../sip/max-forwards.js';
 
 export interface RelaySettings extends RegisterSettings {
@@ -42,6 +43,10 @@ export interface RegistrationRelayDeps {
   settings: RelaySettings;
   log: Logger;
   now?: () => number;
+  /** Retry-After on the 503 a REGISTER gets while the store is unavailable (default 5). */
+  storeRetryAfterSeconds?: number;
+  /** Told of each request the store failed (pushwake logs it, rate-limited). */
+  onStoreUnavailable?: (err: Error) => void;
   /** Called as the upstream 2xx for a device's registration arrives (benchmarks, metrics). */
   onUpstreamOk?: (aor: string, deviceKey: string) => void;
   /** Called after the phone got its 200, for every successful (re-)registration. */
@@ -76,6 +81,12 @@ export class RegistrationRelay {
     // register, or two flows after a network change, must not leave the older one stored.
     const key = `${req.get('To') ?? ''}\n${req.callId}`;
     this.inOrder.run(key, () => this.relay(req, res)).catch((err: unknown) => {
+      if (isStoreUnavailable(err)) {
+        this.deps.onStoreUnavailable?.(err);
+        const answer = storeUnavailableAnswer(this.deps.storeRetryAfterSeconds ?? 5);
+        if (!res.finalResponseSent) res.send(answer.status, answer.reason, { headers: answer.headers });
+        return;
+      }
       this.deps.log.error({ err, callId: req.callId }, 'REGISTER relay failed');
       if (!res.finalResponseSent) res.send(500, 'Server Internal Error', {});
     });

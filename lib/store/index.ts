@@ -12,6 +12,7 @@ export {
   type RedisCommandClient,
 } from './redis-store.js';
 export { CorruptRecordError } from './stored-record.js';
+export { GuardedStore, StoreUnavailableError, isStoreUnavailable, storeUnavailableAnswer } from './guarded-store.js';
 
 /** Which store to open; mirrors the `store` section of the config. */
 export type BindingStoreConfig =
@@ -22,12 +23,12 @@ export type BindingStoreConfig =
 
 /** Hooks and clock that are not configuration but wiring, passed by the app (or tests). */
 export type BindingStoreHooks = Pick<LevelBindingStoreOptions, 'now' | 'onCorruptRecord' | 'onSweepError'> &
-  Pick<RedisBindingStoreOptions, 'onConnectionError'>;
+  Pick<RedisBindingStoreOptions, 'onConnectionError' | 'onReady'>;
 
 export async function openBindingStore(config: BindingStoreConfig, hooks: BindingStoreHooks = {}): Promise<BindingStore> {
   switch (config.kind) {
     case 'embedded': {
-      const { onConnectionError: _unused, ...levelHooks } = hooks;
+      const { onConnectionError: _unused, onReady: _unusedToo, ...levelHooks } = hooks;
       return LevelBindingStore.open({ ...levelHooks, path: config.path, sweepIntervalMs: config.sweepIntervalMs });
     }
     case 'redis': {

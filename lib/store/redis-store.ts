@@ -43,9 +43,15 @@ export interface RedisBindingStoreOptions {
   onCorruptRecord?: (key: string, err: Error) => void;
   /** Connection errors of a client the store created. Without a listener node-redis would throw. */
   onConnectionError?: (err: Error) => void;
+  /** The client the store created is connected and ready (at start and after every reconnect). */
+  onReady?: () => void;
 }
 
 export const DEFAULT_REDIS_KEY_PREFIX = 'pushwake:';
+/** How long one connection attempt may take. */
+const CONNECT_TIMEOUT_MS = 2_000;
+/** The longest wait between two reconnection attempts. */
+const RECONNECT_MAX_DELAY_MS = 500;
 /** A compare-and-set that keeps losing means something rewrites the key in a loop. */
 const MAX_CAS_ATTEMPTS = 10;
 
@@ -81,8 +87,19 @@ export class RedisBindingStore implements BindingStore {
   static async connect(options: RedisBindingStoreOptions): Promise<RedisBindingStore> {
     if (options.client !== undefined) return new RedisBindingStore(options.client, undefined, options);
     if (options.url === undefined) throw new TypeError('RedisBindingStore needs a url or a client');
-    const owned = createClient({ url: options.url });
+    const owned = createClient({
+      url: options.url,
+      // While Redis is away a command fails at once (the phone gets 503 with Retry-After) instead
+      // of queueing behind a connection that may never come back.
+      disableOfflineQueue: true,
+      socket: {
+        connectTimeout: CONNECT_TIMEOUT_MS,
+        // Try again soon and often: traffic resumes within RECONNECT_MAX_DELAY_MS of Redis' return.
+        reconnectStrategy: (retries: number) => Math.min(50 * (retries + 1), RECONNECT_MAX_DELAY_MS),
+      },
+    });
     owned.on('error', (err: unknown) => options.onConnectionError?.(err instanceof Error ? err : new Error(String(err))));
+    owned.on('ready', () => options.onReady?.());
     await owned.connect();
     return new RedisBindingStore(owned, owned, options);
   }

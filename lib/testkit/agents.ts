@@ -276,10 +276,10 @@ export interface AgentHost {
   stop(): Promise<void>;
 }
 
-export async function startAgentHost(limits: { perSourceRatePerSec?: number } = {}, tls?: TlsFiles): Promise<AgentHost> {
+export async function startAgentHost(limits: { perSourceRatePerSec?: number } = {}, tls?: TlsFiles, port = 0): Promise<AgentHost> {
   // phones connect out over TLS with these (the CA must vouch for pushwake's certificate)
   const engine = await startEmbeddedEngine({
-    sip: [{ address: '127.0.0.1', port: 0, transports: ['udp', 'tcp'] }],
+    sip: [{ address: '127.0.0.1', port, transports: ['udp', 'tcp'] }],
     wire: { address: '127.0.0.1', port: 0, secret: 'agents' },
     limits,
     ...(tls ? { tls } : {}),

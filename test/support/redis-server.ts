@@ -13,7 +13,20 @@ import { delimiter, join } from 'node:path';
 export interface TestRedisServer {
   url: string;
   port: number;
+  /** Its data directory (kept by `kill`, removed by `stop` unless the caller gave it). */
+  dir: string;
   stop(): Promise<void>;
+  /** kill -9: what a crash does. The data directory stays, for a restart on the same port. */
+  kill(): Promise<void>;
+}
+
+export interface RedisServerOptions {
+  /** Listen here (a restart on the same port); default a free port. */
+  port?: number;
+  /** Keep data here (the caller owns and removes it); default a temp dir removed on stop. */
+  dir?: string;
+  /** Append-only file fsynced on every write, so a kill -9 loses no acknowledged write. */
+  durable?: boolean;
 }
 
 /** Why the Redis tests are skipped when the binary is missing; for `describe.skipIf` titles. */
@@ -38,13 +51,13 @@ export function findRedisServer(): string | undefined {
 }
 
 /** Starts a server, or resolves undefined when redis-server is not installed. */
-export async function startRedisServer(): Promise<TestRedisServer | undefined> {
+export async function startRedisServer(opts: RedisServerOptions = {}): Promise<TestRedisServer | undefined> {
   const binary = findRedisServer();
   if (binary === undefined) return undefined;
   let lastError: Error | undefined;
   for (let attempt = 0; attempt < START_ATTEMPTS; attempt += 1) {
     try {
-      return await startOnce(binary);
+      return await startOnce(binary, opts);
     } catch (err) {
       lastError = err instanceof Error ? err : new Error(String(err));
     }
@@ -52,13 +65,14 @@ export async function startRedisServer(): Promise<TestRedisServer | undefined> {
   throw lastError ?? new Error('redis-server did not start');
 }
 
-async function startOnce(binary: string): Promise<TestRedisServer> {
-  const port = await freePort();
-  const dir = await mkdtemp(join(tmpdir(), 'pushwake-redis-'));
+async function startOnce(binary: string, opts: RedisServerOptions): Promise<TestRedisServer> {
+  const port = opts.port ?? (await freePort());
+  const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'pushwake-redis-')));
+  const persistence = opts.durable ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
   // Each flag is its own argv element; the empty string is how `--save ""` reaches redis.
   const child = spawn(
     binary,
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no'],
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir, '--daemonize', 'no'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
@@ -69,7 +83,11 @@ async function startOnce(binary: string): Promise<TestRedisServer> {
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     await exited;
-    await rm(dir, { recursive: true, force: true });
+    if (opts.dir === undefined) await rm(dir, { recursive: true, force: true });
+  };
+  const kill = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
   };
 
   try {
@@ -79,7 +97,7 @@ async function startOnce(binary: string): Promise<TestRedisServer> {
     const reason = err instanceof Error ? err.message : String(err);
     throw new Error(`redis-server on port ${port} did not become ready: ${reason}\n${output}`);
   }
-  return { url: `redis://127.0.0.1:${port}`, port, stop };
+  return { url: `redis://127.0.0.1:${port}`, port, dir, stop, kill };
 }
 
 
