@@ -233,20 +233,20 @@ describe('hostile input found at the edge (issue 11)', () => {
    * The 400 copies what it can of the request (no From when there was none, the bad Via), so a
    * strict parser may refuse it: then its bytes are read instead.
    */
-  async function bad400(ua: TestUa, callId: string, code: string): Promise<void> {
+  async function bad400(ua: TestUa, callId: string, code: string, status = 400): Promise<void> {
     const deadline = Date.now() + 3000;
     for (;;) {
-      const parsed = ua.received.find((m) => m.kind === 'response' && m.status === 400 && m.callId === callId);
+      const parsed = ua.received.find((m) => m.kind === 'response' && m.status === status && m.callId === callId);
       if (parsed) {
         expect(parsed.headers.get('warning')).toContain(code);
         return;
       }
-      const raw = ua.unparsed.find((t) => t.startsWith('SIP/2.0 400 '));
+      const raw = ua.unparsed.find((t) => t.startsWith(`SIP/2.0 ${status} `));
       if (raw) {
         expect(raw).toContain(code);
         return;
       }
-      if (Date.now() > deadline) throw new Error(`no 400 (${code}) arrived`);
+      if (Date.now() > deadline) throw new Error(`no ${status} (${code}) arrived`);
       await settle(20);
     }
   }
@@ -297,6 +297,20 @@ describe('hostile input found at the edge (issue 11)', () => {
     ['a request URI with a port over 65535', (ua) => rawRequest(ua, { startLine: 'OPTIONS sip:alice@127.0.0.1:70000 SIP/2.0' }), 'SIP_BAD_URI'],
     ['a request URI with an unclosed IPv6 bracket', (ua) => rawRequest(ua, { startLine: 'OPTIONS sip:alice@[::1 SIP/2.0' }), 'SIP_BAD_URI'],
     ['a control character in the start line', (ua) => rawRequest(ua, { startLine: `OPTIONS sip:a\u0007b@${ua.target.address} SIP/2.0` }), 'SIP_BINARY_GARBAGE'],
+    ['two CSeq headers that differ', (ua) => rawRequest(ua, { extra: 'CSeq: 2 OPTIONS' }), 'SIP_DUPLICATE_HEADER'],
+    ['two Call-IDs that differ', (ua) => rawRequest(ua, { extra: 'Call-ID: another-call' }), 'SIP_DUPLICATE_HEADER'],
+    ['two From headers', (ua) => rawRequest(ua, { extra: 'From: <sip:y@example.com>;tag=2' }), 'SIP_DUPLICATE_HEADER'],
+    ['two To headers', (ua) => rawRequest(ua, { extra: 'To: <sip:other@example.com>' }), 'SIP_DUPLICATE_HEADER'],
+    ['an unterminated quote in the To display name', (ua) => rawRequest(ua).replace(/To: <(.*)>/, 'To: "Bob <$1>'), 'SIP_BAD_HEADER'],
+    ['a Call-ID with white space in it', (ua) => rawRequest(ua).replace(/Call-ID: (\S+)/, 'Call-ID: $1 x'), 'SIP_BAD_HEADER'],
+    ['an empty From tag', (ua) => rawRequest(ua).replace(';tag=1', ';tag='), 'SIP_BAD_HEADER'],
+    ['a Via rport that is not a port', (ua) => rawRequest(ua).replace(';rport', ';rport=abc'), 'SIP_BAD_VIA'],
+    ['a bad %-escape in the Request-URI user', (ua) => rawRequest(ua, { startLine: `OPTIONS sip:al%zzice@${ua.target.address} SIP/2.0` }), 'SIP_BAD_URI'],
+    ['a Via without SIP/2.0', (ua) => rawRequest(ua).replace(/SIP\/2\.0\/(UDP|TCP|TLS) /, 'SIP/$1 '), 'SIP_BAD_VIA'],
+    ['a negative CSeq', (ua) => rawRequest(ua).replace('CSeq: 1 OPTIONS', 'CSeq: -1 OPTIONS'), 'SIP_BAD_CSEQ'],
+    ['a header line without a colon', (ua) => rawRequest(ua, { extra: 'NoColonHere' }), 'SIP_BAD_HEADER'],
+    ['a start line with two spaces', (ua) => rawRequest(ua, { startLine: `OPTIONS  sip:${ua.target.address} SIP/2.0` }), 'SIP_BAD_START_LINE'],
+    ['a CSeq with trailing words', (ua) => rawRequest(ua).replace('CSeq: 1 OPTIONS', 'CSeq: 1 OPTIONS EXTRA'), 'SIP_BAD_CSEQ'],
   ];
   for (const transport of ['udp', 'tcp', 'tls'] as const) {
     for (const [what, make, code] of malformed) {
@@ -314,6 +328,18 @@ describe('hostile input found at the edge (issue 11)', () => {
         await stillServes(h, transport === 'tls' ? 'tcp' : transport);
       });
     }
+  }
+
+  for (const transport of ['udp', 'tcp', 'tls'] as const) {
+    it(`answers 416 to a Request-URI scheme it does not serve (http:) over ${transport}, and keeps serving`, async () => {
+      h = await start({}, transport === 'tls' ? await tlsListener() : {});
+      const ua = transport === 'tls' ? await TestUa.tls(h.tls!, pki!.caCertPem) : await h.ua(transport);
+      if (transport === 'tls') h.uas.push(ua);
+      const raw = rawRequest(ua, { startLine: 'OPTIONS http://example.com/ SIP/2.0' });
+      ua.sendRaw(raw);
+      await bad400(ua, callIdOf(raw), 'SIP_UNSUPPORTED_URI_SCHEME', 416);
+      await stillServes(h, transport === 'tls' ? 'tcp' : transport);
+    });
   }
 
   it('treats methods as case-sensitive: a lower-case options gets 405, not 200', async () => {

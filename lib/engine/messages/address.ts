@@ -20,10 +20,21 @@ function parseHeaderParams(text: string): Record<string, string> {
   return params;
 }
 
+/** Where a quoted display name at the start of `text` ends (after its closing quote); 0 when there is none. */
+function quotedEnd(text: string): number {
+  if (!text.startsWith('"')) return 0;
+  for (let i = 1; i < text.length; i++) {
+    if (text[i] === '\\') i++;
+    else if (text[i] === '"') return i + 1;
+  }
+  throw new SipParseError('SIP_BAD_HEADER', `unterminated quoted display name: ${text.slice(0, 80)}`);
+}
+
 export function parseNameAddr(value: string): NameAddr {
   const text = value.trim();
   if (text === '*') return { uri: '*', params: {} };
-  const lt = text.indexOf('<');
+  // a < inside the quoted display name is not where the URI starts
+  const lt = text.indexOf('<', quotedEnd(text));
   if (lt >= 0) {
     const gt = text.indexOf('>', lt);
     if (gt < 0) throw new SipParseError('SIP_BAD_HEADER', `unterminated <: ${text}`);

@@ -72,16 +72,32 @@ function addHeaders(msg: SipMessage, lines: string[]): void {
   }
 }
 
+/** Headers a message carries once (RFC 3261 7.3.1: not comma lists). */
+const SINGLE_VALUED = ['from', 'to', 'call-id', 'cseq', 'max-forwards'];
+/** RFC 3261 25.1 Call-ID: word ["@" word], visible characters only. */
+const CALL_ID_RE = /^[!-~]+$/;
+/** Request-URI schemes a SIP server takes (RFC 3261 8.2.2.1); others are answered 416. */
+const REQUEST_URI_SCHEMES = new Set(['sip', 'sips', 'tel']);
+
 function validate(msg: SipMessage): void {
   for (const name of ['via', 'from', 'to', 'call-id', 'cseq']) {
     if (!msg.headers.get(name)) throw new SipParseError('SIP_MISSING_HEADER', `missing ${name}`);
   }
+  for (const name of SINGLE_VALUED) {
+    // Peers that take different copies disagree on who the dialog is with (a smuggling cousin)
+    const distinct = new Set(msg.headers.getAll(name).map((v) => v.trim()));
+    if (distinct.size > 1) throw new SipParseError('SIP_DUPLICATE_HEADER', `${name} appears ${distinct.size} times with different values`);
+  }
   for (const via of msg.headers.getAll('via')) parseVia(via);
-  parseNameAddr(msg.headers.get('from')!);
-  parseNameAddr(msg.headers.get('to')!);
+  for (const name of ['from', 'to']) {
+    const addr = parseNameAddr(msg.headers.get(name)!);
+    if (addr.params['tag'] === '') throw new SipParseError('SIP_BAD_HEADER', `empty ${name} tag`);
+  }
+  if (!CALL_ID_RE.test(msg.headers.get('call-id')!)) throw new SipParseError('SIP_BAD_HEADER', 'Call-ID has white space or control characters');
   const cseq = parseCSeq(msg.headers.get('cseq'));
   if (msg.kind === 'request') {
-    parseUri(msg.uri);
+    const uri = parseUri(msg.uri);
+    if (!REQUEST_URI_SCHEMES.has(uri.scheme)) throw new SipParseError('SIP_UNSUPPORTED_URI_SCHEME', `unsupported Request-URI scheme ${uri.scheme.slice(0, 20)}`);
     if (cseq.method !== msg.method) throw new SipParseError('SIP_BAD_CSEQ', 'CSeq method differs from request method');
     const mf = msg.headers.get('max-forwards');
     if (mf !== undefined && !/^\d{1,3}$/.test(mf)) throw new SipParseError('SIP_BAD_HEADER', 'bad Max-Forwards');

@@ -72,6 +72,8 @@ export function parseUri(text: string): SipUri {
   let password: string | undefined;
   if (at >= 0) {
     const userinfo = rest.slice(0, at);
+    // every % in userinfo starts an escape of two hex digits (RFC 3261 25.1)
+    if (/%(?![0-9A-Fa-f]{2})/.test(userinfo)) throw new SipParseError('SIP_BAD_URI', `bad escape in user part: ${userinfo.slice(0, 40)}`);
     rest = rest.slice(at + 1);
     const colon = userinfo.indexOf(':');
     user = colon < 0 ? userinfo : userinfo.slice(0, colon);

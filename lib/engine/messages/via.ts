@@ -39,6 +39,8 @@ export function parseVia(value: string): Via {
     const eq = p.indexOf('=');
     params[(eq < 0 ? p : p.slice(0, eq)).trim().toLowerCase()] = eq < 0 ? '' : p.slice(eq + 1).trim();
   }
+  const rport = params['rport'];
+  if (rport !== undefined && rport !== '' && (!/^\d{1,5}$/.test(rport) || Number(rport) > 65535)) throw new SipParseError('SIP_BAD_VIA', `bad Via rport: ${rport.slice(0, 20)}`);
   return { protocol: 'SIP/2.0', transport, host, port, params };
 }
 

@@ -2,7 +2,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type dgram from 'node:dgram';
 import {
-  buildResponse, formatVia, parseMessage, type FramerEvent, type SipMessage, type SipParseError, type SipRequest,
+  buildResponse, formatVia, parseMessage, statusForParseError, type FramerEvent, type SipMessage, type SipParseError, type SipRequest,
 } from '../messages/index.js';
 import { FlowTable } from './flow-table.js';
 import { bindListeners, type BoundListener, type ListenSpec } from './listeners.js';
@@ -273,7 +273,7 @@ export class SipTransport {
     }
     if (ev.type === 'error') {
       this.throttle.emit('warn', `stream-rejected|${ev.error.code}`, 'stream rejected', { code: ev.error.code, transport: flow.transport, remote: flow.remote.address });
-      const status = ev.error.code === 'SIP_TOO_LARGE' ? 413 : 400;
+      const status = statusForParseError(ev.error.code);
       const head = ev.head ? parseMessage(ev.head, { datagram: true }) : undefined;
       const request = head?.ok ? head.message : head?.partial;
       if (request?.kind === 'request' && request.method !== 'ACK' && request.headers.has('via')) {
@@ -313,7 +313,7 @@ export class SipTransport {
 
   private rejectMalformed(error: SipParseError, partial: SipMessage | undefined, source: Peer, flow?: StreamFlow): void {
     this.throttle.emit('warn', `malformed|${error.code}`, 'malformed sip message', { code: error.code, reason: error.message.slice(0, 200), source: source.address, transport: source.transport });
-    const status = error.code === 'SIP_TOO_LARGE' ? 413 : 400;
+    const status = statusForParseError(error.code);
     if (partial?.kind === 'request') this.rejectWith(partial, status, source, flow, { Warning: `399 engine "${error.code}"` });
     // a stream cannot be resynchronised after a bad message: answer, then close
     flow?.end(error.code);

@@ -108,3 +108,10 @@ describe('the TCP stream framer', () => {
     expect(nocl[0]?.type === 'error' && nocl[0].error.code).toBe('SIP_BAD_CONTENT_LENGTH');
   });
 });
+
+describe('name-addr display names (issue 11 siblings)', () => {
+  it('finds the URI after a quoted display name that holds a < of its own', () => {
+    expect(parseNameAddr('"a<b \\"c\\"" <sip:x@example.com>;tag=9')).toMatchObject({ uri: 'sip:x@example.com', params: { tag: '9' } });
+    expect(() => parseNameAddr('"Bob <sip:x@example.com>')).toThrow(/unterminated quoted display name/);
+  });
+});
