@@ -6,7 +6,7 @@ import type { Binding } from '../domain/binding.js';
 import type { Logger } from '../log.js';
 import { tokenPrefix } from '../log.js';
 import type { PayloadTemplate } from '../push/payload.js';
-import type { PushSender } from '../push/push-outcome.js';
+import { pushFailure, type PushSender } from '../push/push-outcome.js';
 import { sendWithRetry, type StopSignal } from '../push/retry.js';
 import type { BindingStore } from '../store/binding-store.js';
 import type { CallIdentity, WakeOutcome } from './call-types.js';
@@ -16,13 +16,6 @@ export interface WakeSettings {
   retryBaseDelayMs: number;
   retryMaxAttempts: number;
 }
-
-/**
- * Failures after which APNs may still have delivered the push: the request left, no answer came.
- * Retrying could wake the phone twice for one call, so these are not retried, and the device is
- * awaited (and owed an ended notice) as if the push went out.
- */
-const MAYBE_DELIVERED = /^(Timeout|NoResponse|StreamClosed)/;
 
 export class DeviceWaker {
   private readonly onceSender: PushSender;
@@ -35,12 +28,13 @@ export class DeviceWaker {
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
   ) {
+    // After a push that may have been delivered (the request left, no answer came), a retry
+    // could wake the phone twice for one call: it is not retried, and the device is awaited (and
+    // owed an ended notice) as if the push went out.
     this.onceSender = {
       send: async (push) => {
         const outcome = await this.sender.send(push);
-        return outcome.kind === 'retryable' && outcome.status === 0 && MAYBE_DELIVERED.test(outcome.reason)
-          ? { kind: 'rejected', status: 0, reason: `maybe-delivered:${outcome.reason}` }
-          : outcome;
+        return outcome.kind === 'retryable' && outcome.maybeDelivered ? { ...outcome, kind: 'rejected' } : outcome;
       },
       close: () => this.sender.close(),
     };
@@ -85,19 +79,19 @@ export class DeviceWaker {
         this.log.info({ deviceKey: b.deviceKey, token, apnsId: outcome.apnsId }, 'VoIP push sent');
         return { kind: 'sent', expiresAt };
       case 'token-dead':
-        this.log.warn({ deviceKey: b.deviceKey, token, status: outcome.status, why: outcome.reason }, 'APNs says the token is dead; removing it');
+        this.log.warn({ deviceKey: b.deviceKey, token, status: outcome.status, code: outcome.code, why: outcome.reason }, 'APNs says the token is dead; removing it');
         await this.store.clearPushToken(b.aor, b.deviceKey, b.push.token);
         return { kind: 'failed', why: `APNs ${outcome.status} ${outcome.reason}` };
       case 'rejected':
-        if (outcome.reason === 'DeadlineExceeded' && signal?.aborted) return { kind: 'failed', why: 'call over before the push' };
-        if (outcome.reason.startsWith('maybe-delivered:')) {
-          this.log.warn({ deviceKey: b.deviceKey, token, why: outcome.reason }, 'no answer from APNs; the push may have gone out, so the device is awaited and not pushed again');
+        if (outcome.code === 'PUSH_DEADLINE_EXCEEDED' && signal?.aborted) return { kind: 'failed', why: 'call over before the push' };
+        if (outcome.maybeDelivered) {
+          this.log.warn({ deviceKey: b.deviceKey, token, code: outcome.code, why: outcome.reason }, 'no answer from APNs; the push may have gone out, so the device is awaited and not pushed again');
           return { kind: 'sent', expiresAt };
         }
-        this.log.warn({ deviceKey: b.deviceKey, token, status: outcome.status, why: outcome.reason }, 'VoIP push refused');
+        this.log.warn({ deviceKey: b.deviceKey, token, status: outcome.status, code: outcome.code, why: outcome.reason }, 'VoIP push refused');
         return { kind: 'failed', why: `APNs ${outcome.status} ${outcome.reason}` };
       default:
-        this.log.warn({ deviceKey: b.deviceKey, token, status: outcome.status, why: outcome.reason }, 'VoIP push not delivered');
+        this.log.warn({ deviceKey: b.deviceKey, token, status: outcome.status, code: outcome.code, why: outcome.reason }, 'VoIP push not delivered');
         return { kind: 'failed', why: `APNs ${outcome.status} ${outcome.reason}` };
     }
   }
@@ -105,6 +99,6 @@ export class DeviceWaker {
 
 /** Used when no APNs key is configured: every push fails with one clear reason. */
 export const noApnsKey: PushSender = {
-  send: () => Promise.resolve({ kind: 'rejected', status: 0, reason: 'NoApnsKeyConfigured (set apns.keyFile, apns.keyId, apns.teamId)' }),
+  send: () => Promise.resolve(pushFailure('rejected', 'PUSH_NO_KEY', 'NoApnsKeyConfigured (set apns.keyFile, apns.keyId, apns.teamId)')),
   close: () => Promise.resolve(),
 };

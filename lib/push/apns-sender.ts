@@ -17,8 +17,10 @@ import http2 from 'node:http2';
 import type { ApnsEnvironment, PushToken } from '../domain/binding.js';
 import {
   classifyApnsResponse,
+  EXPIRED_PROVIDER_TOKEN,
   MAX_ALERT_PAYLOAD_BYTES,
   MAX_VOIP_PAYLOAD_BYTES,
+  pushFailure,
   type PushOutcome,
   type PushSender,
   type VoipPush,
@@ -133,12 +135,12 @@ export class ApnsSender implements PushSender {
     if (refused !== undefined) return this.logged(push, refused);
     try {
       const outcome = await this.exchange(push);
-      if (outcome.kind === 'retryable' && outcome.reason === 'ExpiredProviderToken') {
+      if (outcome.kind === 'retryable' && outcome.reason === EXPIRED_PROVIDER_TOKEN) {
         this.providerToken.invalidate();
       }
       return this.logged(push, outcome);
     } catch (err) {
-      return this.logged(push, { kind: 'retryable', status: 0, reason: connectionReason(err) });
+      return this.logged(push, pushFailure('retryable', 'PUSH_CONNECT_FAILED', connectionReason(err)));
     }
   }
 
@@ -155,17 +157,17 @@ export class ApnsSender implements PushSender {
 
   /** Pushes APNs would refuse anyway, or that must not leave at all. */
   private refuseBeforeSending(push: VoipPush): PushOutcome | undefined {
-    if (this.closed) return { kind: 'rejected', status: 0, reason: 'SenderClosed' };
+    if (this.closed) return pushFailure('rejected', 'PUSH_SENDER_CLOSED', 'SenderClosed');
     // Also keeps anything but hex out of the request path.
     if (!DEVICE_TOKEN.test(push.token.token)) {
-      return { kind: 'token-dead', status: 0, reason: 'BadDeviceToken' };
+      return pushFailure('token-dead', 'PUSH_TOKEN_DEAD', 'BadDeviceToken');
     }
     if (push.expiresAt <= this.now()) {
       // A phone must not ring for a call that is over (seed 003).
-      return { kind: 'rejected', status: 0, reason: 'ExpiredBeforeSending' };
+      return pushFailure('rejected', 'PUSH_EXPIRED_BEFORE_SENDING', 'ExpiredBeforeSending');
     }
     if (Buffer.byteLength(push.collapseId) > MAX_COLLAPSE_ID_BYTES) {
-      return { kind: 'rejected', status: 0, reason: 'BadCollapseId' };
+      return pushFailure('rejected', 'PUSH_BAD_COLLAPSE_ID', 'BadCollapseId');
     }
     return undefined;
   }
@@ -175,7 +177,7 @@ export class ApnsSender implements PushSender {
     const body = JSON.stringify(push.payload);
     const limit = pushType === 'voip' ? MAX_VOIP_PAYLOAD_BYTES : MAX_ALERT_PAYLOAD_BYTES;
     if (Buffer.byteLength(body) > limit) {
-      return Promise.resolve({ kind: 'rejected', status: 0, reason: 'PayloadTooLarge' });
+      return Promise.resolve(pushFailure('rejected', 'PUSH_PAYLOAD_TOO_LARGE', 'PayloadTooLarge'));
     }
     const apnsId = randomUUID();
     const session = this.sessionFor(push.token.environment);
@@ -198,7 +200,7 @@ export class ApnsSender implements PushSender {
         // The push may or may not have reached APNs; the caller decides whether to retry.
         stream.close(http2.constants.NGHTTP2_CANCEL);
         this.probe(session);
-        settle({ kind: 'retryable', status: 0, reason: 'Timeout' });
+        settle(pushFailure('retryable', 'PUSH_TIMEOUT', 'Timeout', true));
       }, this.timeoutMs);
       const settle = (outcome: PushOutcome): void => {
         if (settled) return;
@@ -222,7 +224,7 @@ export class ApnsSender implements PushSender {
       stream.on('end', () => {
         settle(
           status === 0
-            ? { kind: 'retryable', status: 0, reason: 'NoResponse' }
+            ? pushFailure('retryable', 'PUSH_NO_RESPONSE', 'NoResponse', true)
             : classifyApnsResponse({
                 status,
                 body: text,
@@ -232,10 +234,10 @@ export class ApnsSender implements PushSender {
               }),
         );
       });
-      stream.on('error', (err) => settle({ kind: 'retryable', status: 0, reason: connectionReason(err) }));
+      stream.on('error', (err) => settle(pushFailure('retryable', 'PUSH_CONNECT_FAILED', connectionReason(err))));
       stream.on('close', () => {
         const code = stream.rstCode ?? 0;
-        settle({ kind: 'retryable', status: 0, reason: `StreamClosed(${code})` });
+        settle(pushFailure('retryable', 'PUSH_STREAM_CLOSED', `StreamClosed(${code})`, true));
       });
       stream.end(body);
     });

@@ -1,4 +1,4 @@
-import type { PushOutcome, PushSender, VoipPush } from './push-outcome.js';
+import { pushFailure, type PushOutcome, type PushSender, type VoipPush } from './push-outcome.js';
 
 /** What stops retries: an AbortSignal, or any object with the same `aborted` flag. */
 export interface StopSignal {
@@ -28,7 +28,7 @@ export interface RetryPolicy {
  * Send a push, retrying `retryable` outcomes with exponential backoff while a retry can still
  * start before the deadline. APNs' Retry-After is honoured as a lower bound on the delay. Returns
  * the last outcome. When the deadline has already passed, nothing is sent and the outcome is
- * `rejected` with reason `DeadlineExceeded`.
+ * `rejected` with code `PUSH_DEADLINE_EXCEEDED`.
  */
 export async function sendWithRetry(
   sender: PushSender,
@@ -36,7 +36,7 @@ export async function sendWithRetry(
   policy: RetryPolicy,
 ): Promise<PushOutcome> {
   if (policy.now() >= policy.deadline || isAborted(policy)) {
-    return { kind: 'rejected', status: 0, reason: 'DeadlineExceeded' };
+    return pushFailure('rejected', 'PUSH_DEADLINE_EXCEEDED', 'DeadlineExceeded');
   }
   const maxAttempts = Math.max(1, Math.floor(policy.maxAttempts));
   let outcome = await sender.send(push);

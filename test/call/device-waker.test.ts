@@ -69,8 +69,8 @@ describe('DeviceWaker', () => {
 
   it('retries 429 and 5xx within the wake window', async () => {
     const sender = new ScriptedSender([
-      { kind: 'retryable', status: 429, reason: 'TooManyRequests' },
-      { kind: 'retryable', status: 500, reason: 'InternalServerError' },
+      { kind: 'retryable', status: 429, code: 'PUSH_PROVIDER_BUSY', reason: 'TooManyRequests' },
+      { kind: 'retryable', status: 500, code: 'PUSH_PROVIDER_BUSY', reason: 'InternalServerError' },
     ]);
     expect((await waker(sender).wake(binding(1), call, Date.now() + 10_000)).kind).toBe('sent');
     expect(sender.sent).toHaveLength(3);
@@ -79,21 +79,28 @@ describe('DeviceWaker', () => {
   it('a dead token is removed from the binding and the wake fails', async () => {
     const b = binding(1);
     await store.putBinding(b);
-    const sender = new ScriptedSender([{ kind: 'token-dead', status: 410, reason: 'Unregistered' }]);
+    const sender = new ScriptedSender([{ kind: 'token-dead', status: 410, code: 'PUSH_TOKEN_DEAD', reason: 'Unregistered' }]);
     const out = await waker(sender).wake(b, call, Date.now() + 10_000);
     expect(out).toMatchObject({ kind: 'failed' });
     expect((await store.getBinding(b.aor, b.deviceKey))?.push).toBeUndefined();
   });
 
-  it('a timeout is not retried (APNs may have delivered it) and the device is awaited', async () => {
-    const sender = new ScriptedSender([{ kind: 'retryable', status: 0, reason: 'Timeout' }]);
+  it('a push the sender marks maybe-delivered is not retried and the device is awaited', async () => {
+    // the code is the sender's, the flag is what the waker reads: no reason text is matched
+    const sender = new ScriptedSender([{ kind: 'retryable', status: 0, code: 'PUSH_TIMEOUT', reason: 'anything at all', maybeDelivered: true }]);
     const out = await waker(sender).wake(binding(1), call, Date.now() + 10_000);
     expect(out.kind).toBe('sent');
     expect(sender.sent).toHaveLength(1);
   });
 
+  it('a connection failure without an answer is retried: the request never left', async () => {
+    const sender = new ScriptedSender([{ kind: 'retryable', status: 0, code: 'PUSH_CONNECT_FAILED', reason: 'ConnectionError(ECONNREFUSED)' }]);
+    expect((await waker(sender).wake(binding(1), call, Date.now() + 10_000)).kind).toBe('sent');
+    expect(sender.sent).toHaveLength(2);
+  });
+
   it('a refused push fails the wake without retrying', async () => {
-    const sender = new ScriptedSender([{ kind: 'rejected', status: 400, reason: 'BadTopic' }]);
+    const sender = new ScriptedSender([{ kind: 'rejected', status: 400, code: 'PUSH_PROVIDER_REFUSED', reason: 'BadTopic' }]);
     expect((await waker(sender).wake(binding(1), call, Date.now() + 10_000)).kind).toBe('failed');
     expect(sender.sent).toHaveLength(1);
   });

@@ -10,7 +10,7 @@ const push: VoipPush = {
 };
 
 const delivered: PushOutcome = { kind: 'delivered', apnsId: 'id-1', status: 200 };
-const unavailable: PushOutcome = { kind: 'retryable', status: 503, reason: 'ServiceUnavailable' };
+const unavailable: PushOutcome = { kind: 'retryable', status: 503, code: 'PUSH_PROVIDER_BUSY', reason: 'ServiceUnavailable' };
 
 /** A sender that answers from a script, on a fake clock that only sleeps move. */
 function scripted(outcomes: PushOutcome[]): {
@@ -60,13 +60,13 @@ describe('sending with retry', () => {
   });
 
   it("APNs' Retry-After is waited out when longer than the backoff", async () => {
-    const s = scripted([{ kind: 'retryable', status: 429, reason: 'TooManyRequests', retryAfterMs: 1500 }, delivered]);
+    const s = scripted([{ kind: 'retryable', status: 429, code: 'PUSH_PROVIDER_BUSY', reason: 'TooManyRequests', retryAfterMs: 1500 }, delivered]);
     expect(await sendWithRetry(s.sender, push, s.policy())).toEqual(delivered);
     expect(s.sleeps).toEqual([1500]);
   });
 
   it('no retry starts when it could not start before the deadline; the last outcome is returned', async () => {
-    const tooLate: PushOutcome = { kind: 'retryable', status: 429, reason: 'TooManyRequests', retryAfterMs: 60_000 };
+    const tooLate: PushOutcome = { kind: 'retryable', status: 429, code: 'PUSH_PROVIDER_BUSY', reason: 'TooManyRequests', retryAfterMs: 60_000 };
     const s = scripted([tooLate]);
     expect(await sendWithRetry(s.sender, push, s.policy())).toEqual(tooLate);
     expect(s.sleeps).toEqual([]);
@@ -86,8 +86,8 @@ describe('sending with retry', () => {
   });
 
   it('dead tokens and rejections are not retried', async () => {
-    const dead: PushOutcome = { kind: 'token-dead', status: 410, reason: 'Unregistered' };
-    const rejected: PushOutcome = { kind: 'rejected', status: 400, reason: 'BadTopic' };
+    const dead: PushOutcome = { kind: 'token-dead', status: 410, code: 'PUSH_TOKEN_DEAD', reason: 'Unregistered' };
+    const rejected: PushOutcome = { kind: 'rejected', status: 400, code: 'PUSH_PROVIDER_REFUSED', reason: 'BadTopic' };
     for (const outcome of [dead, rejected]) {
       const s = scripted([outcome, delivered]);
       expect(await sendWithRetry(s.sender, push, s.policy())).toEqual(outcome);
@@ -98,7 +98,7 @@ describe('sending with retry', () => {
   it('nothing is sent once the deadline has passed', async () => {
     const s = scripted([delivered]);
     const outcome = await sendWithRetry(s.sender, push, s.policy({ deadline: 1_000_000 }));
-    expect(outcome).toEqual({ kind: 'rejected', status: 0, reason: 'DeadlineExceeded' });
+    expect(outcome).toEqual({ kind: 'rejected', status: 0, code: 'PUSH_DEADLINE_EXCEEDED', reason: 'DeadlineExceeded' });
     expect(s.sendTimes).toEqual([]);
   });
 
