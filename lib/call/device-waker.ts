@@ -49,8 +49,6 @@ export class DeviceWaker {
       this.log.info({ deviceKey: b.deviceKey }, 'device already pushed for this call; not pushing again');
       return { kind: 'duplicate' };
     }
-    // The call may have ended during the store round trip: a push now would be a ghost call.
-    if (signal?.aborted) return { kind: 'failed', why: 'call over before the push' };
     const expiresAt = this.now() + this.settings.ttlMs;
     const payload = this.template.render({
       callUuid: call.callUuid,
@@ -61,6 +59,8 @@ export class DeviceWaker {
       pushHint: call.pushHint,
       aor: call.aor,
     });
+    // A call that ended during the claim's store round trip is caught by sendWithRetry, which
+    // sends nothing once the signal is aborted: a push now would be a ghost call.
     const outcome = await sendWithRetry(
       this.onceSender,
       { token: b.push, payload, collapseId: call.callUuid, expiresAt },

@@ -8,6 +8,7 @@ import { silentLogger } from '../../lib/log.js';
 import { compilePayloadTemplate, DEFAULT_PAYLOAD_TEMPLATE } from '../../lib/push/payload.js';
 import type { PushOutcome, PushSender, VoipPush } from '../../lib/push/push-outcome.js';
 import { LevelBindingStore } from '../../lib/store/level-store.js';
+import type { BindingStore } from '../../lib/store/binding-store.js';
 import { binding } from './call-fixture.js';
 
 const call: CallIdentity = {
@@ -97,6 +98,23 @@ describe('DeviceWaker', () => {
     const sender = new ScriptedSender([{ kind: 'retryable', status: 0, code: 'PUSH_CONNECT_FAILED', reason: 'ConnectionError(ECONNREFUSED)' }]);
     expect((await waker(sender).wake(binding(1), call, Date.now() + 10_000)).kind).toBe('sent');
     expect(sender.sent).toHaveLength(2);
+  });
+
+  it('a call that ends while the push claim is in the store is not pushed: it would be a ghost call', async () => {
+    const sender = new ScriptedSender([]);
+    const signal = { aborted: false };
+    const claiming: BindingStore = new Proxy(store, {
+      get: (target, prop, receiver) => prop === 'claimPush'
+        ? async (...args: Parameters<BindingStore['claimPush']>) => {
+          const won = await target.claimPush(...args);
+          signal.aborted = true; // the caller hung up meanwhile
+          return won;
+        }
+        : Reflect.get(target, prop, receiver),
+    });
+    const w = new DeviceWaker(sender, compilePayloadTemplate(DEFAULT_PAYLOAD_TEMPLATE), claiming, { ttlMs: 30_000, retryBaseDelayMs: 1, retryMaxAttempts: 3 }, silentLogger());
+    expect(await w.wake(binding(1), call, Date.now() + 10_000, signal)).toEqual({ kind: 'failed', why: 'call over before the push' });
+    expect(sender.sent).toHaveLength(0);
   });
 
   it('a refused push fails the wake without retrying', async () => {

@@ -163,6 +163,17 @@ describe('IncomingCall', () => {
     expect(f.ended).toBe('declined');
   });
 
+  it('a pushed phone whose INVITE never reached it (408) is owed an ended notice, as it shows the call', async () => {
+    const f = new CallFixture();
+    const [a, b] = [binding(1), binding(2)];
+    f.call.start([a, b]);
+    await flush();
+    f.call.deviceRegistered(a);
+    f.leg(a.deviceKey).emit({ kind: 'failed', status: 408, reason: 'Request Timeout' });
+    expect(f.notices.map((n) => [n.deviceKey, n.reason])).toEqual([[a.deviceKey, 'SIP;cause=480;text="Device unreachable"']]);
+    f.call.abort();
+  });
+
   it('busy on the only phone gives 486 once the wake window has nothing left', async () => {
     const f = new CallFixture();
     const a = binding(1);
