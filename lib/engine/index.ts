@@ -5,6 +5,7 @@
  * Layers, each knowing only the one below: messages -> transport -> transactions -> dialogs -> wire.
  */
 import { DialogTable } from './dialogs/dialog-table.js';
+import { fdLimitWarning } from './transport/fd-limit.js';
 import { DEFAULT_MAX_TRANSACTIONS, TransactionLayer } from './transactions/transaction-layer.js';
 import { DEFAULT_TIMERS } from './transactions/timers.js';
 import { SipTransport } from './transport/sip-transport.js';
@@ -109,6 +110,8 @@ export async function startEmbeddedEngine(options: EmbeddedEngineOptions): Promi
     throw err;
   }
   log('info', 'embedded sip engine started', { wirePort, sip: hostports });
+  const short = fdLimitWarning(limits.maxConnections);
+  if (short) log('warn', 'open-file limit is below engine.maxConnections: connections past it are refused by the OS without a log line; raise ulimit -n (systemd LimitNOFILE=)', short);
   return {
     wirePort,
     sipAddresses,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { fdLimitWarning, softOpenFileLimit } from '../../../lib/engine/transport/fd-limit.js';
 import { parseVia } from '../../../lib/engine/messages/index.js';
 import { SourceRateLimiter } from '../../../lib/engine/transport/rate-limiter.js';
 import { contactKey, RegisteredFlows } from '../../../lib/engine/transport/registered-flows.js';
@@ -89,5 +90,16 @@ describe('the per-source rate limiter', () => {
     const limiter = new SourceRateLimiter(budgets, () => false, 50, () => 0);
     for (let i = 0; i < 10_000; i++) limiter.check(`198.51.${i >> 8}.${i & 255}`);
     expect(limiter.trackedSources).toBeLessThanOrEqual(50);
+  });
+});
+
+describe('the open-file limit against engine.maxConnections', () => {
+  const limits = (soft: string): string => `Limit                     Soft Limit           Hard Limit           Units     \nMax open files            ${soft}                20000                files     \n`;
+  it('warns when maxConnections cannot be reached under the fd limit, and not otherwise', () => {
+    expect(fdLimitWarning(50_000, () => limits('20000'))).toEqual({ maxConnections: 50_000, openFileLimit: 20_000, usable: 19_800 });
+    expect(fdLimitWarning(10_000, () => limits('20000'))).toBeUndefined();
+    expect(fdLimitWarning(50_000, () => limits('unlimited'))).toBeUndefined();
+    expect(fdLimitWarning(50_000, () => { throw new Error('no /proc'); })).toBeUndefined();
+    expect(softOpenFileLimit('garbage')).toBeUndefined();
   });
 });
