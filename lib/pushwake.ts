@@ -57,6 +57,9 @@ export interface StartOptions {
   pushSender?: PushSender;
 }
 
+/** An ended-notice INVITE that gets no final answer is given up after RFC 3261 Timer B (64*T1). */
+const NOTICE_INVITE_TIMEOUT_MS = 32_000;
+
 /** What pushwake takes out of dialog, plus what the engine handles within its calls. */
 const ALLOW = 'INVITE, ACK, CANCEL, BYE, REGISTER, OPTIONS';
 
@@ -140,7 +143,7 @@ export async function startPushwake(config: PushwakeConfig, opts: StartOptions):
     pushHintHeader: config.call.pushHintHeader,
     callUuidHeader: config.call.callUuidHeader,
     pushTtlMs: config.apns.ttlSeconds * 1000,
-    inviteTimeoutMs: 32_000,
+    inviteTimeoutMs: NOTICE_INVITE_TIMEOUT_MS,
     localHost: () => relaySettings.advertisedHost,
   }, log);
 

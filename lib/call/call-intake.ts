@@ -18,6 +18,12 @@ import { readOffer } from './sdp-offer.js';
 import { nextHop } from '../sip/max-forwards.js';
 import type { TrustedSources } from './trusted-sources.js';
 
+/**
+ * INVITEs whose callee look-up is still in the store at once. Past it they get 503 like a full
+ * book: a store that slows down must not pile up parked requests without bound.
+ */
+const MAX_ARRIVING = 1000;
+
 export interface IntakeDeps {
   app: SipApp;
   store: BindingStore;
@@ -84,7 +90,7 @@ export class CallIntake {
       });
       return;
     }
-    if (d.book.isFull() || this.arriving.size >= 1000) {
+    if (d.book.isFull() || this.arriving.size >= MAX_ARRIVING) {
       d.log.warn({ callId: req.callId, calls: d.book.size }, 'too many parked calls; refusing');
       res.send(503, 'Service Unavailable', { headers: { 'Retry-After': String(d.retryAfterSeconds) } });
       return;

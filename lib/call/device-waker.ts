@@ -17,6 +17,12 @@ export interface WakeSettings {
   retryMaxAttempts: number;
 }
 
+/**
+ * How much longer than the push's own lifetime a push claim lives: long enough to cover the PBX
+ * re-sending the same call, shorter than any sane reuse of a Call-ID.
+ */
+const CLAIM_MARGIN_MS = 10 * 60_000;
+
 export class DeviceWaker {
   private readonly onceSender: PushSender;
 
@@ -43,8 +49,7 @@ export class DeviceWaker {
   async wake(b: Binding, call: CallIdentity, deadline: number, signal?: StopSignal): Promise<WakeOutcome> {
     if (!b.push) return { kind: 'failed', why: 'device has no push token' };
     if (signal?.aborted) return { kind: 'failed', why: 'call over before the push' };
-    // Long enough to cover PBX re-sends of the same call; shorter than any sane call id reuse.
-    const claimed = await this.store.claimPush(call.callId, b.deviceKey, this.settings.ttlMs + 600_000);
+    const claimed = await this.store.claimPush(call.callId, b.deviceKey, this.settings.ttlMs + CLAIM_MARGIN_MS);
     if (!claimed) {
       this.log.info({ deviceKey: b.deviceKey }, 'device already pushed for this call; not pushing again');
       return { kind: 'duplicate' };

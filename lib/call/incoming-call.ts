@@ -86,7 +86,7 @@ export class IncomingCall {
     return this.endedHow;
   }
 
-  /** Devices this call still waits on (tests and the CallBook's index). */
+  /** Devices this call still waits on (for tests: nothing left behind). */
   get awaitedDevices(): string[] {
     return [...this.devices].filter(([, d]) => d.awaiting).map(([key]) => key);
   }

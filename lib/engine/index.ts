@@ -76,6 +76,12 @@ export interface EmbeddedEngine {
   stop(): Promise<void>;
 }
 
+/**
+ * Requests in flight between the network and the app (and back) at once; past it the app's new
+ * requests are refused with an API error and the network's get 503: never an unbounded map.
+ */
+const MAX_PENDING_REQUESTS = 50_000;
+
 export async function startEmbeddedEngine(options: EmbeddedEngineOptions): Promise<EmbeddedEngine> {
   const log: EngineLog = options.log ?? (() => undefined);
   const { maxTransactions, ...transportLimits } = options.limits ?? {};
@@ -88,7 +94,7 @@ export async function startEmbeddedEngine(options: EmbeddedEngineOptions): Promi
   const transactions = new TransactionLayer(transport, timers, log, maxTransactions ?? DEFAULT_MAX_TRANSACTIONS);
   const ctx: WireContext = {
     transport, transactions, log, dialogs: new DialogTable(), routes: new RouteTable(),
-    networkRequests: new Map(), transactionIds: new WeakMap(), appRequests: new Map(), sessions: new Map(), maxPending: 50_000,
+    networkRequests: new Map(), transactionIds: new WeakMap(), appRequests: new Map(), sessions: new Map(), maxPending: MAX_PENDING_REQUESTS,
   };
   const router = new NetworkRequestRouter(ctx);
   transactions.setUser(router);

@@ -9,12 +9,6 @@ import { PendingInvites, type PendingInvite } from './pending-invites.js';
 
 export type Headers = Record<string, string>;
 
-export interface ParsedNameAddr {
-  name?: string;
-  uri: string;
-  params: Record<string, string | null | undefined>;
-}
-
 /** What every SIP message exposes, requests and responses alike. */
 export interface SipMessageView {
   readonly body: string;

@@ -51,12 +51,6 @@ export function parseNameAddr(value: string): NameAddr {
   return { uri, params: semi < 0 ? {} : parseHeaderParams(text.slice(semi + 1)) };
 }
 
-export function formatNameAddr(addr: NameAddr): string {
-  let s = addr.displayName ? `"${addr.displayName}" <${addr.uri}>` : `<${addr.uri}>`;
-  for (const [k, v] of Object.entries(addr.params)) s += v === '' ? `;${k}` : `;${k}=${v}`;
-  return s;
-}
-
 export function tagOf(value: string | undefined): string | undefined {
   if (!value) return undefined;
   try {

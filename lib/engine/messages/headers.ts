@@ -27,10 +27,6 @@ export function canonicalHeaderName(name: string): string {
   return key.split('-').map((p) => (p ? p[0]!.toUpperCase() + p.slice(1) : p)).join('-');
 }
 
-export function isListHeader(name: string): boolean {
-  return LIST_HEADERS.has(normalizeHeaderName(name));
-}
-
 /** Splits a header value on commas that are outside quotes and angle brackets. */
 export function splitHeaderList(value: string): string[] {
   const parts: string[] = [];

@@ -89,17 +89,6 @@ export function parseUri(text: string): SipUri {
   return { scheme, user, password, host, port, params, headers };
 }
 
-export function formatUri(uri: SipUri): string {
-  if (uri.scheme !== 'sip' && uri.scheme !== 'sips') return `${uri.scheme}:${uri.host}`;
-  let s = `${uri.scheme}:`;
-  if (uri.user !== undefined) s += uri.user + (uri.password !== undefined ? `:${uri.password}` : '') + '@';
-  s += uri.host;
-  if (uri.port !== undefined) s += `:${uri.port}`;
-  for (const [k, v] of Object.entries(uri.params)) s += v === '' ? `;${k}` : `;${k}=${v}`;
-  if (uri.headers) s += `?${uri.headers}`;
-  return s;
-}
-
 /** The transport a URI asks for (RFC 3263 simplified: no DNS, explicit param or scheme). */
 export function uriTransport(uri: SipUri): 'udp' | 'tcp' | 'tls' | 'ws' | 'wss' {
   const t = uri.params['transport']?.toLowerCase();
