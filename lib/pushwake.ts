@@ -222,7 +222,11 @@ export async function startPushwake(config: PushwakeConfig, opts: StartOptions):
   try {
     const hostport = await app.connect({ host: wire.host, port: wire.port, secret: config.engine.secret });
     // With an external drachtio-server, advertise what it listens on unless told otherwise.
-    if (!engine && !config.sip.advertisedHost) relaySettings.advertisedHost = advertisedFromHostport(hostport) ?? advertisedHost;
+    if (!engine) {
+      const announced = advertisedFromHostport(hostport, config.sip.advertisedTransport || undefined);
+      if (announced && !config.sip.advertisedTransport) relaySettings.advertisedTransport = announced.transport;
+      if (announced && !config.sip.advertisedHost) relaySettings.advertisedHost = announced.hostport;
+    }
     if (!engine) relaySettings.selfAddresses.push(...allFromHostport(hostport));
   } catch (err) {
     await engine?.stop();
@@ -278,9 +282,18 @@ function buildSender(config: PushwakeConfig, log: Logger): PushSender {
 }
 
 /** drachtio-server announces `udp/1.2.3.4:5060,tcp/1.2.3.4:5060`: take the first address. */
-export function advertisedFromHostport(hostport: string): string | undefined {
-  const m = /(?:^|,)\s*(?:udp|tcp|tls|wss?)\/([^,\s]+)/i.exec(hostport);
-  return m?.[1];
+/**
+ * What to advertise from drachtio-server's `tls/h:p,tcp/h:p,udp/h:p` (in no set order: it keeps
+ * them in a hash map): the listener of `transport` when given, else UDP, then TCP, then TLS, as
+ * the embedded engine does. Taking the first entry advertised a TLS port as UDP. Pure.
+ */
+export function advertisedFromHostport(hostport: string, transport?: 'udp' | 'tcp' | 'tls'): { transport: 'udp' | 'tcp' | 'tls'; hostport: string } | undefined {
+  const listeners = [...hostport.matchAll(/(?:^|,)\s*(udp|tcp|tls)\/([^,\s]+)/gi)].map((m) => ({ transport: (m[1] ?? '').toLowerCase() as 'udp' | 'tcp' | 'tls', hostport: m[2] ?? '' }));
+  for (const want of transport ? [transport] : ['udp', 'tcp', 'tls'] as const) {
+    const found = listeners.find((l) => l.transport === want);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 function allFromHostport(hostport: string): string[] {

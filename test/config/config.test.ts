@@ -1,3 +1,4 @@
+import { advertisedFromHostport } from '../../lib/pushwake.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,5 +80,16 @@ describe('configuration', () => {
 
   it('a bad env value names its key', () => {
     expectKey(() => loadConfig({ env: { PUSHWAKE_CALL_SEND_RINGING: 'maybe' } }), 'call.sendRinging');
+  });
+});
+
+describe('the address advertised with an external drachtio-server', () => {
+  it('is the listener of the advertised transport, else UDP, TCP, TLS, whatever order drachtio lists them in', () => {
+    const listed = 'tls/127.0.0.1:5061,tcp/127.0.0.1:5060,udp/127.0.0.1:5060';
+    expect(advertisedFromHostport(listed)).toEqual({ transport: 'udp', hostport: '127.0.0.1:5060' });
+    expect(advertisedFromHostport(listed, 'tls')).toEqual({ transport: 'tls', hostport: '127.0.0.1:5061' });
+    expect(advertisedFromHostport('tls/10.0.0.1:5061,tcp/10.0.0.1:5080')).toEqual({ transport: 'tcp', hostport: '10.0.0.1:5080' });
+    expect(advertisedFromHostport('tls/[::1]:5061')).toEqual({ transport: 'tls', hostport: '[::1]:5061' });
+    expect(advertisedFromHostport('', 'udp')).toBeUndefined();
   });
 });

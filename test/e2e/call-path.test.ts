@@ -442,9 +442,9 @@ describe('call path limits (embedded engine)', () => {
   });
 });
 
-describe('call path over SIP over TLS (embedded engine)', () => {
+describe.each(enginesUnderTest())('call path over SIP over TLS (%s engine)', (engine) => {
   it('a phone registers over TLS, is pushed, re-registers over TLS and takes the INVITE on that connection', async () => {
-    const lab = await SipLab.start({ engine: 'embedded', tls: true });
+    const lab = await SipLab.start({ engine, tls: true });
     try {
       const phone = lab.phone('alice', { transport: 'tls' });
       expect((await phone.register()).status).toBe(200);
@@ -455,8 +455,29 @@ describe('call path over SIP over TLS (embedded engine)', () => {
       expect(result.status).toBe(200);
       expect(lab.pushesFor(phone)).toHaveLength(1);
       expect(phone.invites[0]?.protocol.toLowerCase()).toBe('tls');
+      // the phone's 200 names a Contact without transport=tls (the agents' engine listens on UDP
+      // and TCP only): in-dialog requests must still come over the phone's TLS connection
+      const phoneDialog = await waitFor('phone dialog', () => phone.invites[0]?.dialog);
+      const bye = new Promise<string>((resolve) => phoneDialog.on('destroy', (req) => resolve(req.get('Via') ?? '')));
       await result.dialog?.destroy();
+      expect(await bye).toMatch(/^SIP\/2\.0\/TLS /i);
       await waitFor('hangup', () => lab.pushwake.calls.size === 0);
+    } finally {
+      await lab.stop();
+    }
+  });
+
+  // drachtio-server lists its transports to the app in no set order (tls/…,tcp/…,udp/… here):
+  // pushwake used to advertise the first, a TLS port as transport=udp, where nothing listens, and
+  // the PBX's INVITEs to that Contact timed out after 32 s.
+  it('the Contact relayed upstream names pushwake\'s UDP/TCP listener, not the TLS one', async () => {
+    const lab = await SipLab.start({ engine, tls: true });
+    try {
+      const phone = lab.phone('alice', { transport: 'tls' });
+      expect((await phone.register()).status).toBe(200);
+      const contact = lab.pbx.registers.at(-1)?.contact ?? '';
+      expect(contact).toMatch(/;transport=udp\b/);
+      expect(contact.replace(/^sip:[^@]*@/, '').replace(/;.*$/, '')).toBe(lab.pushwakeHost);
     } finally {
       await lab.stop();
     }

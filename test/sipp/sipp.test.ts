@@ -19,6 +19,9 @@ function expectPassed(result: SippResult): void {
   expect(result.code, result.output).toBe(0);
 }
 
+/** The lab options for phones on `transport`: pushwake listens on TLS too when they use it. */
+const tlsLab = (transport: SippTransport): { tls?: boolean } => (transport === 'tls' ? { tls: true } : {});
+
 const waitFor = async <T>(what: string, fn: () => T | undefined | false, timeoutMs = 10_000): Promise<T> => {
   const until = Date.now() + timeoutMs;
   for (;;) {
@@ -47,9 +50,13 @@ const waitFor = async <T>(what: string, fn: () => T | undefined | false, timeout
     ['xtoken-param', 'tcp'],
     ['rfc8599', 'udp'],
     ['rfc8599', 'tcp'],
+    // SIP over TLS: SIPp -t l1 to pushwake's TLS port (tlsLab)
+    ['x-token', 'tls'],
+    ['xtoken-param', 'tls'],
+    ['rfc8599', 'tls'],
   ])('device-register-%s.xml over %s', (variant, transport) => {
     it('stores a binding with the token of each user, on the flow it came over', async () => {
-      const l = await startLab();
+      const l = await startLab(tlsLab(transport));
       expectPassed(await l.register(variant, transport, 2));
       for (const user of users.slice(0, 2)) {
         const [binding] = await l.pushwake.store.listBindings(user.aor);
@@ -67,9 +74,9 @@ const waitFor = async <T>(what: string, fn: () => T | undefined | false, timeout
     expect(await l.pushwake.store.listBindings(users[1]!.aor)).toHaveLength(1);
   });
 
-  describe.each<SippTransport>(['udp', 'tcp'])('a whole call with the phone over %s', (transport) => {
+  describe.each<SippTransport>(['udp', 'tcp', 'tls'])('a whole call with the phone over %s', (transport) => {
     it('pbx-call.xml is answered by the phone that device-wake-answer.xml wakes with the push', async () => {
-      const l = await startLab();
+      const l = await startLab(tlsLab(transport));
       expectPassed(await l.register('x-token', transport));
       l.wakeOnPush('device-wake-answer.xml', transport);
       expectPassed(await l.pbx('pbx-call.xml'));
@@ -78,6 +85,9 @@ const waitFor = async <T>(what: string, fn: () => T | undefined | false, timeout
       expect(l.sink.pushes).toHaveLength(1);
       expect(l.sink.pushes[0]).toMatchObject({ token: alice.token, pushType: 'voip', topic: 'com.example.phone.voip' });
       expect(l.sink.pushes[0]?.payload['aps']).toMatchObject({ callerNumber: '1000', callerName: 'PBX caller' });
+      // the woken phone's REGISTER came over `transport`, and the INVITE went back on that flow
+      const [binding] = await l.pushwake.store.listBindings(alice.aor);
+      expect(binding?.flow.transport).toBe(transport);
       await waitFor('call over', () => l.pushwake.calls.size === 0);
     });
   });
@@ -121,6 +131,21 @@ const waitFor = async <T>(what: string, fn: () => T | undefined | false, timeout
     const exit = await waitFor('phone.sh exit', () => l.hookExits[0]);
     expect(exit.exitCode, exit.command).toBe(0);
     expect(exit.token).toBe(alice.token);
+  });
+
+  it('phone.sh over TLS (PHONE_TRANSPORT=l1, PHONE_TLS_CERT/KEY) wakes the phone that answers on its TLS connection', async () => {
+    const l = await startLab({
+      tls: true,
+      onPushCommand: 'SIPP={sipp} PUSHWAKE_SIP={pushwakeTls} PHONE_MODE=answer PHONE_TRANSPORT=l1 PHONE_TLS_CERT={tlsCert} PHONE_TLS_KEY={tlsKey} '
+        + `PHONE_LOG_DIR={dir}/phones ${scenario('phone.sh')} {token} {pushHint}`,
+    });
+    expectPassed(await l.register('x-token', 'tls'));
+    expectPassed(await l.pbx('pbx-call.xml'));
+    const exit = await waitFor('phone.sh exit', () => l.hookExits[0]);
+    expect(exit.exitCode, exit.command).toBe(0);
+    expect(exit.token).toBe(alice.token);
+    const [binding] = await l.pushwake.store.listBindings(alice.aor);
+    expect(binding?.flow.transport).toBe('tls');
   });
 
   it('the phone scenarios fail when the INVITE lacks the pushed X-PushHint', async () => {

@@ -27,7 +27,8 @@ export interface LabOptions {
   config?: DeepPartial<PushwakeConfig>;
   /** Use this store kind (default: embedded, in a temp dir). */
   redisUrl?: string;
-  /** pushwake also listens on SIP over TLS, with a certificate from a CA the phones trust */
+  /** pushwake also listens on SIP over TLS, with a certificate from a CA the phones trust (on
+   * engine 'drachtio', drachtio-server listens on TLS with that certificate) */
   tls?: boolean;
 }
 
@@ -43,6 +44,8 @@ export class SipLab {
     readonly pushwakeHost: string,
     private readonly agentHost: string,
     readonly config: PushwakeConfig,
+    /** host:port of drachtio-server's SIP over TLS listener (engine 'drachtio' with `tls`). */
+    private readonly drachtioTlsHost?: string,
   ) {}
 
   static async start(opts: LabOptions): Promise<SipLab> {
@@ -79,7 +82,10 @@ export class SipLab {
     if (opts.engine === 'drachtio') {
       const bin = drachtioBin();
       if (!bin) throw new Error('no drachtio-server: set DRACHTIO_BIN or put drachtio on PATH');
-      drachtio = await startDrachtioServer(bin, 'pushwake-e2e');
+      // with `tls`, drachtio-server terminates SIP over TLS with the lab's 'pushwake' certificate
+      drachtio = await startDrachtioServer(bin, 'pushwake-e2e', pki && pushwakeCert
+        ? { tls: { certFile: pushwakeCert.certFile, keyFile: pushwakeCert.keyFile, chainFile: pki.caCertFile } }
+        : {});
       cleanups.push(async () => {
         await drachtio?.stop();
         if (process.env['DRACHTIO_TEST_LOG']) process.stderr.write(drachtio?.output() ?? '');
@@ -109,7 +115,8 @@ export class SipLab {
     const pushwakeHost = drachtio ? `127.0.0.1:${drachtio.sipPort}` : pushwake.advertisedHost;
 
     const pbx = new Pbx(agentApp, `sip:${pushwakeHost}`);
-    const lab = new SipLab(pushwake, sink, pbx, agentApp, pushwakeHost, agentHost, config);
+    const drachtioTlsHost = drachtio?.tlsPort !== undefined ? `127.0.0.1:${drachtio.tlsPort}` : undefined;
+    const lab = new SipLab(pushwake, sink, pbx, agentApp, pushwakeHost, agentHost, config, drachtioTlsHost);
     lab.cleanups.push(...cleanups);
     agentApp.onRequest('register', (req, res) => pbx.handleRegister(req, res));
     agentApp.onRequest('invite', (req, res) => {
@@ -144,7 +151,8 @@ export class SipLab {
   phone(user: string, opts: { transport?: 'udp' | 'tcp' | 'tls'; push?: PushStyle; domain?: string } = {}): Phone {
     const transport = opts.transport ?? 'tcp';
     const tls = this.pushwake.sipAddresses.find((a) => a.transport === 'tls');
-    const host = transport === 'tls' && tls ? `${tls.address}:${tls.port}` : this.pushwakeHost;
+    const tlsHost = this.drachtioTlsHost ?? (tls ? `${tls.address}:${tls.port}` : undefined);
+    const host = transport === 'tls' && tlsHost ? tlsHost : this.pushwakeHost;
     const p = new Phone(this.agentApp, user, opts.domain ?? 'example.com', transport, host, opts.push ?? 'x-token', this.agentHost);
     this.phones.push(p);
     return p;

@@ -15,9 +15,10 @@ import { loadConfig } from '../../../lib/config/load.js';
 import { createLogger, silentLogger } from '../../../lib/log.js';
 import { startPushSink, type HookExit, type PushSink, type ReceivedPush } from '../../../lib/push-sink/index.js';
 import { startPushwake, type RunningPushwake } from '../../../lib/pushwake.js';
+import { createTestPki, type IssuedCertificate } from '../../../lib/testkit/test-pki.js';
 import { freePort, scenario, SippRunner, USERS_CSV, type SippResult, type SippRun } from './sipp-process.js';
 
-export type SippTransport = 'udp' | 'tcp';
+export type SippTransport = 'udp' | 'tcp' | 'tls';
 export type RegisterVariant = 'x-token' | 'xtoken-param' | 'rfc8599';
 /** The -oocsf half of a woken phone: what it does with pushwake's INVITE. */
 export type PhoneRole = 'device-wake-answer.xml' | 'device-wake-decline.xml' | 'device-wake-busy.xml' | 'device-late-wake.xml';
@@ -27,6 +28,10 @@ export interface LabOptions {
   /** Give the sink this --on-push command instead of starting phones from its 'push' event.
    * {pushwake} is replaced by pushwake's host:port, {sipp} by the sipp binary, {dir} by a temp dir. */
   onPushCommand?: string;
+  /** pushwake also listens on SIP over TLS (its own port, a certificate from a test CA), and
+   * SIPp gets a certificate and key of its own for `-t l1` (it does not verify pushwake's).
+   * In onPushCommand, {pushwakeTls} is pushwake's TLS host:port, {tlsCert}/{tlsKey} SIPp's files. */
+  tls?: boolean;
 }
 
 export interface WakeRun {
@@ -34,7 +39,8 @@ export interface WakeRun {
   run: SippRun;
 }
 
-const flag = (t: SippTransport): string => (t === 'udp' ? 'u1' : 't1');
+const FLAGS: Record<SippTransport, string> = { udp: 'u1', tcp: 't1', tls: 'l1' };
+const flag = (t: SippTransport): string => FLAGS[t];
 
 export class SippLab {
   /** Phones started by pushes, in push order. */
@@ -47,9 +53,13 @@ export class SippLab {
     readonly sipp: SippRunner,
     readonly pushwake: RunningPushwake,
     readonly sink: PushSink,
-    /** host:port of pushwake's SIP listener, the target of every scenario. */
+    /** host:port of pushwake's SIP listener (UDP and TCP), the target of every scenario. */
     readonly pushwakeHost: string,
     private readonly cleanups: Array<() => Promise<void> | void>,
+    /** host:port of pushwake's SIP over TLS listener (LabOptions.tls). */
+    readonly pushwakeTlsHost?: string,
+    /** SIPp's own certificate and key for -t l1 (LabOptions.tls). */
+    private readonly sippCert?: IssuedCertificate,
   ) {}
 
   static async start(sippBin: string, opts: LabOptions = {}): Promise<SippLab> {
@@ -59,6 +69,17 @@ export class SippLab {
       cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
       const sipp = new SippRunner(sippBin, dir);
       cleanups.push(() => sipp.killAll());
+
+      // SIP over TLS: pushwake's certificate, and one for SIPp (SIPp will not start a TLS
+      // transport without -tls_cert/-tls_key, client or server)
+      let pushwakeCert: IssuedCertificate | undefined;
+      let sippCert: IssuedCertificate | undefined;
+      if (opts.tls) {
+        const pki = await createTestPki();
+        cleanups.push(() => pki.remove());
+        pushwakeCert = await pki.issue('pushwake');
+        sippCert = await pki.issue('sipp');
+      }
 
       const registrarPort = await freePort();
       sipp.start('registrar', [
@@ -70,10 +91,14 @@ export class SippLab {
       // pushwake's SIP port is known only once it runs, and the sink must run first (pushwake
       // needs its key): the hook command reads the port from a file written below.
       const portFile = join(dir, 'pushwake-sip');
+      const tlsPortFile = join(dir, 'pushwake-sip-tls');
       const command = opts.onPushCommand
-        ?.replaceAll('{pushwake}', `"$(cat '${portFile}')"`)
+        ?.replaceAll('{pushwakeTls}', `"$(cat '${tlsPortFile}')"`)
+        .replaceAll('{pushwake}', `"$(cat '${portFile}')"`)
         .replaceAll('{sipp}', `'${sippBin}'`)
-        .replaceAll('{dir}', `'${dir}'`);
+        .replaceAll('{dir}', `'${dir}'`)
+        .replaceAll('{tlsCert}', `'${sippCert?.certFile ?? ''}'`)
+        .replaceAll('{tlsKey}', `'${sippCert?.keyFile ?? ''}'`);
       const sink = await startPushSink({ output: 'none', ...(command ? { onPush: { command, concurrency: 8 } } : {}) });
       cleanups.push(() => sink.stop());
 
@@ -82,6 +107,12 @@ export class SippLab {
         overrides: mergeTrees(loopbackOverrides(sink, dir, `sip:127.0.0.1:${registrarPort}`), {
           apns: { retryBaseDelayMs: 20 },
           call: { wakeTimeoutMs: 8000 },
+          ...(pushwakeCert ? {
+            sip: {
+              listen: [{ address: '127.0.0.1', port: 0, transports: ['udp', 'tcp', 'tls'], tlsPort: 0 }],
+              tlsCertFile: pushwakeCert.certFile, tlsKeyFile: pushwakeCert.keyFile, tlsWatchFiles: false,
+            },
+          } : {}),
         }),
       });
       const log = process.env['PUSHWAKE_TEST_LOG'] ? createLogger(process.env['PUSHWAKE_TEST_LOG']) : silentLogger();
@@ -89,8 +120,12 @@ export class SippLab {
       cleanups.push(() => pushwake.stop());
 
       writeFileSync(portFile, pushwake.advertisedHost);
+      const tls = pushwake.sipAddresses.find((a) => a.transport === 'tls');
+      const tlsHost = tls ? `${tls.address}:${tls.port}` : undefined;
+      if (opts.tls && !tlsHost) throw new Error('pushwake is not listening on TLS');
+      if (tlsHost) writeFileSync(tlsPortFile, tlsHost);
 
-      const lab = new SippLab(sipp, pushwake, sink, pushwake.advertisedHost, cleanups);
+      const lab = new SippLab(sipp, pushwake, sink, pushwake.advertisedHost, cleanups, tlsHost, sippCert);
       sink.on('push', (push) => lab.onPush(push));
       sink.on('hook-exit', (exit) => lab.hookExits.push(exit));
       return lab;
@@ -103,9 +138,23 @@ export class SippLab {
   /** device-register-<variant>.xml for the first `users` lines of users.csv. */
   register(variant: RegisterVariant, transport: SippTransport, users = 1): Promise<SippResult> {
     return this.sipp.run(`register-${variant}-${transport}`, [
-      this.pushwakeHost, '-sf', scenario(`device-register-${variant}.xml`), '-inf', USERS_CSV,
-      '-i', '127.0.0.1', '-t', flag(transport), '-m', String(users), '-r', '20', '-timeout', '20s', '-timeout_error',
+      this.target(transport), '-sf', scenario(`device-register-${variant}.xml`), '-inf', USERS_CSV,
+      '-i', '127.0.0.1', ...this.transportArgs(transport), '-m', String(users), '-r', '20', '-timeout', '20s', '-timeout_error',
     ]);
+  }
+
+  /** Where a phone on `transport` sends: pushwake's TLS listener for tls, else its UDP/TCP one. */
+  target(transport: SippTransport): string {
+    if (transport !== 'tls') return this.pushwakeHost;
+    if (!this.pushwakeTlsHost) throw new Error('start the lab with { tls: true } for SIPp over TLS');
+    return this.pushwakeTlsHost;
+  }
+
+  /** -t, plus SIPp's certificate and key for TLS (-t l1). */
+  transportArgs(transport: SippTransport): string[] {
+    if (transport !== 'tls') return ['-t', flag(transport)];
+    if (!this.sippCert) throw new Error('start the lab with { tls: true } for SIPp over TLS');
+    return ['-t', flag(transport), '-tls_cert', this.sippCert.certFile, '-tls_key', this.sippCert.keyFile];
   }
 
   /** From now on, every push starts a phone: device-wake.xml with `role` as its -oocsf half. */
@@ -117,9 +166,9 @@ export class SippLab {
   async wake(role: PhoneRole, transport: SippTransport, token: string, hint: string): Promise<SippRun> {
     const port = await freePort();
     return this.sipp.start(`wake-${role}`, [
-      this.pushwakeHost, '-sf', scenario('device-wake.xml'), '-oocsf', scenario(role),
+      this.target(transport), '-sf', scenario('device-wake.xml'), '-oocsf', scenario(role),
       '-inf', USERS_CSV, '-infindex', 'users.csv', '2', '-key', 'token', token, '-key', 'hint', hint,
-      '-i', '127.0.0.1', '-p', String(port), '-t', flag(transport), '-m', '1', '-timeout', '20s', '-timeout_error',
+      '-i', '127.0.0.1', '-p', String(port), ...this.transportArgs(transport), '-m', '1', '-timeout', '20s', '-timeout_error',
     ], 30_000);
   }
 
