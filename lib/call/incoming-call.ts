@@ -39,8 +39,23 @@ interface PushedDevice {
 /** Leg failures that mean the INVITE probably never reached the device (dead flow). */
 const UNREACHED = new Set([408, 480, 500, 503]);
 
+/**
+ * Where the call is. Parked and ringing are live: the caller still waits. Once answered or ended
+ * the call carries the Reason it was settled with, which the phones it pushed but never reached
+ * are told in their ended notice.
+ */
+type Phase =
+  | { kind: 'parked' }
+  | { kind: 'ringing' }
+  | { kind: 'answered'; reason: string }
+  | { kind: 'ended'; how: CallEnding; reason: string };
+
+/** Shared by every parked call: thousands may be parked at once. */
+const PARKED: Phase = { kind: 'parked' };
+const RINGING: Phase = { kind: 'ringing' };
+
 export class IncomingCall {
-  private state: CallState = 'parked';
+  private phase: Phase = PARKED;
   // Made on first use: a parked call has no legs yet, and thousands of calls may be parked.
   private legSlots: Map<string, LegSlot> | undefined;
   private legOutcomes: LegOutcome[] | undefined;
@@ -52,7 +67,6 @@ export class IncomingCall {
   }
   /** Devices this call pushed (or is pushing), awaited until their fresh REGISTER comes. */
   private readonly devices = new Map<string, PushedDevice>();
-  private awaitingCount = 0;
   private pushFailures = 0;
   private wakeWindowClosed = false;
   private wakeTimer: NodeJS.Timeout | undefined;
@@ -60,14 +74,11 @@ export class IncomingCall {
   private ringingSent = false;
   private earlyMediaSent = false;
   private unbridge: (() => void) | undefined;
-  private endedHow: CallEnding | undefined;
   /**
    * Raised as soon as the call is answered or over: no push may start after that. (A plain flag:
    * an AbortController per parked call costs more heap than the rest of its state.)
    */
   private readonly pushes = { aborted: false };
-  /** The Reason the call ended with (or was answered elsewhere with), once it has. */
-  private finalReason: string | undefined;
 
   constructor(
     readonly identity: CallIdentity,
@@ -79,11 +90,27 @@ export class IncomingCall {
   ) {}
 
   get currentState(): CallState {
-    return this.state;
+    return this.phase.kind;
   }
 
   get ending(): CallEnding | undefined {
-    return this.endedHow;
+    return this.phase.kind === 'ended' ? this.phase.how : undefined;
+  }
+
+  /** The caller still waits: parked or ringing. */
+  private get isLive(): boolean {
+    return this.phase.kind === 'parked' || this.phase.kind === 'ringing';
+  }
+
+  /** The Reason the call was settled with (answered elsewhere, or ended), once it was. */
+  private get settledReason(): string | undefined {
+    return this.phase.kind === 'answered' || this.phase.kind === 'ended' ? this.phase.reason : undefined;
+  }
+
+  /** Some pushed device may still wake for this call. */
+  private get awaitingAny(): boolean {
+    for (const d of this.devices.values()) if (d.awaiting) return true;
+    return false;
   }
 
   /** Devices this call still waits on (for tests: nothing left behind). */
@@ -112,7 +139,6 @@ export class IncomingCall {
       const deadline = now + this.settings.wakeTimeoutMs;
       for (const b of toWake) {
         this.devices.set(b.deviceKey, { binding: b, awaiting: true });
-        this.awaitingCount++;
         void this.push(b, deadline);
       }
     }
@@ -129,11 +155,12 @@ export class IncomingCall {
     if (outcome.kind === 'sent') {
       const pushed = this.devices.get(b.deviceKey);
       if (pushed) pushed.pushExpiresAt = outcome.expiresAt;
-      // The call ended while this push was in flight: the phone will show it, so it is owed a notice.
-      if (this.finalReason !== undefined && !this.legs.has(b.deviceKey)) this.oweNotice(b, this.finalReason);
+      // The call was settled while this push was in flight: the phone will show it, so it is owed a notice.
+      const settled = this.settledReason;
+      if (settled !== undefined && !this.legs.has(b.deviceKey)) this.oweNotice(b, settled);
       return;
     }
-    if (outcome.kind !== 'failed' || this.state === 'ended' || this.state === 'answered') return;
+    if (outcome.kind !== 'failed' || !this.isLive) return;
     if (!this.stopAwaiting(b.deviceKey)) return;
     if (isAwake(b, this.ports.now())) {
       // Its own registration is alive: its flow may still reach it without a push.
@@ -151,7 +178,7 @@ export class IncomingCall {
    * the client echoed this call's push hint, ring it now over the flow it registered on.
    */
   deviceRegistered(b: Binding, pushHint?: string): boolean {
-    if (this.state !== 'parked' && this.state !== 'ringing') return false;
+    if (!this.isLive) return false;
     const hinted = pushHint !== undefined && pushHint === this.identity.pushHint && b.aor === this.identity.aor;
     if (!this.devices.get(b.deviceKey)?.awaiting && !hinted) return false;
     if (this.legs.has(b.deviceKey)) return true;
@@ -163,7 +190,7 @@ export class IncomingCall {
 
   /** The PBX cancelled. The engine has already answered 487; cancel legs and owe notices. */
   callerCancelled(reasonHeader: string | undefined): void {
-    if (this.state !== 'parked' && this.state !== 'ringing') return;
+    if (!this.isLive) return;
     const reason = reasonHeader ?? Reasons.cancelled;
     this.cancelLegs(reason);
     this.end('caller-cancelled', reason);
@@ -171,8 +198,8 @@ export class IncomingCall {
 
   /** Stop everything now (shutdown): legs cancelled, caller answered 503 if still waiting. */
   abort(): void {
-    if (this.state === 'ended') return;
-    if (this.state === 'answered') {
+    if (this.phase.kind === 'ended') return;
+    if (this.phase.kind === 'answered') {
       this.unbridge?.();
       this.end('shutdown', Reasons.cancelled);
       return;
@@ -185,7 +212,7 @@ export class IncomingCall {
     const key = b.deviceKey;
     const leg = this.ports.startLeg(b, this.identity, this.log, (ev) => this.onLegEvent(key, ev));
     this.legs.set(key, { leg, binding: b, done: false, fallback });
-    if (this.state === 'parked') this.state = 'ringing';
+    if (this.phase.kind === 'parked') this.phase = RINGING;
     this.ringTimer ??= setTimeout(() => this.onRingTimeout(), this.settings.ringTimeoutMs);
   }
 
@@ -196,10 +223,10 @@ export class IncomingCall {
       this.onAnswered(deviceKey, ev.dialog);
       return;
     }
-    if (this.state !== 'parked' && this.state !== 'ringing') return;
+    if (!this.isLive) return;
     if (ev.kind === 'progress') {
       // Early media only while one device can answer: another device's 200 would carry other SDP.
-      if (ev.sdp && !this.earlyMediaSent && this.legs.size === 1 && this.awaitingCount === 0) {
+      if (ev.sdp && !this.earlyMediaSent && this.legs.size === 1 && !this.awaitingAny) {
         this.earlyMediaSent = true;
         this.caller.provisional(183, 'Session Progress', ev.sdp);
       } else if (ev.status === 180) this.sendRinging();
@@ -227,12 +254,12 @@ export class IncomingCall {
   }
 
   private onAnswered(deviceKey: string, dialog: SipDialog): void {
-    if (this.state !== 'parked' && this.state !== 'ringing') {
+    if (!this.isLive) {
       // A 200 that crossed our CANCEL: the device answered a call that is gone.
       void dialog.destroy({ headers: { Reason: Reasons.completedElsewhere } }).catch(() => undefined);
       return;
     }
-    this.state = 'answered';
+    this.phase = { kind: 'answered', reason: Reasons.completedElsewhere };
     this.pushes.aborted = true;
     this.clearTimers();
     this.log.info({ deviceKey }, 'answered');
@@ -240,7 +267,7 @@ export class IncomingCall {
     this.oweNotices(Reasons.completedElsewhere);
     this.caller.answer(dialog.remote.sdp, {}).then(
       (callerDialog) => {
-        if (this.state !== 'answered' || callerDialog.connected === false || dialog.connected === false) {
+        if (this.phase.kind !== 'answered' || callerDialog.connected === false || dialog.connected === false) {
           // Over before the bridge existed (a BYE that raced the answer): end both sides now.
           void callerDialog.destroy().catch(() => undefined);
           void dialog.destroy().catch(() => undefined);
@@ -260,7 +287,7 @@ export class IncomingCall {
   private onWakeTimeout(): void {
     this.wakeTimer = undefined;
     this.wakeWindowClosed = true;
-    if (this.state !== 'parked' && this.state !== 'ringing') return;
+    if (!this.isLive) return;
     if (this.legs.size === 0) {
       this.reject(480, 'Temporarily Unavailable', Reasons.noDeviceWoke, 'wake-timeout');
       return;
@@ -277,16 +304,16 @@ export class IncomingCall {
 
   private onRingTimeout(): void {
     this.ringTimer = undefined;
-    if (this.state !== 'parked' && this.state !== 'ringing') return;
+    if (!this.isLive) return;
     this.cancelLegs(Reasons.notAnswered);
     this.reject(480, 'Temporarily Unavailable', Reasons.notAnswered, 'ring-timeout');
   }
 
   /** Every leg is done and nothing more can wake: give the caller the best final response. */
   private maybeFinish(): void {
-    if (this.state !== 'parked' && this.state !== 'ringing') return;
+    if (!this.isLive) return;
     for (const slot of this.legs.values()) if (!slot.done) return;
-    if (this.awaitingCount > 0 && !this.wakeWindowClosed) return;
+    if (this.awaitingAny && !this.wakeWindowClosed) return;
     const best = bestFinalResponse(this.outcomes);
     if (best) {
       this.reject(best.status, best.reason, sipReason(best.status, best.reason), 'all-legs-failed');
@@ -319,13 +346,11 @@ export class IncomingCall {
 
   /** Phones pushed for this call that never got a leg learn, when they wake, that it is over. */
   private oweNotices(reason: string): void {
-    this.finalReason = reason;
     for (const d of this.devices.values()) {
       if (!d.awaiting) continue;
       d.awaiting = false;
       this.oweNotice(d.binding, reason);
     }
-    this.awaitingCount = 0;
   }
 
   private oweNotice(b: Binding, reason: string): void {
@@ -349,7 +374,6 @@ export class IncomingCall {
     const d = this.devices.get(deviceKey);
     if (!d?.awaiting) return false;
     d.awaiting = false;
-    this.awaitingCount--;
     return true;
   }
 
@@ -361,12 +385,12 @@ export class IncomingCall {
   }
 
   private end(how: CallEnding, reason?: string): void {
-    if (this.state === 'ended') return;
-    this.state = 'ended';
-    this.endedHow = how;
+    if (this.phase.kind === 'ended') return;
+    const settled = reason ?? this.settledReason ?? Reasons.cancelled;
+    this.phase = { kind: 'ended', how, reason: settled };
     this.pushes.aborted = true;
     this.clearTimers();
-    this.oweNotices(reason ?? this.finalReason ?? Reasons.cancelled);
+    this.oweNotices(settled);
     this.unbridge?.();
     this.unbridge = undefined;
     this.log.info({ how }, 'call ended');
