@@ -8,7 +8,7 @@ import { CallBook } from './call/call-book.js';
 import { CallIntake } from './call/call-intake.js';
 import type { CallEnding, CallPorts } from './call/call-types.js';
 import { DeviceWaker, noApnsKey } from './call/device-waker.js';
-import { startSrfLeg } from './call/device-leg.js';
+import { SrfLegs } from './call/sip-side.js';
 import { EndedNoticeCourier } from './call/ended-notices.js';
 import { IncomingCall } from './call/incoming-call.js';
 import { TrustedSources } from './call/trusted-sources.js';
@@ -153,16 +153,12 @@ export async function startPushwake(config: PushwakeConfig, opts: StartOptions):
     sendRinging: config.call.sendRinging,
     skipPushWithinMs: config.call.skipPushWithinSeconds * 1000,
     endedNoticeWindowMs: config.endedNotice.windowSeconds * 1000,
-    pushHintHeader: config.call.pushHintHeader,
-    callUuidHeader: config.call.callUuidHeader,
   };
+  const legs = new SrfLegs(app, config.call, trace ? (callId, deviceKey) => trace({ kind: 'leg-sending', callId, deviceKey, at: performance.now() }) : undefined);
   // Shared by every call (one object, not a set of closures per call: parked calls are many).
   const callPorts: CallPorts = {
     now: Date.now,
-    startLeg: (b, call, callLog, onEvent) => {
-      trace?.({ kind: 'leg-sending', callId: call.callId, deviceKey: b.deviceKey, at: performance.now() });
-      return startSrfLeg(app, b, call, callSettings, callLog, onEvent);
-    },
+    startLeg: (b, call, callLog, onEvent) => legs.start(b, call, callLog, onEvent),
     wake: (b, call, deadline, signal) => waker.wake(b, call, deadline, signal),
     oweEndedNotice: (n) => courier.owe(n),
   };

@@ -8,11 +8,12 @@ import type { Logger } from '../log.js';
 import type { BindingStore } from '../store/binding-store.js';
 import { isStoreUnavailable, storeUnavailableAnswer } from '../store/guarded-store.js';
 import { aorOf, parseNameAddr, parseSipUri } from '../sip/name-addr.js';
-import { type Headers, type InboundRequest, type ServerResponse, type SipApp, type SipDialog } from '../sip/srf.js';
+import type { InboundRequest, ServerResponse, SipApp } from '../sip/srf.js';
 import type { CallBook } from './call-book.js';
 import type { CallerSide, CallIdentity } from './call-types.js';
 import { callerInfoOf } from './caller-info.js';
 import type { IncomingCall } from './incoming-call.js';
+import { SrfCallerSide } from './sip-side.js';
 import { sanitizeReason } from './reason.js';
 import { readOffer } from './sdp-offer.js';
 import { nextHop } from '../sip/max-forwards.js';
@@ -160,27 +161,4 @@ export class CallIntake {
  */
 export function inviteKeyOf(callId: string, requestUri: string): string {
   return `${callId}\n${parseSipUri(requestUri)?.user ?? ''}`;
-}
-
-/** The parked INVITE over drachtio-srf (a class: one per parked call, no closures). */
-class SrfCallerSide implements CallerSide {
-  constructor(
-    private readonly app: SipApp,
-    private readonly req: InboundRequest,
-    private readonly res: ServerResponse,
-  ) {}
-
-  provisional(status: number, reason: string, sdp?: string): void {
-    if (this.res.finalResponseSent) return;
-    this.res.send(status, reason, sdp ? { body: sdp, headers: { 'Content-Type': 'application/sdp' } } : {});
-  }
-
-  reject(status: number, reason: string, headers: Headers): void {
-    if (this.res.finalResponseSent) return;
-    this.res.send(status, reason, { headers });
-  }
-
-  answer(sdp: string, headers: Headers): Promise<SipDialog> {
-    return this.app.createUas(this.req, this.res, { localSdp: sdp, headers });
-  }
 }

@@ -72,8 +72,6 @@ export interface CallSettings {
   skipPushWithinMs: number;
   /** Ended notices are owed until this long after the push expired. */
   endedNoticeWindowMs: number;
-  pushHintHeader: string;
-  callUuidHeader: string;
 }
 
 export type CallState = 'parked' | 'ringing' | 'answered' | 'ended';

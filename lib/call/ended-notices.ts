@@ -9,7 +9,7 @@ import type { PushSender } from '../push/push-outcome.js';
 import type { BindingStore } from '../store/binding-store.js';
 import type { SipApp } from '../sip/srf.js';
 import type { EndedNoticeMode } from '../config/types.js';
-import { flowUri } from './device-leg.js';
+import { deviceInviteHeaders, flowUri } from './sip-side.js';
 
 export interface NoticeSettings {
   mode: EndedNoticeMode;
@@ -81,12 +81,12 @@ export class EndedNoticeCourier {
   private headers(b: Binding, n: EndedNotice): Record<string, string> {
     const name = n.callerName.replace(/["\\]/g, '');
     const user = encodeURIComponent(n.callerNumber).replace(/%2B/g, '+');
-    return {
-      From: `"${name}" <sip:${user || 'anonymous'}@${this.settings.localHost()}>`,
-      To: `<${b.aor}>`,
-      [this.settings.pushHintHeader]: n.pushHint,
-      [this.settings.callUuidHeader]: n.callUuid,
-    };
+    return deviceInviteHeaders(this.settings, {
+      aor: b.aor,
+      from: `"${name}" <sip:${user || 'anonymous'}@${this.settings.localHost()}>`,
+      pushHint: n.pushHint,
+      callUuid: n.callUuid,
+    });
   }
 
   /** INVITE, then CANCEL with the Reason as soon as it is on the wire: any SIP client understands. */

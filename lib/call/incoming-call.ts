@@ -13,7 +13,7 @@ import { isAwake, isWakeable, type Binding } from '../domain/binding.js';
 import type { Logger } from '../log.js';
 import type { Headers, SipDialog } from '../sip/srf.js';
 import type { CallEnding, CallerSide, CallIdentity, CallPorts, CallSettings, CallState, DeviceLeg, LegEvent } from './call-types.js';
-import { bridgeDialogs } from './dialog-bridge.js';
+import { bridgeDialogs } from './sip-side.js';
 import { bestFinalResponse, type LegOutcome } from './final-response.js';
 import { Reasons, sipReason } from './reason.js';
 

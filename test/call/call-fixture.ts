@@ -63,8 +63,6 @@ export const settings: CallSettings = {
   sendRinging: true,
   skipPushWithinMs: 0,
   endedNoticeWindowMs: 60_000,
-  pushHintHeader: 'X-PushHint',
-  callUuidHeader: 'X-Call-UUID',
 };
 
 export class CallFixture {

@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { selfSignedCertificate, startPushSink, type PushSink } from '../../lib/push-sink/index.js';
 import { Pbx, Phone, startAgentHost, waitFor, type AgentHost } from '../../lib/testkit/agents.js';
 import { runCleanups, mergeTrees, type Cleanup } from '../../lib/testkit/cleanups.js';
@@ -17,7 +17,7 @@ import { loopbackOverrides } from '../../lib/testkit/loopback-config.js';
 import { PushwakeDaemon } from '../../lib/testkit/pushwake-daemon.js';
 import { parseSipUri } from '../../lib/sip/name-addr.js';
 import { LevelBindingStore, RedisBindingStore, type BindingStore } from '../../lib/store/index.js';
-import { findRedisServer, startRedisServer, REDIS_SERVER_MISSING, type TestRedisServer } from '../support/redis-server.js';
+import { findRedisServer, startRedisServer, type TestRedisServer } from '../support/redis-server.js';
 
 /** One deployment: registrar host, phones host, push sink and a pushwake process. */
 class FaultLab {

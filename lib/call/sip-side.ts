@@ -1,0 +1,234 @@
+/**
+ * A call's SIP side, in one place: the parked INVITE from the PBX (`SrfCallerSide`), the INVITE
+ * to each device (`SrfLegs`, one `startSrfLeg` per device, with the headers it shares with ended
+ * notices), and the bridge between the two dialogs once a device answers. Everything here talks
+ * drachtio-srf through `lib/sip/srf.ts`; IncomingCall sees only the CallerSide and DeviceLeg
+ * seams, so its decisions run with fakes in tests.
+ */
+import type { Binding, Flow } from '../domain/binding.js';
+import type { Logger } from '../log.js';
+import { nextHop } from '../sip/max-forwards.js';
+import {
+  isSipStatusError, requestFinal,
+  type DialogEvent, type Headers, type InboundRequest, type OutboundRequest, type ServerResponse, type SipApp, type SipDialog,
+} from '../sip/srf.js';
+import type { CallerSide, CallIdentity, DeviceLeg, LegEvent } from './call-types.js';
+
+// ---- the INVITE to a device (a call leg, or an ended notice) ----
+
+/** The next hop that reaches a device over its registration flow (RFC 5626 style reuse). */
+export function flowUri(flow: Flow): string {
+  const host = flow.sourceAddress.includes(':') ? `[${flow.sourceAddress}]` : flow.sourceAddress;
+  return `sip:${host}:${flow.sourcePort};transport=${flow.transport}`;
+}
+
+/** A From header for a new dialog: the caller's identity without its tag. */
+export function withoutTag(nameAddr: string): string {
+  return nameAddr.replace(/;\s*tag=[^;,]*/i, '');
+}
+
+/** The names of the headers that pair a SIP INVITE with the push the app already reported. */
+export interface LegHeaders {
+  pushHintHeader: string;
+  callUuidHeader: string;
+}
+
+/**
+ * The headers of every INVITE pushwake sends a device, for a call or for an ended notice: the app
+ * finds the CallKit call it reported by the push hint and the call UUID.
+ */
+export function deviceInviteHeaders(names: LegHeaders, to: { aor: string; from: string; pushHint: string; callUuid: string }): Headers {
+  return {
+    From: withoutTag(to.from),
+    To: `<${to.aor}>`,
+    [names.pushHintHeader]: to.pushHint,
+    [names.callUuidHeader]: to.callUuid,
+  };
+}
+
+/** Starts the legs of every call: one object, shared, so parked calls carry no closures. */
+export class SrfLegs {
+  constructor(
+    private readonly app: SipApp,
+    private readonly names: LegHeaders,
+    /** Told as each leg's INVITE is about to be sent (benchmarks). */
+    private readonly onSending?: (callId: string, deviceKey: string) => void,
+  ) {}
+
+  start(binding: Binding, call: CallIdentity, log: Logger, onEvent: (ev: LegEvent) => void): DeviceLeg {
+    this.onSending?.(call.callId, binding.deviceKey);
+    return startSrfLeg(this.app, binding, call, this.names, log, onEvent);
+  }
+}
+
+export function startSrfLeg(
+  app: SipApp,
+  binding: Binding,
+  call: CallIdentity,
+  names: LegHeaders,
+  log: Logger,
+  onEvent: (ev: LegEvent) => void,
+): DeviceLeg {
+  let sent: OutboundRequest | undefined;
+  let cancelReason: string | undefined;
+  let finished = false;
+  const sendCancel = (req: OutboundRequest, reason: string): void =>
+    req.cancel({ headers: { Reason: reason } }, (err) => {
+      if (err) log.debug({ err, deviceKey: binding.deviceKey }, 'CANCEL not sent');
+    });
+
+  app
+    .createUac(
+      binding.contact,
+      {
+        headers: {
+          ...deviceInviteHeaders(names, { aor: binding.aor, from: call.from, pushHint: call.pushHint, callUuid: call.callUuid }),
+          'Max-Forwards': String(call.maxForwards),
+        },
+        ...(call.sdp ? { localSdp: call.sdp } : {}),
+        proxy: flowUri(binding.flow),
+      },
+      {
+        onRequestSent: (req) => {
+          sent = req;
+          if (cancelReason !== undefined) sendCancel(req, cancelReason);
+        },
+        onProvisional: (res) => {
+          if (finished || cancelReason !== undefined) return;
+          onEvent({ kind: 'progress', status: res.status, reason: res.reason, ...(res.body ? { sdp: res.body } : {}) });
+        },
+      },
+    )
+    .then(
+      (dialog) => {
+        finished = true;
+        if (cancelReason !== undefined) {
+          // Answered as we cancelled: end it at once, saying why.
+          void dialog.destroy({ headers: { Reason: cancelReason } }).catch(() => undefined);
+          return;
+        }
+        onEvent({ kind: 'answered', dialog });
+      },
+      (err: unknown) => {
+        finished = true;
+        if (isSipStatusError(err)) onEvent({ kind: 'failed', status: err.status, reason: err.res?.reason ?? err.message });
+        else {
+          log.warn({ err, deviceKey: binding.deviceKey }, 'INVITE to device could not be sent');
+          onEvent({ kind: 'failed', status: 480, reason: 'Temporarily Unavailable' });
+        }
+      },
+    );
+
+  return {
+    deviceKey: binding.deviceKey,
+    cancel(reason: string): void {
+      if (finished || cancelReason !== undefined) return;
+      cancelReason = reason;
+      if (sent) sendCancel(sent, reason);
+    },
+  };
+}
+
+// ---- the PBX's side ----
+
+/** The parked INVITE over drachtio-srf (a class: one per parked call, no closures). */
+export class SrfCallerSide implements CallerSide {
+  constructor(
+    private readonly app: SipApp,
+    private readonly req: InboundRequest,
+    private readonly res: ServerResponse,
+  ) {}
+
+  provisional(status: number, reason: string, sdp?: string): void {
+    if (this.res.finalResponseSent) return;
+    this.res.send(status, reason, sdp ? { body: sdp, headers: { 'Content-Type': 'application/sdp' } } : {});
+  }
+
+  reject(status: number, reason: string, headers: Headers): void {
+    if (this.res.finalResponseSent) return;
+    this.res.send(status, reason, { headers });
+  }
+
+  answer(sdp: string, headers: Headers): Promise<SipDialog> {
+    return this.app.createUas(this.req, this.res, { localSdp: sdp, headers });
+  }
+}
+
+// ---- once answered: two dialogs, one call ----
+
+/*
+ * The bridge relays in-dialog requests both ways (re-INVITE, UPDATE, INFO, REFER, NOTIFY, MESSAGE,
+ * OPTIONS) and a BYE from either side ends both. It returns the function that detaches every
+ * listener it added.
+ */
+const RELAYED: Array<{ event: DialogEvent; method: string }> = [
+  { event: 'modify', method: 'INVITE' },
+  { event: 'update', method: 'UPDATE' },
+  { event: 'info', method: 'INFO' },
+  { event: 'refer', method: 'REFER' },
+  { event: 'notify', method: 'NOTIFY' },
+  { event: 'message', method: 'MESSAGE' },
+  { event: 'options', method: 'OPTIONS' },
+];
+
+/** Headers worth carrying across an in-dialog relay (the rest belong to each dialog). */
+const CARRIED = ['Content-Type', 'Event', 'Subscription-State', 'Refer-To', 'Referred-By', 'Info-Package', 'Reason'];
+
+function carried(req: InboundRequest): Headers {
+  const out: Headers = {};
+  for (const h of CARRIED) {
+    const v = req.get(h);
+    if (v) out[h] = v;
+  }
+  return out;
+}
+
+export function bridgeDialogs(a: SipDialog, b: SipDialog, log: Logger, onEnd: () => void): () => void {
+  let ended = false;
+  // Only the bridge's own listeners are removed: drachtio-srf keeps some of its own on dialogs.
+  const added: Array<{ dialog: SipDialog; event: string; fn: (...args: never[]) => void }> = [];
+  const detach = (): void => {
+    for (const { dialog, event, fn } of added.splice(0)) dialog.removeListener(event, fn);
+  };
+  const hangup = (from: SipDialog, to: SipDialog, bye: { get(n: string): string | undefined }): void => {
+    if (ended) return;
+    ended = true;
+    const reason = bye.get('Reason');
+    detach();
+    void to.destroy(reason ? { headers: { Reason: reason } } : {}).catch((err: unknown) => log.debug({ err }, 'BYE relay failed'));
+    log.info({ side: from === a ? 'caller' : 'device' }, 'hangup');
+    onEnd();
+  };
+  const relay = (to: SipDialog, method: string) => (req: InboundRequest, res: ServerResponse): void => {
+    const hops = nextHop(req.get('Max-Forwards'));
+    if (hops.kind === 'exhausted') {
+      res.send(483, 'Too Many Hops', {});
+      return;
+    }
+    const headers = { ...carried(req), 'Max-Forwards': String(hops.maxForwards) };
+    requestFinal(to, { method, headers, body: req.body }).then(
+      (r) => res.send(r.status, r.reason, { headers: r.get('Content-Type') ? { 'Content-Type': r.get('Content-Type') ?? '' } : {}, body: r.body }),
+      (err: unknown) => {
+        log.warn({ err, method }, 'in-dialog relay failed');
+        if (!res.finalResponseSent) res.send(500, 'Server Internal Error', {});
+      },
+    );
+  };
+  for (const [from, to] of [[a, b], [b, a]] as const) {
+    const onBye = (bye: { get(n: string): string | undefined }): void => hangup(from, to, bye);
+    from.on('destroy', onBye);
+    added.push({ dialog: from, event: 'destroy', fn: onBye });
+    for (const { event, method } of RELAYED) {
+      const fn = relay(to, method);
+      from.on(event, fn);
+      added.push({ dialog: from, event, fn });
+    }
+  }
+  return () => {
+    if (ended) return;
+    ended = true;
+    detach();
+    void a.destroy().catch(() => undefined);
+    void b.destroy().catch(() => undefined);
+  };
+}
