@@ -18,6 +18,7 @@ import { sanitizeReason } from './reason.js';
 import { readOffer } from './sdp-offer.js';
 import { nextHop } from '../sip/max-forwards.js';
 import type { TrustedSources } from './trusted-sources.js';
+import type { Trace } from '../trace.js';
 
 /**
  * INVITEs whose callee look-up is still in the store at once. Past it they get 503 like a full
@@ -37,6 +38,7 @@ export interface IntakeDeps {
   /** Told of each INVITE the store failed (pushwake logs it, rate-limited). */
   onStoreUnavailable?: (err: Error) => void;
   log: Logger;
+  trace?: Trace;
   createCall: (identity: CallIdentity, caller: CallerSide, log: Logger) => IncomingCall;
 }
 
@@ -48,6 +50,7 @@ export class CallIntake {
   constructor(private readonly deps: IntakeDeps) {}
 
   handle = (req: InboundRequest, res: ServerResponse): void => {
+    this.deps.trace?.({ kind: 'invite-received', callId: req.callId, at: performance.now() });
     this.take(req, res).catch((err: unknown) => {
       if (isStoreUnavailable(err)) {
         this.deps.onStoreUnavailable?.(err);

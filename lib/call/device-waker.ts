@@ -9,6 +9,7 @@ import type { PayloadTemplate } from '../push/payload.js';
 import { pushFailure, type PushSender } from '../push/push-outcome.js';
 import { sendWithRetry, type StopSignal } from '../push/retry.js';
 import type { BindingStore } from '../store/binding-store.js';
+import type { Trace } from '../trace.js';
 import type { CallIdentity, WakeOutcome } from './call-types.js';
 
 export interface WakeSettings {
@@ -32,6 +33,7 @@ export class DeviceWaker {
     private readonly store: BindingStore,
     private readonly settings: WakeSettings,
     private readonly log: Logger,
+    private readonly trace?: Trace,
     private readonly now: () => number = Date.now,
   ) {
     // After a push that may have been delivered (the request left, no answer came), a retry
@@ -39,6 +41,7 @@ export class DeviceWaker {
     // owed an ended notice) as if the push went out.
     this.onceSender = {
       send: async (push) => {
+        this.trace?.({ kind: 'push-sending', collapseId: push.collapseId, token: push.token.token, at: performance.now() });
         const outcome = await this.sender.send(push);
         return outcome.kind === 'retryable' && outcome.maybeDelivered ? { ...outcome, kind: 'rejected' } : outcome;
       },

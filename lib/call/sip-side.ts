@@ -13,6 +13,7 @@ import {
   type DialogEvent, type Headers, type InboundRequest, type OutboundRequest, type ServerResponse, type SipApp, type SipDialog,
 } from '../sip/srf.js';
 import type { CallerSide, CallIdentity, DeviceLeg, LegEvent } from './call-types.js';
+import type { Trace } from '../trace.js';
 
 // ---- the INVITE to a device (a call leg, or an ended notice) ----
 
@@ -51,12 +52,11 @@ export class SrfLegs {
   constructor(
     private readonly app: SipApp,
     private readonly names: LegHeaders,
-    /** Told as each leg's INVITE is about to be sent (benchmarks). */
-    private readonly onSending?: (callId: string, deviceKey: string) => void,
+    private readonly trace?: Trace,
   ) {}
 
   start(binding: Binding, call: CallIdentity, log: Logger, onEvent: (ev: LegEvent) => void): DeviceLeg {
-    this.onSending?.(call.callId, binding.deviceKey);
+    this.trace?.({ kind: 'leg-sending', callId: call.callId, deviceKey: binding.deviceKey, at: performance.now() });
     return startSrfLeg(this.app, binding, call, this.names, log, onEvent);
   }
 }

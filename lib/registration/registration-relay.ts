@@ -15,21 +15,19 @@ import { UpstreamCSeq } from './upstream-cseq.js';
 import { KeyedSerialiser } from '../store/keyed-serialiser.js';
 import { isStoreUnavailable, storeUnavailableAnswer } from '../store/guarded-store.js';
 import { nextHop } from '../sip/max-forwards.js';
+import type { LocalAddress } from '../sip/local-address.js';
+import type { Trace } from '../trace.js';
 
 export interface RelaySettings extends RegisterSettings {
   registrar: string;
   upstreamExpires: number;
   registerTimeoutMs: number;
-  /** host[:port] pushwake advertises in the Contact it registers upstream. */
-  advertisedHost: string;
-  /** Transport the PBX should use to reach pushwake. */
-  advertisedTransport: 'udp' | 'tcp' | 'tls';
   /**
-   * host:port pairs that are pushwake itself. A phone whose REGISTER names pushwake as its
-   * Request-URI (its SIP domain is the proxy's address) is relayed with the registrar's URI
-   * instead, or the engine would send the REGISTER to itself.
+   * Where pushwake is reached: the host and transport of the Contact it registers upstream, and
+   * the addresses that are pushwake itself (a phone whose REGISTER names pushwake as its
+   * Request-URI is relayed with the registrar's URI instead, or it would go to pushwake again).
    */
-  selfAddresses: string[];
+  local: Pick<LocalAddress, 'host' | 'transport' | 'selfAddresses'>;
 }
 
 export interface DeviceRegistered {
@@ -47,8 +45,8 @@ export interface RegistrationRelayDeps {
   storeRetryAfterSeconds?: number;
   /** Told of each request the store failed (pushwake logs it, rate-limited). */
   onStoreUnavailable?: (err: Error) => void;
-  /** Called as the upstream 2xx for a device's registration arrives (benchmarks, metrics). */
-  onUpstreamOk?: (aor: string, deviceKey: string) => void;
+  /** Told as the upstream 2xx for a device's registration arrives (benchmarks, metrics). */
+  trace?: Trace;
   /** Called after the phone got its 200, for every successful (re-)registration. */
   onDeviceRegistered: (event: DeviceRegistered) => void;
 }
@@ -126,7 +124,7 @@ export class RegistrationRelay {
       res.send(upstream.status, upstream.reason, { headers: copyHeaders(upstream, PASSED_DOWNSTREAM) });
       return;
     }
-    if (resolved.kind === 'register') this.deps.onUpstreamOk?.(resolved.aor, resolved.deviceKey);
+    if (resolved.kind === 'register') this.deps.trace?.({ kind: 'upstream-register-ok', aor: resolved.aor, deviceKey: resolved.deviceKey, at: performance.now() });
     await this.commit(req, res, resolved, upstream, log, existing);
   }
 
@@ -189,7 +187,7 @@ export class RegistrationRelay {
     };
     const warnings = [intent.push.kind === 'invalid' ? intent.push.reason : undefined, intent.identityWarning].filter((w): w is string => !!w);
     if (warnings.length > 0) {
-      headers['Warning'] = warnings.map((w) => `399 ${this.deps.settings.advertisedHost} "${w.replace(/["\\]/g, '')}"`).join(', ');
+      headers['Warning'] = warnings.map((w) => `399 ${this.deps.settings.local.host} "${w.replace(/["\\]/g, '')}"`).join(', ');
     }
     log.info(
       { deviceKey: intent.deviceKey, expires: deviceExpires, upstreamExpires: granted, push: binding.push ? tokenPrefix(binding.push.token) : null },
@@ -201,7 +199,7 @@ export class RegistrationRelay {
 
   private namesSelf(uri: string): boolean {
     const target = hostPortOf(uri);
-    return target !== undefined && this.deps.settings.selfAddresses.some((a) => hostPortOf(`sip:${a}`) === target);
+    return target !== undefined && this.deps.settings.local.selfAddresses.some((a) => hostPortOf(`sip:${a}`) === target);
   }
 
   private requestedExpires(): number {
@@ -228,7 +226,7 @@ export class RegistrationRelay {
     const expires = intent.kind === 'register' ? this.requestedExpires() : 0;
     const contact = intent.kind === 'unregister-all'
       ? '*'
-      : `<sip:${intent.localContactUser}@${s.advertisedHost};transport=${s.advertisedTransport}>;expires=${expires}`;
+      : `<sip:${intent.localContactUser}@${s.local.host};transport=${s.local.transport}>;expires=${expires}`;
     const cseqNum = this.cseq.next(req.callId, Number((req.get('CSeq') ?? '1').split(/\s+/)[0]) || 1);
     const headers: Headers = {
       From: req.get('From') ?? '',

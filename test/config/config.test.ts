@@ -1,4 +1,4 @@
-import { advertisedFromHostport } from '../../lib/pushwake.js';
+import { advertisedFromHostport } from '../../lib/sip/local-address.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

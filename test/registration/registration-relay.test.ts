@@ -12,6 +12,7 @@ import { createLogger } from '../../lib/log.js';
 import { RegistrationRelay, type DeviceRegistered, type RelaySettings } from '../../lib/registration/registration-relay.js';
 import type { InboundRequest, InboundResponse, OutboundRequest, OutOfDialogRequest, ResponseOptions, ServerResponse, SipApp } from '../../lib/sip/srf.js';
 import { GuardedStore } from '../../lib/store/guarded-store.js';
+import { LocalAddress } from '../../lib/sip/local-address.js';
 import { LevelBindingStore } from '../../lib/store/level-store.js';
 import type { BindingStore } from '../../lib/store/binding-store.js';
 
@@ -136,9 +137,7 @@ describe('RegistrationRelay against a fake SipApp', () => {
     registrar: 'sip:10.0.0.1:5060',
     upstreamExpires: 3600,
     registerTimeoutMs: 80,
-    advertisedHost: '192.0.2.1:5060',
-    advertisedTransport: 'udp',
-    selfAddresses: ['192.0.2.1:5060'],
+    local: new LocalAddress({ host: '192.0.2.1:5060', transport: 'udp' }, []),
   };
 
   beforeEach(async () => {
