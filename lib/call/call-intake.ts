@@ -65,40 +65,13 @@ export class CallIntake {
 
   private async take(req: InboundRequest, res: ServerResponse): Promise<void> {
     const d = this.deps;
-    if (!d.trusted.allows(req.source_address)) {
-      d.log.warn({ source: req.source_address, callId: req.callId }, 'INVITE from an untrusted source refused');
-      res.send(403, 'Forbidden', { headers: { Warning: '399 pushwake "source not in upstream.trustedSources"' } });
+    const admission = this.admit(req);
+    if (admission.kind === 'refuse') {
+      d.log[admission.level]({ callId: req.callId, uri: req.uri, source: req.source_address, why: admission.why }, 'INVITE refused');
+      res.send(admission.status, admission.reason, { headers: admission.headers });
       return;
     }
-    const inviteKey = inviteKeyOf(req.callId, req.uri);
-    if (d.book.has(inviteKey) || this.arriving.has(inviteKey)) {
-      // The same call re-sent on a new transaction (RFC 3261 8.2.2.2 merged request).
-      d.log.info({ callId: req.callId, uri: req.uri }, 'INVITE for a call already in progress refused');
-      res.send(482, 'Loop Detected', {});
-      return;
-    }
-    const hops = nextHop(req.get('Max-Forwards'));
-    if (hops.kind === 'exhausted') {
-      d.log.warn({ callId: req.callId, source: req.source_address }, 'INVITE with Max-Forwards 0 refused (routing loop?)');
-      res.send(483, 'Too Many Hops', {});
-      return;
-    }
-    // Without an offer the device's answer would need the caller's ACK to complete: pushwake
-    // forwards offers, it does not hold answers back for late ACKs. And a push for a call whose
-    // body no phone can answer would be a push for a call that cannot connect.
-    const offer = readOffer(req.get('Content-Type'), req.body ?? '');
-    if (offer.kind === 'refused') {
-      d.log.info({ callId: req.callId, status: offer.status, why: offer.why }, 'INVITE without a usable SDP offer refused');
-      res.send(offer.status, offer.status === 415 ? 'Unsupported Media Type' : 'Not Acceptable Here', {
-        headers: { ...offer.headers, Warning: `399 pushwake "${offer.why.replace(/["\\]/g, '')}"` },
-      });
-      return;
-    }
-    if (d.book.isFull() || this.arriving.size >= MAX_ARRIVING) {
-      d.log.warn({ callId: req.callId, calls: d.book.size }, 'too many parked calls; refusing');
-      res.send(503, 'Service Unavailable', { headers: { 'Retry-After': String(d.retryAfterSeconds) } });
-      return;
-    }
+    const { inviteKey, maxForwards, sdp } = admission;
     let cancelled: string | undefined | null = null;
     let call: IncomingCall | undefined;
     req.on('cancel', (msg) => {
@@ -125,15 +98,42 @@ export class CallIntake {
       callUuid: randomUUID(),
       pushHint: randomBytes(8).toString('hex'),
       aor: callee.aor,
-      caller: callerInfoOf((n) => req.get(n), offer.sdp),
+      caller: callerInfoOf((n) => req.get(n), sdp),
       from: req.get('From') ?? '<sip:anonymous@anonymous.invalid>',
-      sdp: offer.sdp,
-      maxForwards: hops.maxForwards,
+      sdp,
+      maxForwards,
     };
     const log = d.log.child({ callId: identity.callId, aor: identity.aor, callUuid: identity.callUuid });
     call = d.createCall(identity, new SrfCallerSide(d.app, req, res), log);
     d.book.add(call);
     call.start(callee.bindings);
+  }
+
+  /** The checks that need no store: who may call, is it new, can it connect, is there room. */
+  private admit(req: InboundRequest): Admission {
+    const d = this.deps;
+    if (!d.trusted.allows(req.source_address)) {
+      return refuse(403, 'Forbidden', 'warn', 'source not in upstream.trustedSources', true);
+    }
+    const inviteKey = inviteKeyOf(req.callId, req.uri);
+    if (d.book.has(inviteKey) || this.arriving.has(inviteKey)) {
+      // The same call re-sent on a new transaction (RFC 3261 8.2.2.2 merged request).
+      return refuse(482, 'Loop Detected', 'info', 'a call already in progress');
+    }
+    const hops = nextHop(req.get('Max-Forwards'));
+    if (hops.kind === 'exhausted') return refuse(483, 'Too Many Hops', 'warn', 'Max-Forwards 0 (a routing loop?)');
+    // Without an offer the device's answer would need the caller's ACK to complete: pushwake
+    // forwards offers, it does not hold answers back for late ACKs. And a push for a call whose
+    // body no phone can answer would be a push for a call that cannot connect.
+    const offer = readOffer(req.get('Content-Type'), req.body ?? '');
+    if (offer.kind === 'refused') {
+      const refusal = refuse(offer.status, offer.status === 415 ? 'Unsupported Media Type' : 'Not Acceptable Here', 'info', offer.why, true);
+      return { ...refusal, headers: { ...offer.headers, ...refusal.headers } };
+    }
+    if (d.book.isFull() || this.arriving.size >= MAX_ARRIVING) {
+      return { ...refuse(503, 'Service Unavailable', 'warn', `too many parked calls (${d.book.size})`), headers: { 'Retry-After': String(d.retryAfterSeconds) } };
+    }
+    return { kind: 'admit', inviteKey, maxForwards: hops.maxForwards, sdp: offer.sdp };
   }
 
   /** The device pushwake registered upstream (Request-URI user), else every device of the AOR. */
@@ -154,6 +154,16 @@ export class CallIntake {
     }
     return undefined;
   }
+}
+
+/** What the checks before the store decided. */
+type Admission =
+  | { kind: 'refuse'; status: number; reason: string; headers: Record<string, string>; level: 'info' | 'warn'; why: string }
+  | { kind: 'admit'; inviteKey: string; maxForwards: number; sdp: string };
+
+/** A refusal; `warn` puts the why in a Warning header the PBX's logs show (RFC 3261 20.43). Pure. */
+function refuse(status: number, reason: string, level: 'info' | 'warn', why: string, warn = false): Extract<Admission, { kind: 'refuse' }> {
+  return { kind: 'refuse', status, reason, level, why, headers: warn ? { Warning: `399 pushwake "${why.replace(/["\\]/g, '')}"` } : {} };
 }
 
 /**
