@@ -14,13 +14,13 @@ import {
 } from '../sip/srf.js';
 import type { CallerSide, CallIdentity, DeviceLeg, LegEvent } from './call-types.js';
 import type { Trace } from '../trace.js';
+import { hostPort } from '../net-address.js';
 
 // ---- the INVITE to a device (a call leg, or an ended notice) ----
 
 /** The next hop that reaches a device over its registration flow (RFC 5626 style reuse). */
 export function flowUri(flow: Flow): string {
-  const host = flow.sourceAddress.includes(':') ? `[${flow.sourceAddress}]` : flow.sourceAddress;
-  return `sip:${host}:${flow.sourcePort};transport=${flow.transport}`;
+  return `sip:${hostPort(flow.sourceAddress, flow.sourcePort)};transport=${flow.transport}`;
 }
 
 /** A From header for a new dialog: the caller's identity without its tag. */

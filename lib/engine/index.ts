@@ -15,6 +15,7 @@ import { NetworkRequestRouter } from './wire/network-requests.js';
 import { RouteTable } from './wire/route-table.js';
 import { WireServer } from './wire/wire-server.js';
 import type { WireContext } from './wire/wire-state.js';
+import { hostPort } from '../net-address.js';
 
 export type { EngineLog, EngineLogLevel, TransportName } from './transport/types.js';
 export type { TlsFiles } from './transport/tls-credentials.js';
@@ -94,11 +95,11 @@ export async function startEmbeddedEngine(options: EmbeddedEngineOptions): Promi
   const transactions = new TransactionLayer(transport, timers, log, maxTransactions ?? DEFAULT_MAX_TRANSACTIONS);
   const ctx: WireContext = {
     transport, transactions, log, dialogs: new DialogTable(), routes: new RouteTable(),
-    networkRequests: new Map(), transactionIds: new WeakMap(), appRequests: new Map(), sessions: new Map(), maxPending: MAX_PENDING_REQUESTS,
+    networkRequests: new Map(), transactionIds: new WeakMap(), appRequests: new Map(), sessions: new Map(), sessionByInviteTx: new WeakMap(), maxPending: MAX_PENDING_REQUESTS,
   };
   const router = new NetworkRequestRouter(ctx);
   transactions.setUser(router);
-  const hostports = sipAddresses.map((a) => `${a.transport}/${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`).join(',');
+  const hostports = sipAddresses.map((a) => `${a.transport}/${hostPort(a.address, a.port)}`).join(',');
   const wire = new WireServer(ctx, {
     address: options.wire.address ?? '127.0.0.1',
     port: options.wire.port ?? 0,

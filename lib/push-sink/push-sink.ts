@@ -14,6 +14,7 @@ import type { ProviderKey } from './provider-token-check.js';
 import { checkApnsRequest, type AcceptedRequest } from './request-check.js';
 import { loadPushSinkRules, SinkRules, type PushSinkRule, type SinkAnswer } from './rules.js';
 import { selfSignedCertificate } from './tls-cert.js';
+import { hostPort } from '../net-address.js';
 
 export interface PushSinkOptions {
   /** Default 127.0.0.1. */
@@ -247,7 +248,7 @@ export async function startPushSink(options: PushSinkOptions = {}): Promise<Push
   return {
     host,
     port,
-    url: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url: `https://${hostPort(host, port)}`,
     caCertPem: tls.certPem,
     ...(keys?.keyPem === undefined ? {} : { keyPem: keys.keyPem }),
     ...(keys === undefined

@@ -26,6 +26,7 @@ import {
   type VoipPush,
 } from './push-outcome.js';
 import { ProviderToken } from './provider-token.js';
+import { bracketHost } from '../net-address.js';
 
 export type { PushOutcome, PushSender, VoipPush } from './push-outcome.js';
 export { MAX_ALERT_PAYLOAD_BYTES, MAX_VOIP_PAYLOAD_BYTES } from './push-outcome.js';
@@ -86,7 +87,7 @@ export function apnsOrigin(
 ): string {
   const host = override.host ?? APNS_HOSTS[environment];
   const port = override.port ?? 443;
-  const bracketed = host.includes(':') ? `[${host}]` : host;
+  const bracketed = bracketHost(host);
   return `https://${bracketed}:${port}`;
 }
 

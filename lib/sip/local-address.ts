@@ -4,17 +4,14 @@
  * With the embedded engine all of it is known at start; with an external drachtio-server only
  * once connected, when `learn` fills in what the config left empty. One holder, read at each use.
  */
+import { hostPort } from '../net-address.js';
+
 export type SipTransportName = 'udp' | 'tcp' | 'tls';
 
 export interface Listener {
   transport: SipTransportName;
   address: string;
   port: number;
-}
-
-/** host:port with an IPv6 address bracketed (RFC 3261 25.1). Pure. */
-export function hostPort(address: string, port: number): string {
-  return `${address.includes(':') ? `[${address}]` : address}:${port}`;
 }
 
 export class LocalAddress {

@@ -3,6 +3,7 @@
  * tolerant of what phones send, and never throwing on hostile input: a value that cannot be
  * parsed yields undefined.
  */
+import { splitOutside } from '../engine/messages/headers.js';
 
 export interface SipUri {
   scheme: 'sip' | 'sips' | 'tel';
@@ -23,29 +24,6 @@ export interface NameAddr {
 
 /** Longest header value pushwake parses; longer ones are treated as unparseable. */
 export const MAX_PARSED_HEADER = 8192;
-
-/** Split on `sep` outside quotes and angle brackets. */
-export function splitOutside(value: string, sep: string): string[] {
-  const out: string[] = [];
-  let depthAngle = 0;
-  let quoted = false;
-  let start = 0;
-  for (let i = 0; i < value.length; i++) {
-    const c = value[i];
-    if (quoted) {
-      if (c === '\\') i++;
-      else if (c === '"') quoted = false;
-    } else if (c === '"') quoted = true;
-    else if (c === '<') depthAngle++;
-    else if (c === '>') depthAngle = Math.max(0, depthAngle - 1);
-    else if (c === sep && depthAngle === 0) {
-      out.push(value.slice(start, i));
-      start = i + 1;
-    }
-  }
-  out.push(value.slice(start));
-  return out;
-}
 
 export function parseParams(text: string): Map<string, string | null> {
   const params = new Map<string, string | null>();

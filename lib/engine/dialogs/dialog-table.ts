@@ -34,6 +34,11 @@ export class DialogTable {
     return this.byKey.get(key(req.callId, local, req.fromTag ?? ''));
   }
 
+  /** The dialog with these tags (RFC 3261 12: Call-ID, local tag, remote tag). */
+  find(callId: string, localTag: string, remoteTag: string): Dialog | undefined {
+    return this.byKey.get(key(callId, localTag, remoteTag));
+  }
+
   findByCallId(callId: string): Dialog | undefined {
     return this.byCallId.get(callId)?.values().next().value;
   }

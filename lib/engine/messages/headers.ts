@@ -27,8 +27,8 @@ export function canonicalHeaderName(name: string): string {
   return key.split('-').map((p) => (p ? p[0]!.toUpperCase() + p.slice(1) : p)).join('-');
 }
 
-/** Splits a header value on commas that are outside quotes and angle brackets. */
-export function splitHeaderList(value: string): string[] {
+/** Splits on `sep` outside quoted strings and angle brackets (RFC 3261 7.3.1); parts untrimmed. */
+export function splitOutside(value: string, sep: string): string[] {
   const parts: string[] = [];
   let depthAngle = 0;
   let inQuote = false;
@@ -41,13 +41,18 @@ export function splitHeaderList(value: string): string[] {
     } else if (ch === '"') inQuote = true;
     else if (ch === '<') depthAngle++;
     else if (ch === '>') depthAngle = Math.max(0, depthAngle - 1);
-    else if (ch === ',' && depthAngle === 0) {
-      parts.push(value.slice(start, i).trim());
+    else if (ch === sep && depthAngle === 0) {
+      parts.push(value.slice(start, i));
       start = i + 1;
     }
   }
-  parts.push(value.slice(start).trim());
-  return parts.filter((p) => p.length > 0);
+  parts.push(value.slice(start));
+  return parts;
+}
+
+/** Splits a header value on commas that are outside quotes and angle brackets. */
+export function splitHeaderList(value: string): string[] {
+  return splitOutside(value, ',').map((p) => p.trim()).filter((p) => p.length > 0);
 }
 
 export interface SipHeader {

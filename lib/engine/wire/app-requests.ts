@@ -9,6 +9,8 @@ import { copyAppHeaders, ensureContentType, replaceLocalhost } from './app-heade
 import { confirmRequestSent, startAppTransaction } from './network-responses.js';
 import { apiResponse, requestSentData } from './protocol.js';
 import { localContact, sentRequestMeta, type WireContext } from './wire-state.js';
+import { bracketHost } from '../../net-address.js';
+import { drachtioDialogId } from '../dialogs/dialog.js';
 
 export class AppRequestError extends Error {}
 
@@ -27,7 +29,7 @@ export class OutOfDialogSender {
     const { req, dest } = built;
     const transactionId = generateTransactionId();
     const newDialogId = req.method === 'INVITE' || req.method === 'SUBSCRIBE'
-      ? `${req.callId};from-tag=${req.fromTag ?? ''}` : undefined;
+      ? drachtioDialogId(req.callId, req.fromTag ?? '') : undefined;
     startAppTransaction(this.ctx, { transactionId, request: req, conn, dest, newDialogId });
     confirmRequestSent(this.ctx, conn, msgId, req, dest, transactionId);
   }
@@ -74,7 +76,7 @@ function appCSeq(appReq: SipRequest): number {
 }
 
 export function viaFor(transport: string, address: string, port: number): string {
-  const host = address.includes(':') ? `[${address}]` : address;
+  const host = bracketHost(address);
   return `SIP/2.0/${transport.toUpperCase()} ${host}:${port};branch=${generateBranch()};rport`;
 }
 

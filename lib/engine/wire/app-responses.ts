@@ -62,6 +62,7 @@ export class AppResponseSender {
       const s = this.ctx.sessions.get(pending.dialogId);
       if (s && req.method === 'INVITE' && res.status >= 200 && res.status < 300 && pending.tx instanceof InviteServerTransaction) {
         s.inviteTx = pending.tx;
+        this.ctx.sessionByInviteTx.set(pending.tx, pending.dialogId);
         s.inviteTransactionId = pending.transactionId;
       }
       return pending.dialogId;
@@ -83,7 +84,10 @@ export class AppResponseSender {
     }
     if (res.status >= 200) {
       session.dialog.state = DialogState.Confirmed;
-      if (pending.tx instanceof InviteServerTransaction) session.inviteTx = pending.tx;
+      if (pending.tx instanceof InviteServerTransaction) {
+        session.inviteTx = pending.tx;
+        this.ctx.sessionByInviteTx.set(pending.tx, id);
+      }
     }
     return id;
   }

@@ -127,11 +127,9 @@ export class NetworkRequestRouter implements TransactionUser {
     const res = inbound.message;
     if (res.kind !== 'response' || res.status < 200 || res.status >= 300 || res.cseq.method !== 'INVITE') return;
     // a retransmitted 2xx: our ACK got lost, so send it again (RFC 3261 13.2.2.4)
-    for (const s of this.ctx.sessions.values()) {
-      if (s.dialog.callId === res.callId && s.dialog.remoteTag === res.toTag && s.lastAck) {
-        this.ctx.transactions.sendStateless(s.lastAck.ack, s.lastAck.dest);
-      }
-    }
+    const dialog = this.ctx.dialogs.find(res.callId, res.fromTag ?? '', res.toTag ?? '');
+    const s = dialog && this.ctx.sessions.get(dialog.id);
+    if (s?.lastAck) this.ctx.transactions.sendStateless(s.lastAck.ack, s.lastAck.dest);
   }
 
   onServerTransactionEnded(tx: ServerTransaction): void {
@@ -153,7 +151,8 @@ export class NetworkRequestRouter implements TransactionUser {
   onAckTimeout(tx: InviteServerTransaction, finalStatus: number): void {
     this.ctx.log('warn', 'no ACK for final response', { status: finalStatus, callId: tx.callId });
     if (finalStatus >= 300) return;
-    const session = [...this.ctx.sessions.values()].find((s) => s.inviteTx === tx);
+    const id = this.ctx.sessionByInviteTx.get(tx);
+    const session = id === undefined ? undefined : this.ctx.sessions.get(id);
     if (session) terminateStaleDialog(this.ctx, session);
   }
 }

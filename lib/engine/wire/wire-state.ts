@@ -8,6 +8,7 @@ import type { Destination, EngineLog, InboundMessage, TransportName } from '../t
 import type { AppConnection } from './app-connection.js';
 import { stackTime, type MessageMeta } from './protocol.js';
 import type { RouteTable } from './route-table.js';
+import { bracketHost } from '../../net-address.js';
 
 /** A request from the network the app has not answered finally yet. */
 export interface PendingNetworkRequest {
@@ -62,6 +63,8 @@ export interface WireContext {
   transactionIds: WeakMap<ServerTransaction, string>;
   appRequests: Map<string, PendingAppRequest>;
   sessions: Map<string, DialogSession>;
+  /** INVITE server transaction -> the id of the session it answered, so an ACK timeout needs no scan */
+  sessionByInviteTx: WeakMap<InviteServerTransaction, string>;
   /** caps for the maps above */
   maxPending: number;
 }
@@ -90,7 +93,7 @@ export function localContact(ctx: WireContext, transport: TransportName): string
   const t = ([transport, 'udp', 'tcp', 'tls'] as TransportName[]).find((x) => ctx.transport.localEndpoint(x));
   const ep = t && ctx.transport.localEndpoint(t);
   if (!t || !ep) return '<sip:invalid>';
-  const host = ep.address.includes(':') ? `[${ep.address}]` : ep.address;
+  const host = bracketHost(ep.address);
   return `<sip:${host}:${ep.port}${t === 'udp' ? '' : `;transport=${t}`}>`;
 }
 
