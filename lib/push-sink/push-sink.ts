@@ -93,45 +93,29 @@ export interface PushSink {
 /** Bodies are read up to this size; anything larger is answered 413 anyway. */
 const BODY_READ_CAP = 8192;
 
-export async function startPushSink(options: PushSinkOptions = {}): Promise<PushSink> {
-  const host = options.host ?? '127.0.0.1';
-  const now = options.now ?? Date.now;
-  const maxRecorded = options.maxRecorded ?? 1000;
-  const tls = options.tls ?? (await selfSignedCertificate([host]));
-  const keys = resolveProviderKey(options.providerKey);
-  const rules = new SinkRules();
-  for (const rule of options.rules ?? []) rules.set(rule);
-  if (options.rulesFile !== undefined) {
-    for (const rule of await loadPushSinkRules(options.rulesFile)) rules.set(rule);
-  }
+/** What the sink keeps and tells about each accepted push: the list, the output, listeners, the hook. */
+class PushRecorder {
+  readonly pushes: ReceivedPush[] = [];
+  readonly events = new EventEmitter();
+  private readonly jsonl: WriteStream | undefined;
+  private readonly hook: OnPushHook | undefined;
 
-  const events = new EventEmitter();
-  const emit = (event: string, value: unknown): void => {
-    try {
-      events.emit(event, value);
-    } catch (err) {
-      process.stderr.write(`push sink: ${event} listener threw: ${String(err)}\n`);
-    }
-  };
-  const pushes: ReceivedPush[] = [];
-  const output = options.output ?? 'stdout';
-  const jsonl: WriteStream | undefined =
-    typeof output === 'object' ? createWriteStream(output.jsonlFile, { flags: 'a' }) : undefined;
-  const hookOptions = typeof options.onPush === 'string' ? { command: options.onPush } : options.onPush;
-  const hook =
-    hookOptions === undefined
+  constructor(private readonly options: PushSinkOptions, private readonly now: () => number) {
+    const output = options.output ?? 'stdout';
+    this.jsonl = typeof output === 'object' ? createWriteStream(output.jsonlFile, { flags: 'a' }) : undefined;
+    const hookOptions = typeof options.onPush === 'string' ? { command: options.onPush } : options.onPush;
+    this.hook = hookOptions === undefined
       ? undefined
       : new OnPushHook(
           hookOptions,
-          (exit) => emit('hook-exit', exit),
+          (exit) => this.emit('hook-exit', exit),
           (token) => process.stderr.write(`push sink: onPush queue full, dropped push to ${token.slice(0, 8)}…\n`),
         );
-  const delays = new Set<NodeJS.Timeout>();
-  const sessions = new Set<http2.ServerHttp2Session>();
+  }
 
-  const record = (accepted: AcceptedRequest, apnsId: string): void => {
+  record(accepted: AcceptedRequest, apnsId: string): void {
     const push: ReceivedPush = {
-      receivedAt: now(),
+      receivedAt: this.now(),
       token: accepted.token,
       topic: accepted.topic,
       pushType: accepted.pushType,
@@ -142,44 +126,87 @@ export async function startPushSink(options: PushSinkOptions = {}): Promise<Push
       payload: accepted.payload,
       ...(accepted.providerToken === undefined
         ? {}
-        : {
-            providerTokenIssuedAt: accepted.providerToken.issuedAt,
-            providerTokenFingerprint: accepted.providerToken.fingerprint,
-          }),
+        : { providerTokenIssuedAt: accepted.providerToken.issuedAt, providerTokenFingerprint: accepted.providerToken.fingerprint }),
     };
-    pushes.push(push);
-    if (pushes.length > maxRecorded) pushes.shift();
+    this.pushes.push(push);
+    if (this.pushes.length > (this.options.maxRecorded ?? 1000)) this.pushes.shift();
     const line = `${JSON.stringify(push)}\n`;
-    if (jsonl !== undefined) jsonl.write(line);
-    else if (output === 'stdout') process.stdout.write(line);
-    emit('push', push);
-    hook?.enqueue(hookVarsOf(accepted));
-  };
+    if (this.jsonl !== undefined) this.jsonl.write(line);
+    else if ((this.options.output ?? 'stdout') === 'stdout') process.stdout.write(line);
+    this.emit('push', push);
+    this.hook?.enqueue(hookVarsOf(accepted));
+  }
 
-  const answer = (stream: http2.ServerHttp2Stream, apnsId: string, result: SinkAnswer): void => {
-    if (stream.destroyed || stream.closed) return;
-    const headers: http2.OutgoingHttpHeaders = { ':status': result.status, 'apns-id': apnsId };
-    if (result.retryAfterSeconds !== undefined) headers['retry-after'] = String(result.retryAfterSeconds);
-    if (result.status === 200) {
-      stream.respond(headers, { endStream: true });
-      return;
+  /** A listener that throws must not take the sink down. */
+  emit(event: string, value: unknown): void {
+    try {
+      this.events.emit(event, value);
+    } catch (err) {
+      process.stderr.write(`push sink: ${event} listener threw: ${String(err)}\n`);
     }
-    headers['content-type'] = 'application/json';
-    stream.respond(headers);
-    const body =
-      result.status === 410
-        ? { reason: result.reason ?? 'Unregistered', timestamp: now() }
-        : { reason: result.reason ?? `HTTP${result.status}` };
-    stream.end(JSON.stringify(body));
-  };
+  }
 
-  const server = http2.createSecureServer({ key: tls.keyPem, cert: tls.certPem });
-  server.on('session', (session) => {
-    sessions.add(session);
-    session.on('close', () => sessions.delete(session));
-    session.on('error', () => session.destroy());
-  });
-  server.on('stream', (stream, headers) => {
+  async stop(): Promise<void> {
+    await this.hook?.stop();
+    const jsonl = this.jsonl;
+    if (jsonl !== undefined) await new Promise<void>((resolve) => jsonl.end(() => resolve()));
+    this.events.removeAllListeners();
+  }
+}
+
+/** APNs' answer on the wire: 200 with no body, else JSON with the reason (and a timestamp for 410). */
+function answer(stream: http2.ServerHttp2Stream, apnsId: string, result: SinkAnswer, now: number): void {
+  if (stream.destroyed || stream.closed) return;
+  const headers: http2.OutgoingHttpHeaders = { ':status': result.status, 'apns-id': apnsId };
+  if (result.retryAfterSeconds !== undefined) headers['retry-after'] = String(result.retryAfterSeconds);
+  if (result.status === 200) {
+    stream.respond(headers, { endStream: true });
+    return;
+  }
+  headers['content-type'] = 'application/json';
+  stream.respond(headers);
+  const body = result.status === 410 ? { reason: result.reason ?? 'Unregistered', timestamp: now } : { reason: result.reason ?? `HTTP${result.status}` };
+  stream.end(JSON.stringify(body));
+}
+
+/** One HTTP/2 server and what it owns: sessions, delayed answers. */
+class SinkServer {
+  private readonly server: http2.Http2SecureServer;
+  private readonly delays = new Set<NodeJS.Timeout>();
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
+
+  constructor(
+    tls: { certPem: string; keyPem: string },
+    private readonly keys: ResolvedKey | undefined,
+    private readonly rules: SinkRules,
+    private readonly recorder: PushRecorder,
+    private readonly now: () => number,
+  ) {
+    this.server = http2.createSecureServer({ key: tls.keyPem, cert: tls.certPem });
+    this.server.on('session', (session) => {
+      this.sessions.add(session);
+      session.on('close', () => this.sessions.delete(session));
+      session.on('error', () => session.destroy());
+    });
+    this.server.on('stream', (stream, headers) => this.onStream(stream, headers));
+  }
+
+  async listen(port: number, host: string): Promise<number> {
+    this.server.listen(port, host);
+    await Promise.race([once(this.server, 'listening'), once(this.server, 'error').then(([err]) => Promise.reject(err))]);
+    const address = this.server.address();
+    return typeof address === 'object' && address !== null ? address.port : port;
+  }
+
+  async close(): Promise<void> {
+    for (const timer of this.delays) clearTimeout(timer);
+    this.delays.clear();
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const session of this.sessions) session.destroy();
+    await closed;
+  }
+
+  private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
     const chunks: Buffer[] = [];
     let size = 0;
     stream.on('error', () => stream.destroy());
@@ -189,87 +216,72 @@ export async function startPushSink(options: PushSinkOptions = {}): Promise<Push
     });
     stream.on('end', () => {
       const body = Buffer.concat(chunks).subarray(0, BODY_READ_CAP);
-      const check = checkApnsRequest(
-        {
-          method: String(headers[':method'] ?? ''),
-          path: String(headers[':path'] ?? ''),
-          headers,
-          body,
-          bodyTruncated: size > BODY_READ_CAP,
-        },
-        keys?.check,
-        now(),
-      );
+      const request = { method: String(headers[':method'] ?? ''), path: String(headers[':path'] ?? ''), headers, body, bodyTruncated: size > BODY_READ_CAP };
+      const check = checkApnsRequest(request, this.keys?.check, this.now());
       if (!check.ok) {
-        answer(stream, randomUUID(), { status: check.status, reason: check.reason, delayMs: 0 });
+        answer(stream, randomUUID(), { status: check.status, reason: check.reason, delayMs: 0 }, this.now());
         return;
       }
-      const accepted = check.push;
-      const apnsId = accepted.apnsId ?? randomUUID();
-      const result = rules.take(accepted.token);
-      const respond = (): void => {
-        answer(stream, apnsId, result);
-        if (result.status === 200) record(accepted, apnsId);
-      };
-      if (result.delayMs <= 0) {
-        respond();
-        return;
-      }
-      const timer = setTimeout(() => {
-        delays.delete(timer);
-        respond();
-      }, result.delayMs);
-      delays.add(timer);
+      this.respond(stream, check.push);
     });
-  });
+  }
 
-  server.listen(options.port ?? 0, host);
-  await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err))]);
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : (options.port ?? 0);
+  /** Answer per the rules for its token, at once or after the rule's delay. */
+  private respond(stream: http2.ServerHttp2Stream, accepted: AcceptedRequest): void {
+    const apnsId = accepted.apnsId ?? randomUUID();
+    const result = this.rules.take(accepted.token);
+    const send = (): void => {
+      answer(stream, apnsId, result, this.now());
+      if (result.status === 200) this.recorder.record(accepted, apnsId);
+    };
+    if (result.delayMs <= 0) return send();
+    const timer = setTimeout(() => {
+      this.delays.delete(timer);
+      send();
+    }, result.delayMs);
+    this.delays.add(timer);
+  }
+}
 
+export async function startPushSink(options: PushSinkOptions = {}): Promise<PushSink> {
+  const host = options.host ?? '127.0.0.1';
+  const now = options.now ?? Date.now;
+  const tls = options.tls ?? (await selfSignedCertificate([host]));
+  const keys = resolveProviderKey(options.providerKey);
+  const rules = new SinkRules();
+  for (const rule of options.rules ?? []) rules.set(rule);
+  if (options.rulesFile !== undefined) {
+    for (const rule of await loadPushSinkRules(options.rulesFile)) rules.set(rule);
+  }
+  const recorder = new PushRecorder(options, now);
+  const server = new SinkServer(tls, keys, rules, recorder, now);
+  const port = await server.listen(options.port ?? 0, host);
   let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => {
-    stopping ??= (async () => {
-      for (const timer of delays) clearTimeout(timer);
-      delays.clear();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const session of sessions) session.destroy();
-      await closed;
-      await hook?.stop();
-      if (jsonl !== undefined) {
-        await new Promise<void>((resolve) => jsonl.end(() => resolve()));
-      }
-      events.removeAllListeners();
-    })();
-    return stopping;
-  };
-
   return {
     host,
     port,
     url: `https://${hostPort(host, port)}`,
     caCertPem: tls.certPem,
     ...(keys?.keyPem === undefined ? {} : { keyPem: keys.keyPem }),
-    ...(keys === undefined
-      ? {}
-      : { keyId: keys.check.keyId, teamId: keys.check.teamId, publicKeyPem: keys.publicKeyPem }),
-    pushes,
-    on(
-      event: 'push' | 'hook-exit',
-      listener: ((push: ReceivedPush) => void) | ((exit: HookExit) => void),
-    ): void {
-      events.on(event, listener as (value: unknown) => void);
+    ...(keys === undefined ? {} : { keyId: keys.check.keyId, teamId: keys.check.teamId, publicKeyPem: keys.publicKeyPem }),
+    pushes: recorder.pushes,
+    on(event: 'push' | 'hook-exit', listener: ((push: ReceivedPush) => void) | ((exit: HookExit) => void)): void {
+      recorder.events.on(event, listener as (value: unknown) => void);
     },
     setRule: (rule) => rules.set(rule),
     clearRules: (token) => rules.clear(token),
-    stop,
+    stop: () => (stopping ??= server.close().then(() => recorder.stop())),
   };
 }
 
-function resolveProviderKey(
-  option: PushSinkOptions['providerKey'],
-): { check: ProviderKey; keyPem?: string; publicKeyPem: string } | undefined {
+/** The key provider tokens are checked against; undefined when the sink checks none. */
+interface ResolvedKey {
+  check: ProviderKey;
+  keyPem?: string;
+  publicKeyPem: string;
+}
+
+function resolveProviderKey(option: PushSinkOptions['providerKey']): ResolvedKey | undefined {
   if (option === 'unchecked') return undefined;
   const given = option ?? generateApnsTestKey();
   const source = given.publicKeyPem ?? given.keyPem;
