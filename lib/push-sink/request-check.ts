@@ -47,7 +47,6 @@ export function checkApnsRequest(
   providerKey: ProviderKey | undefined,
   nowMs: number,
 ): RequestCheck {
-  const fail = (status: number, reason: string): RequestCheck => ({ ok: false, status, reason });
   if (request.method !== 'POST') return fail(405, 'BadMethod');
   const path = /^\/3\/device\/([^/?#]*)$/.exec(request.path);
   if (path === null) return fail(404, 'BadPath');
@@ -60,14 +59,27 @@ export function checkApnsRequest(
     if (Array.isArray(value)) return fail(400, 'DuplicateHeaders');
     single[name] = value;
   }
-
   let providerToken: AcceptedRequest['providerToken'];
   if (providerKey !== undefined) {
     const auth = checkProviderToken(single['authorization'], providerKey, nowMs);
     if (!auth.ok) return fail(403, auth.reason);
     providerToken = { issuedAt: auth.issuedAt, fingerprint: auth.fingerprint };
   }
+  const apns = checkApnsHeaders(single);
+  if ('ok' in apns) return apns;
 
+  const limit = apns.pushType === 'voip' ? 5120 : 4096;
+  if (request.bodyTruncated || request.body.length > limit) return fail(413, 'PayloadTooLarge');
+  if (request.body.length === 0) return fail(400, 'PayloadEmpty');
+  const payload = parseObject(request.body);
+  if (payload === undefined) return fail(400, 'BadPayload');
+  return { ok: true, push: { token: token.toLowerCase(), ...apns, payload, ...(providerToken === undefined ? {} : { providerToken }) } };
+}
+
+type ApnsHeaders = Pick<AcceptedRequest, 'topic' | 'pushType' | 'priority' | 'expiration' | 'collapseId' | 'apnsId'>;
+
+/** The apns-* headers, as Apple checks them. */
+function checkApnsHeaders(single: Record<string, string | undefined>): ApnsHeaders | Refusal {
   const topic = single['apns-topic'];
   if (topic === undefined || topic === '') return fail(400, 'MissingTopic');
   const pushType = single['apns-push-type'];
@@ -75,39 +87,26 @@ export function checkApnsRequest(
   // Apple: a VoIP push goes to the `<bundle>.voip` topic. Any other topic is a provider error,
   // not a dead token, so the answer is one a sender must not treat as "forget this device".
   if (pushType === 'voip' && !topic.endsWith('.voip')) return fail(400, 'BadTopic');
-
   const priorityHeader = single['apns-priority'] ?? '10';
   if (!PRIORITIES.has(priorityHeader)) return fail(400, 'BadPriority');
   const expirationHeader = single['apns-expiration'];
-  if (expirationHeader !== undefined && !/^\d{1,12}$/.test(expirationHeader)) {
-    return fail(400, 'BadExpirationDate');
-  }
+  if (expirationHeader !== undefined && !/^\d{1,12}$/.test(expirationHeader)) return fail(400, 'BadExpirationDate');
   const collapseId = single['apns-collapse-id'];
   if (collapseId !== undefined && Buffer.byteLength(collapseId) > 64) return fail(400, 'BadCollapseId');
   const apnsId = single['apns-id'];
   if (apnsId !== undefined && !UUID.test(apnsId)) return fail(400, 'BadMessageId');
-
-  const limit = pushType === 'voip' ? 5120 : 4096;
-  if (request.bodyTruncated || request.body.length > limit) return fail(413, 'PayloadTooLarge');
-  if (request.body.length === 0) return fail(400, 'PayloadEmpty');
-  const payload = parseObject(request.body);
-  if (payload === undefined) return fail(400, 'BadPayload');
-
   return {
-    ok: true,
-    push: {
-      token: token.toLowerCase(),
-      topic,
-      pushType,
-      priority: Number(priorityHeader),
-      ...(expirationHeader === undefined ? {} : { expiration: Number(expirationHeader) }),
-      ...(collapseId === undefined ? {} : { collapseId }),
-      ...(apnsId === undefined ? {} : { apnsId }),
-      payload,
-      ...(providerToken === undefined ? {} : { providerToken }),
-    },
+    topic,
+    pushType,
+    priority: Number(priorityHeader),
+    ...(expirationHeader === undefined ? {} : { expiration: Number(expirationHeader) }),
+    ...(collapseId === undefined ? {} : { collapseId }),
+    ...(apnsId === undefined ? {} : { apnsId }),
   };
 }
+
+type Refusal = Extract<RequestCheck, { ok: false }>;
+const fail = (status: number, reason: string): Refusal => ({ ok: false, status, reason });
 
 function parseObject(body: Buffer): Record<string, unknown> | undefined {
   try {
