@@ -1,6 +1,6 @@
 /**
  * A call's SIP side, in one place: the parked INVITE from the PBX (`SrfCallerSide`), the INVITE
- * to each device (`SrfLegs`, one `startSrfLeg` per device, with the headers it shares with ended
+ * to each device (`SrfLegs`, one `SrfDeviceLeg` per device, with the headers it shares with ended
  * notices), and the bridge between the two dialogs once a device answers. Everything here talks
  * drachtio-srf through `lib/sip/srf.ts`; IncomingCall sees only the CallerSide and DeviceLeg
  * seams, so its decisions run with fakes in tests.
@@ -57,76 +57,77 @@ export class SrfLegs {
 
   start(binding: Binding, call: CallIdentity, log: Logger, onEvent: (ev: LegEvent) => void): DeviceLeg {
     this.trace?.({ kind: 'leg-sending', callId: call.callId, deviceKey: binding.deviceKey, at: performance.now() });
-    return startSrfLeg(this.app, binding, call, this.names, log, onEvent);
+    return new SrfDeviceLeg(this.app, binding, call, this.names, log, onEvent);
   }
 }
 
-export function startSrfLeg(
-  app: SipApp,
-  binding: Binding,
-  call: CallIdentity,
-  names: LegHeaders,
-  log: Logger,
-  onEvent: (ev: LegEvent) => void,
-): DeviceLeg {
-  let sent: OutboundRequest | undefined;
-  let cancelReason: string | undefined;
-  let finished = false;
-  const sendCancel = (req: OutboundRequest, reason: string): void =>
-    req.cancel({ headers: { Reason: reason } }, (err) => {
-      if (err) log.debug({ err, deviceKey: binding.deviceKey }, 'CANCEL not sent');
-    });
+/** One INVITE to one device, sent over the flow it registered on; CANCELled or BYEd on request. */
+export class SrfDeviceLeg implements DeviceLeg {
+  private sent: OutboundRequest | undefined;
+  private cancelReason: string | undefined;
+  private finished = false;
 
-  app
-    .createUac(
-      binding.contact,
-      {
-        headers: {
-          ...deviceInviteHeaders(names, { aor: binding.aor, from: call.from, pushHint: call.pushHint, callUuid: call.callUuid }),
-          'Max-Forwards': String(call.maxForwards),
-        },
-        ...(call.sdp ? { localSdp: call.sdp } : {}),
-        proxy: flowUri(binding.flow),
-      },
-      {
+  constructor(
+    app: SipApp,
+    private readonly binding: Binding,
+    call: CallIdentity,
+    names: LegHeaders,
+    private readonly log: Logger,
+    private readonly onEvent: (ev: LegEvent) => void,
+  ) {
+    const headers = {
+      ...deviceInviteHeaders(names, { aor: binding.aor, from: call.from, pushHint: call.pushHint, callUuid: call.callUuid }),
+      'Max-Forwards': String(call.maxForwards),
+    };
+    app
+      .createUac(binding.contact, { headers, ...(call.sdp ? { localSdp: call.sdp } : {}), proxy: flowUri(binding.flow) }, {
         onRequestSent: (req) => {
-          sent = req;
-          if (cancelReason !== undefined) sendCancel(req, cancelReason);
+          this.sent = req;
+          if (this.cancelReason !== undefined) this.sendCancel(req, this.cancelReason);
         },
         onProvisional: (res) => {
-          if (finished || cancelReason !== undefined) return;
+          if (this.finished || this.cancelReason !== undefined) return;
           onEvent({ kind: 'progress', status: res.status, reason: res.reason, ...(res.body ? { sdp: res.body } : {}) });
         },
-      },
-    )
-    .then(
-      (dialog) => {
-        finished = true;
-        if (cancelReason !== undefined) {
-          // Answered as we cancelled: end it at once, saying why.
-          void dialog.destroy({ headers: { Reason: cancelReason } }).catch(() => undefined);
-          return;
-        }
-        onEvent({ kind: 'answered', dialog });
-      },
-      (err: unknown) => {
-        finished = true;
-        if (isSipStatusError(err)) onEvent({ kind: 'failed', status: err.status, reason: err.res?.reason ?? err.message });
-        else {
-          log.warn({ err, deviceKey: binding.deviceKey }, 'INVITE to device could not be sent');
-          onEvent({ kind: 'failed', status: 480, reason: 'Temporarily Unavailable' });
-        }
-      },
-    );
+      })
+      .then((dialog) => this.answered(dialog), (err: unknown) => this.failed(err));
+  }
 
-  return {
-    deviceKey: binding.deviceKey,
-    cancel(reason: string): void {
-      if (finished || cancelReason !== undefined) return;
-      cancelReason = reason;
-      if (sent) sendCancel(sent, reason);
-    },
-  };
+  get deviceKey(): string {
+    return this.binding.deviceKey;
+  }
+
+  cancel(reason: string): void {
+    if (this.finished || this.cancelReason !== undefined) return;
+    this.cancelReason = reason;
+    if (this.sent) this.sendCancel(this.sent, reason);
+  }
+
+  private answered(dialog: SipDialog): void {
+    this.finished = true;
+    if (this.cancelReason !== undefined) {
+      // Answered as we cancelled: end it at once, saying why.
+      void dialog.destroy({ headers: { Reason: this.cancelReason } }).catch(() => undefined);
+      return;
+    }
+    this.onEvent({ kind: 'answered', dialog });
+  }
+
+  private failed(err: unknown): void {
+    this.finished = true;
+    if (isSipStatusError(err)) {
+      this.onEvent({ kind: 'failed', status: err.status, reason: err.res?.reason ?? err.message });
+      return;
+    }
+    this.log.warn({ err, deviceKey: this.binding.deviceKey }, 'INVITE to device could not be sent');
+    this.onEvent({ kind: 'failed', status: 480, reason: 'Temporarily Unavailable' });
+  }
+
+  private sendCancel(req: OutboundRequest, reason: string): void {
+    req.cancel({ headers: { Reason: reason } }, (err) => {
+      if (err) this.log.debug({ err, deviceKey: this.binding.deviceKey }, 'CANCEL not sent');
+    });
+  }
 }
 
 // ---- the PBX's side ----
