@@ -182,19 +182,9 @@ export class ApnsSender implements PushSender {
     }
     const apnsId = randomUUID();
     const session = this.sessionFor(push.token.environment);
-    const stream = session.request({
-      ':method': 'POST',
-      ':path': `/3/device/${push.token.token.toLowerCase()}`,
-      authorization: `bearer ${this.providerToken.current()}`,
-      'apns-id': apnsId,
-      'apns-push-type': pushType,
-      'apns-priority': String(push.priority ?? 10),
-      'apns-topic': topicFor(pushType, push.token.topic),
-      'apns-expiration': String(Math.floor(push.expiresAt / 1000)),
-      'apns-collapse-id': push.collapseId,
-      'content-type': 'application/json',
-    });
+    const stream = session.request(this.requestHeaders(push, pushType, apnsId));
     return new Promise<PushOutcome>((resolve) => {
+      const answer = new ApnsAnswer(apnsId);
       let settled = false;
       // A hard bound on the whole exchange (stream.setTimeout would only bound idle gaps).
       const timer = setTimeout(() => {
@@ -209,39 +199,29 @@ export class ApnsSender implements PushSender {
         clearTimeout(timer);
         resolve(outcome);
       };
-      let status = 0;
-      let retryAfter: string | undefined;
-      let answeredId: string = apnsId;
-      let text = '';
       stream.setEncoding('utf8');
-      stream.on('response', (headers) => {
-        status = Number(headers[':status'] ?? 0);
-        retryAfter = headerValue(headers['retry-after']);
-        answeredId = headerValue(headers['apns-id']) ?? apnsId;
-      });
-      stream.on('data', (chunk: string) => {
-        if (text.length < 4096) text += chunk;
-      });
-      stream.on('end', () => {
-        settle(
-          status === 0
-            ? pushFailure('retryable', 'PUSH_NO_RESPONSE', 'NoResponse', true)
-            : classifyApnsResponse({
-                status,
-                body: text,
-                apnsId: answeredId,
-                now: this.now(),
-                ...(retryAfter === undefined ? {} : { retryAfter }),
-              }),
-        );
-      });
+      stream.on('response', (headers) => answer.headers(headers));
+      stream.on('data', (chunk: string) => answer.data(chunk));
+      stream.on('end', () => settle(answer.outcome(this.now())));
       stream.on('error', (err) => settle(pushFailure('retryable', 'PUSH_CONNECT_FAILED', connectionReason(err))));
-      stream.on('close', () => {
-        const code = stream.rstCode ?? 0;
-        settle(pushFailure('retryable', 'PUSH_STREAM_CLOSED', `StreamClosed(${code})`, true));
-      });
+      stream.on('close', () => settle(pushFailure('retryable', 'PUSH_STREAM_CLOSED', `StreamClosed(${stream.rstCode ?? 0})`, true)));
       stream.end(body);
     });
+  }
+
+  private requestHeaders(push: VoipPush, pushType: 'voip' | 'alert', apnsId: string): http2.OutgoingHttpHeaders {
+    return {
+      ':method': 'POST',
+      ':path': `/3/device/${push.token.token.toLowerCase()}`,
+      authorization: `bearer ${this.providerToken.current()}`,
+      'apns-id': apnsId,
+      'apns-push-type': pushType,
+      'apns-priority': String(push.priority ?? 10),
+      'apns-topic': topicFor(pushType, push.token.topic),
+      'apns-expiration': String(Math.floor(push.expiresAt / 1000)),
+      'apns-collapse-id': push.collapseId,
+      'content-type': 'application/json',
+    };
   }
 
   private sessionFor(environment: ApnsEnvironment): http2.ClientHttp2Session {
@@ -308,6 +288,31 @@ export class ApnsSender implements PushSender {
 
 function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
+}
+
+/** APNs' answer to one push as it streams in: status and headers, then a bounded body. */
+class ApnsAnswer {
+  private status = 0;
+  private retryAfter: string | undefined;
+  private text = '';
+
+  constructor(private apnsId: string) {}
+
+  headers(h: http2.IncomingHttpHeaders): void {
+    this.status = Number(h[':status'] ?? 0);
+    this.retryAfter = headerValue(h['retry-after']);
+    this.apnsId = headerValue(h['apns-id']) ?? this.apnsId;
+  }
+
+  data(chunk: string): void {
+    if (this.text.length < 4096) this.text += chunk;
+  }
+
+  /** The stream ended: no status means no answer came, and the push may have been delivered. */
+  outcome(now: number): PushOutcome {
+    if (this.status === 0) return pushFailure('retryable', 'PUSH_NO_RESPONSE', 'NoResponse', true);
+    return classifyApnsResponse({ status: this.status, body: this.text, apnsId: this.apnsId, now, ...(this.retryAfter === undefined ? {} : { retryAfter: this.retryAfter }) });
+  }
 }
 
 function connectionReason(err: unknown): string {
