@@ -9,11 +9,8 @@
  * (SSL_CTX_load_verify_locations) and fails the TLS transport when it cannot, so it is required
  * here; pass the CA that issued the certificate. Clients' certificates are not asked for.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startDaemon } from './daemon.js';
 import { freePort } from './free-port.js';
 
 export interface DrachtioTlsFiles {
@@ -41,8 +38,6 @@ export interface DrachtioServer {
   stop(): Promise<void>;
 }
 
-const START_TIMEOUT_MS = 15_000;
-
 /** A free port that is none of `taken` (two look-ups may hand out the same one). */
 async function freePortBut(taken: number[]): Promise<number> {
   let port = await freePort();
@@ -56,67 +51,26 @@ export async function startDrachtioServer(bin: string, secret: string, opts: Dra
   const sipPort = await freePortBut([wirePort]);
   const tlsPort = opts.tls ? await freePortBut([wirePort, sipPort]) : undefined;
   const tlsArgs = opts.tls && tlsPort !== undefined
-    ? [
-      '--contact', `sips:127.0.0.1:${tlsPort};transport=tls`,
-      '--key-file', opts.tls.keyFile,
-      '--cert-file', opts.tls.certFile,
-      '--chain-file', opts.tls.chainFile,
-    ]
+    ? ['--contact', `sips:127.0.0.1:${tlsPort};transport=tls`, '--key-file', opts.tls.keyFile, '--cert-file', opts.tls.certFile, '--chain-file', opts.tls.chainFile]
     : [];
-  let out = '';
-  // drachtio-server insists on a config file with an <admin> element; the rest comes from argv.
-  const dir = mkdtempSync(join(tmpdir(), 'pushwake-drachtio-'));
-  const configFile = join(dir, 'drachtio.conf.xml');
-  writeFileSync(configFile, '<drachtio><admin/></drachtio>\n');
-  const child: ChildProcess = spawn(bin, [
-    '-f', configFile,
-    '--contact', `sip:127.0.0.1:${sipPort};transport=udp,tcp`,
-    ...tlsArgs,
-    '--address', '127.0.0.1',
-    '--port', String(wirePort),
-    '--secret', secret,
-    '--loglevel', process.env['DRACHTIO_LOGLEVEL'] ?? 'notice',
-    '--sofia-loglevel', '0',
-    '--disable-nat-detection',
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const keep = (d: Buffer): void => { out = (out + d.toString()).slice(-100_000); };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => {
-    rmSync(dir, { recursive: true, force: true });
-    resolve();
-  }));
-  const until = Date.now() + START_TIMEOUT_MS;
-  // the wire port, and the TLS port too when asked for (a TLS transport that cannot load its
-  // files is not there)
-  for (const port of tlsPort !== undefined ? [wirePort, tlsPort] : [wirePort]) {
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`drachtio-server exited at start (${child.exitCode}):\n${out.slice(-4000)}`);
-      const listening = await new Promise<boolean>((resolve) => {
-        const s = connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
-        s.once('error', () => resolve(false));
-      });
-      if (listening) break;
-      if (Date.now() > until) {
-        child.kill('SIGKILL');
-        throw new Error(`drachtio-server did not listen on ${port}:\n${out.slice(-4000)}`);
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  return {
-    pid: child.pid ?? 0,
-    wirePort,
-    sipPort,
-    ...(tlsPort !== undefined ? { tlsPort } : {}),
-    secret,
-    output: () => out,
-    async stop() {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      const force = setTimeout(() => child.kill('SIGKILL'), 3000);
-      await exited;
-      clearTimeout(force);
-    },
-  };
+  const daemon = await startDaemon({
+    name: 'drachtio-server',
+    bin,
+    // it insists on a config file with an <admin> element; the rest comes from argv
+    files: () => ({ 'drachtio.conf.xml': '<drachtio><admin/></drachtio>\n' }),
+    args: (dir) => [
+      '-f', join(dir, 'drachtio.conf.xml'),
+      '--contact', `sip:127.0.0.1:${sipPort};transport=udp,tcp`,
+      ...tlsArgs,
+      '--address', '127.0.0.1',
+      '--port', String(wirePort),
+      '--secret', secret,
+      '--loglevel', process.env['DRACHTIO_LOGLEVEL'] ?? 'notice',
+      '--sofia-loglevel', '0',
+      '--disable-nat-detection',
+    ],
+    // the wire port, and the TLS port too when asked for (a TLS transport that cannot load its files is not there)
+    readyPorts: [wirePort, ...(tlsPort !== undefined ? [tlsPort] : [])].map((port) => ({ address: '127.0.0.1', port })),
+  });
+  return { pid: daemon.pid, wirePort, sipPort, ...(tlsPort !== undefined ? { tlsPort } : {}), secret, output: daemon.output, stop: daemon.stop };
 }

@@ -12,12 +12,10 @@
  * No one on this project wrote it, so it catches what our own agents and engine agree on by
  * construction (issue 11: record-routing proxies).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
+import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { findBinary } from './binaries.js';
+import { startDaemon } from './daemon.js';
 import { freePort } from './free-port.js';
 
 /** KAMAILIO_BIN, else `kamailio` on PATH, else Debian's /usr/sbin/kamailio (a CI PATH may lack sbin). */
@@ -51,47 +49,12 @@ export interface Kamailio {
   stop(): Promise<void>;
 }
 
-const START_TIMEOUT_MS = 15_000;
-
-export function kamailioConfig(address: string, port: number): string {
-  return `#!KAMAILIO
-debug=2
-log_stderror=yes
-memdbg=5
-memlog=5
-children=2
-tcp_children=2
-auto_aliases=no
-listen=udp:${address}:${port}
-listen=tcp:${address}:${port}
-tcp_connection_lifetime=3605
-mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
-
-loadmodule "kex.so"
-loadmodule "tm.so"
-loadmodule "tmx.so"
-loadmodule "sl.so"
-loadmodule "rr.so"
-loadmodule "pv.so"
-loadmodule "maxfwd.so"
-loadmodule "usrloc.so"
-loadmodule "registrar.so"
-loadmodule "textops.so"
-loadmodule "siputils.so"
-loadmodule "xlog.so"
-loadmodule "sanity.so"
-loadmodule "auth.so"
-
-modparam("usrloc", "db_mode", 0)
-modparam("rr", "enable_full_lr", 1)
-modparam("rr", "enable_double_rr", 1)
-modparam("registrar", "max_expires", 3600)
-modparam("registrar", "min_expires", 60)
-modparam("auth", "nonce_expire", 300)
-modparam("tm", "fr_timer", 30000)
-modparam("tm", "fr_inv_timer", 60000)
-
-request_route {
+/**
+ * The routing script: challenge and save REGISTERs; record-route and relay (forking to every
+ * contact) INVITE/MESSAGE for a registered user; loose-route in-dialog requests; CANCEL follows
+ * its INVITE. The `pwk` lines are what the interop tests read.
+ */
+const ROUTES = `request_route {
   xlog("L_INFO", "pwk $rm $ru from $si:$sp/$pr ct=$ct ci=$ci cs=$cs\\n");
   if (!mf_process_maxfwd_header("10")) {
     sl_send_reply("483", "Too Many Hops");
@@ -156,57 +119,58 @@ route[RELAY] {
   exit;
 }
 `;
+
+export function kamailioConfig(address: string, port: number): string {
+  return `#!KAMAILIO
+debug=2
+log_stderror=yes
+memdbg=5
+memlog=5
+children=2
+tcp_children=2
+auto_aliases=no
+listen=udp:${address}:${port}
+listen=tcp:${address}:${port}
+tcp_connection_lifetime=3605
+mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+
+loadmodule "kex.so"
+loadmodule "tm.so"
+loadmodule "tmx.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "xlog.so"
+loadmodule "sanity.so"
+loadmodule "auth.so"
+
+modparam("usrloc", "db_mode", 0)
+modparam("rr", "enable_full_lr", 1)
+modparam("rr", "enable_double_rr", 1)
+modparam("registrar", "max_expires", 3600)
+modparam("registrar", "min_expires", 60)
+modparam("auth", "nonce_expire", 300)
+modparam("tm", "fr_timer", 30000)
+modparam("tm", "fr_inv_timer", 60000)
+${ROUTES}`;
 }
+
 
 export async function startKamailio(bin: string, opts: KamailioOptions = {}): Promise<Kamailio> {
   const address = opts.address ?? '127.0.0.3';
   const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'pushwake-kamailio-'));
-  const configFile = join(dir, 'kamailio.cfg');
-  writeFileSync(configFile, kamailioConfig(address, port));
-  let out = '';
-  const child: ChildProcess = spawn(bin, ['-f', configFile, '-DD', '-E', '-m', '64', '-M', '8', '-Y', dir, '-P', join(dir, 'kamailio.pid'), '-w', dir], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const daemon = await startDaemon({
+    name: 'kamailio',
+    bin,
+    files: () => ({ 'kamailio.cfg': kamailioConfig(address, port) }),
+    args: (dir) => ['-f', join(dir, 'kamailio.cfg'), '-DD', '-E', '-m', '64', '-M', '8', '-Y', dir, '-P', join(dir, 'kamailio.pid'), '-w', dir],
+    readyPorts: [{ address, port }],
+    keepBytes: 200_000,
   });
-  const keep = (d: Buffer): void => {
-    out = (out + d.toString()).slice(-200_000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const exited = new Promise<void>((resolve) =>
-    child.once('exit', () => {
-      rmSync(dir, { recursive: true, force: true });
-      resolve();
-    }),
-  );
-  const until = Date.now() + START_TIMEOUT_MS;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`kamailio exited at start (${child.exitCode}):\n${out.slice(-4000)}`);
-    const listening = await new Promise<boolean>((resolve) => {
-      const s = connect(port, address, () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (listening) break;
-    if (Date.now() > until) {
-      child.kill('SIGKILL');
-      throw new Error(`kamailio did not listen on ${address}:${port}:\n${out.slice(-4000)}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return {
-    address,
-    port,
-    uri: `sip:${address}:${port}`,
-    output: () => out,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const force = setTimeout(() => child.kill('SIGKILL'), 3000);
-      await exited;
-      clearTimeout(force);
-    },
-  };
+  return { address, port, uri: `sip:${address}:${port}`, output: daemon.output, stop: daemon.stop };
 }
