@@ -45,25 +45,20 @@ export interface PushSinkOptions {
   now?: () => number;
 }
 
-/** One accepted push, as recorded and printed. */
-export interface ReceivedPush {
+/**
+ * One accepted push, as recorded and printed: the request as APNs accepted it, when it came, the
+ * `apns-id` the sink answered with, and the provider token it was signed with, flattened.
+ */
+export type ReceivedPush = Omit<AcceptedRequest, 'apnsId' | 'providerToken'> & {
   /** Epoch ms. */
   receivedAt: number;
-  token: string;
-  topic: string;
-  pushType: string;
-  priority: number;
-  /** `apns-expiration`, epoch seconds. */
-  expiration?: number;
-  collapseId?: string;
   /** The `apns-id` the sink answered with. */
   apnsId: string;
-  payload: Record<string, unknown>;
   /** `iat` of the provider token, epoch seconds. */
   providerTokenIssuedAt?: number;
   /** Short hash of the `authorization` header: equal for pushes sent with the same JWT. */
   providerTokenFingerprint?: string;
-}
+};
 
 export interface PushSink {
   host: string;
