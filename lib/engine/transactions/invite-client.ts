@@ -1,5 +1,5 @@
 import { SipRequest, type SipResponse } from '../messages/index.js';
-import { TransactionTimers } from './timers.js';
+import { TransactionBase } from './transaction-base.js';
 import { timeoutResponse, transportErrorResponse } from './timeout-response.js';
 import type { ClientTransactionContext } from './types.js';
 
@@ -29,20 +29,12 @@ export function ackForNonSuccess(invite: SipRequest, res: SipResponse): SipReque
  * RFC 3261 17.1.1 with the RFC 6026 Accepted state. The request is released once a final
  * response arrives: Accepted only passes 2xx retransmissions up, Completed only resends the ACK.
  */
-export class InviteClientTransaction {
+export class InviteClientTransaction extends TransactionBase {
   state = InviteClientState.Calling;
-  private readonly timers = new TransactionTimers();
   private ack?: SipRequest;
-  private req?: SipRequest;
 
   constructor(request: SipRequest, private readonly ctx: ClientTransactionContext) {
-    this.req = request;
-  }
-
-  /** The INVITE, until a final response arrives. */
-  get request(): SipRequest {
-    if (!this.req) throw new Error('client transaction request released after its final response');
-    return this.req;
+    super(request);
   }
 
   get hasProvisional(): boolean {

@@ -1,5 +1,5 @@
-import { detachedString, ownedBytes, type SipRequest, type SipResponse } from '../messages/index.js';
-import { TransactionTimers } from './timers.js';
+import { ownedBytes, type SipRequest, type SipResponse } from '../messages/index.js';
+import { ServerTransactionBase } from './transaction-base.js';
 import type { ServerTransactionContext } from './types.js';
 
 export enum InviteServerState {
@@ -21,35 +21,19 @@ export interface InviteServerHooks {
  * transaction keeps only its bytes (to resend them until the ACK, and to absorb retransmitted
  * INVITEs until Timer H/I/L), not the request or the response objects.
  */
-export class InviteServerTransaction {
+export class InviteServerTransaction extends ServerTransactionBase {
   state = InviteServerState.Proceeding;
-  readonly callId: string;
-  private req?: SipRequest;
-  private lastStatus?: number;
-  private lastWire?: Buffer;
-  private readonly timers = new TransactionTimers();
 
   constructor(
     request: SipRequest,
     private readonly ctx: ServerTransactionContext,
     private hooks: InviteServerHooks | undefined,
   ) {
-    this.req = request;
-    this.callId = detachedString(request.callId);
-  }
-
-  /** The request, until a final response is sent (then only its bytes are kept). */
-  get request(): SipRequest {
-    if (!this.req) throw new Error('server transaction request released after its final response');
-    return this.req;
+    super(request);
   }
 
   get isInvite(): true {
     return true;
-  }
-
-  get finalStatus(): number | undefined {
-    return this.lastStatus !== undefined && this.lastStatus >= 200 ? this.lastStatus : undefined;
   }
 
   respond(res: SipResponse): boolean {

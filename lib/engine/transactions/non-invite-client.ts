@@ -1,5 +1,5 @@
 import type { SipRequest, SipResponse } from '../messages/index.js';
-import { TransactionTimers } from './timers.js';
+import { TransactionBase } from './transaction-base.js';
 import { timeoutResponse, transportErrorResponse } from './timeout-response.js';
 import type { ClientTransactionContext } from './types.js';
 
@@ -11,19 +11,11 @@ export enum NonInviteClientState {
 }
 
 /** RFC 3261 17.1.2. The request is released once the final response arrives (Completed). */
-export class NonInviteClientTransaction {
+export class NonInviteClientTransaction extends TransactionBase {
   state = NonInviteClientState.Trying;
-  private readonly timers = new TransactionTimers();
-  private req?: SipRequest;
 
   constructor(request: SipRequest, private readonly ctx: ClientTransactionContext) {
-    this.req = request;
-  }
-
-  /** The request, until the final response arrives. */
-  get request(): SipRequest {
-    if (!this.req) throw new Error('client transaction request released after its final response');
-    return this.req;
+    super(request);
   }
 
   start(): void {

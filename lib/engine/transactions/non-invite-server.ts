@@ -1,5 +1,5 @@
-import { detachedString, ownedBytes, type SipRequest, type SipResponse } from '../messages/index.js';
-import { TransactionTimers } from './timers.js';
+import { ownedBytes, type SipRequest, type SipResponse } from '../messages/index.js';
+import { ServerTransactionBase } from './transaction-base.js';
 import type { ServerTransactionContext } from './types.js';
 
 export enum NonInviteServerState {
@@ -13,33 +13,17 @@ export enum NonInviteServerState {
  * RFC 3261 17.2.2. Once the final response is sent, the transaction keeps only that response's
  * bytes (to absorb retransmissions until Timer J), not the request or the response objects.
  */
-export class NonInviteServerTransaction {
+export class NonInviteServerTransaction extends ServerTransactionBase {
   state = NonInviteServerState.Trying;
-  readonly callId: string;
-  private req?: SipRequest;
-  private lastStatus?: number;
-  private lastWire?: Buffer;
-  private readonly timers = new TransactionTimers();
 
   constructor(request: SipRequest, private readonly ctx: ServerTransactionContext) {
-    this.req = request;
-    this.callId = detachedString(request.callId);
+    super(request);
     // the client stops retransmitting after 64*T1 (Timer F); nobody is waiting after that
     this.timers.start('Abandon', 64 * ctx.timers.t1, () => this.terminate());
   }
 
-  /** The request, until the final response is sent (then only its bytes are kept). */
-  get request(): SipRequest {
-    if (!this.req) throw new Error('server transaction request released after its final response');
-    return this.req;
-  }
-
   get isInvite(): false {
     return false;
-  }
-
-  get finalStatus(): number | undefined {
-    return this.lastStatus !== undefined && this.lastStatus >= 200 ? this.lastStatus : undefined;
   }
 
   respond(res: SipResponse): boolean {

@@ -1,0 +1,38 @@
+/**
+ * What every transaction kind holds the same way: its timers, and its request until the final
+ * response (then it is released, so a finished transaction waiting out Timer J/K/D keeps no
+ * parsed message). Server transactions also keep the last status and the bytes of the final
+ * response, to absorb retransmissions.
+ */
+import { detachedString, type SipRequest } from '../messages/index.js';
+import { TransactionTimers } from './timers.js';
+
+export abstract class TransactionBase {
+  protected req?: SipRequest;
+  protected readonly timers = new TransactionTimers();
+
+  constructor(request: SipRequest) {
+    this.req = request;
+  }
+
+  /** The request, until the final response (then it is released). */
+  get request(): SipRequest {
+    if (!this.req) throw new Error('transaction request released after its final response');
+    return this.req;
+  }
+}
+
+export abstract class ServerTransactionBase extends TransactionBase {
+  readonly callId: string;
+  protected lastStatus?: number;
+  protected lastWire?: Buffer;
+
+  constructor(request: SipRequest) {
+    super(request);
+    this.callId = detachedString(request.callId);
+  }
+
+  get finalStatus(): number | undefined {
+    return this.lastStatus !== undefined && this.lastStatus >= 200 ? this.lastStatus : undefined;
+  }
+}
