@@ -3,7 +3,7 @@
  * dialog-forming responses and in-dialog requests, on both the UAS and the UAC side.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { settle, startHarness, type AnySrf, type Harness } from './support/harness.js';
+import { settle, startHarness, type Harness, type TestDialog } from './support/harness.js';
 import { SDP, type TestUa } from './support/test-ua.js';
 
 function rr(ua: TestUa, name: string): string {
@@ -17,8 +17,8 @@ describe('dialogs behind a record-routing proxy', () => {
   for (const transport of ['udp', 'tcp'] as const) {
     it(`copies Record-Route, in order, into the 180 and 200 of an INVITE, and routes its own BYE by it (${transport})`, async () => {
       h = await startHarness();
-      const dialogs: AnySrf[] = [];
-      h.srf.invite(async (req: AnySrf, res: AnySrf) => {
+      const dialogs: TestDialog[] = [];
+      h.srf.invite(async (req, res) => {
         res.send(180);
         dialogs.push(await h!.srf.createUAS(req, res, { localSdp: SDP }));
       });
@@ -40,7 +40,7 @@ describe('dialogs behind a record-routing proxy', () => {
       ua.send(ack);
       await settle(100);
       expect(dialogs).toHaveLength(1);
-      const done = dialogs[0].destroy();
+      const done = dialogs[0]!.destroy();
       const bye = await ua.request('BYE', invite.callId);
       // UAS route set = Record-Route in request order (RFC 3261 12.1.1)
       expect(bye.headers.getAll('route')).toEqual([rr(ua, 'p1'), rr(ua, 'p2')]);
@@ -52,8 +52,8 @@ describe('dialogs behind a record-routing proxy', () => {
 
   it('answers a caller BYE that arrives with Route headers, and the app dialog ends', async () => {
     h = await startHarness();
-    let dialog: AnySrf;
-    h.srf.invite(async (req: AnySrf, res: AnySrf) => { dialog = await h!.srf.createUAS(req, res, { localSdp: SDP }); });
+    let dialog: TestDialog | undefined;
+    h.srf.invite(async (req, res) => { dialog = await h!.srf.createUAS(req, res, { localSdp: SDP }); });
     await settle();
     const ua = await h.ua('udp');
     const invite = ua.makeRequest('INVITE', `sip:bob@${h.udp.address}:${h.udp.port}`, { body: SDP });
@@ -64,7 +64,7 @@ describe('dialogs behind a record-routing proxy', () => {
     ack.headers.append('Route', rr(ua, 'p1'));
     ua.send(ack);
     await settle(100);
-    const destroyed = new Promise<void>((r) => dialog.on('destroy', () => r()));
+    const destroyed = new Promise<void>((r) => dialog!.on('destroy', () => r()));
     const bye = ua.inDialog('BYE', invite, ok, 2);
     bye.headers.append('Route', rr(ua, 'p1'));
     ua.send(bye);

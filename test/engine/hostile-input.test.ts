@@ -1,6 +1,6 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createTestPki, type IssuedCertificate, type TestPki } from '../../lib/testkit/test-pki.js';
-import { settle, startHarness, type AnySrf, type Harness } from './support/harness.js';
+import { settle, startHarness, type Harness } from './support/harness.js';
 import { TestUa } from './support/test-ua.js';
 import type { EmbeddedEngineOptions } from '../../lib/engine/index.js';
 
@@ -40,7 +40,7 @@ describe('hostile input', () => {
 
   async function start(limits: EmbeddedEngineOptions['limits'] = {}): Promise<Harness> {
     const harness = await startHarness({ limits });
-    harness.srf.options((_req: AnySrf, res: AnySrf) => res.send(200));
+    harness.srf.options((_req, res) => res.send(200));
     await settle();
     return harness;
   }
@@ -224,7 +224,7 @@ describe('hostile input found at the edge (issue 11)', () => {
 
   async function start(limits: EmbeddedEngineOptions['limits'] = {}, extra: Partial<EmbeddedEngineOptions> = {}): Promise<Harness> {
     const harness = await startHarness({ limits, ...extra });
-    harness.srf.options((_req: AnySrf, res: AnySrf) => res.send(200));
+    harness.srf.options((_req, res) => res.send(200));
     await settle();
     return harness;
   }
@@ -367,7 +367,7 @@ describe('hostile input found at the edge (issue 11)', () => {
 
   it('at the connection limit with every connection carrying a registration, refuses the newcomer and keeps the phones', async () => {
     h = await start({ maxConnections: 3 });
-    h.srf.register((req: AnySrf, res: AnySrf) => res.send(200, { headers: { Contact: req.get('Contact'), Expires: '300' } }));
+    h.srf.register((req, res) => res.send(200, { headers: { Contact: req.get('Contact')!, Expires: '300' } }));
     await settle();
     const phones: TestUa[] = [];
     for (let i = 0; i < 3; i++) {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { settle, startHarness, type AnySrf, type Harness } from './support/harness.js';
+import { settle, startHarness, type Harness } from './support/harness.js';
 import { SDP } from './support/test-ua.js';
 
 describe('failure paths the engine handles for the app', () => {
@@ -9,7 +9,7 @@ describe('failure paths the engine handles for the app', () => {
   it('a 2xx never ACKed over UDP: BYE to the caller and destroy on the app dialog', async () => {
     h = await startHarness({ timers: { t1: 20, t2: 80, t4: 100 } });
     const destroyed = new Promise<void>((resolve) => {
-      h!.srf.invite(async (req: AnySrf, res: AnySrf) => {
+      h!.srf.invite(async (req, res) => {
         const dlg = await h!.srf.createUAS(req, res, { localSdp: SDP });
         dlg.on('destroy', () => resolve());
       });
@@ -53,7 +53,7 @@ describe('failure paths the engine handles for the app', () => {
 
   it('rejects an INVITE the app answers 486, and the engine absorbs the ACK', async () => {
     h = await startHarness();
-    h.srf.invite((_req: AnySrf, res: AnySrf) => res.send(486, { headers: { 'X-Why': 'busy' } }));
+    h.srf.invite((_req, res) => res.send(486, { headers: { 'X-Why': 'busy' } }));
     await settle();
     const ua = await h.ua('tcp');
     const invite = ua.makeRequest('INVITE', `sip:bob@${h.tcp.address}:${h.tcp.port}`, { body: SDP });
@@ -70,7 +70,7 @@ describe('srf.proxyRequest', () => {
     const h = await startHarness();
     try {
       const outcome = new Promise<string>((resolve) => {
-        h.srf.invite((req: AnySrf, res: AnySrf) => {
+        h.srf.invite((req, res) => {
           h.srf.proxyRequest(req, ['sip:127.0.0.1:9']).catch((err: unknown) => {
             res.send(480);
             resolve(String(err));

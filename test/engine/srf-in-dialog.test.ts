@@ -1,16 +1,16 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SipRequest, SipResponse } from '../../lib/engine/messages/index.js';
-import { settle, startHarness, type AnySrf, type Harness } from './support/harness.js';
+import { settle, startHarness, type Harness, type TestDialog } from './support/harness.js';
 import { SDP, type TestUa } from './support/test-ua.js';
 
 const SDP2 = SDP.replace('o=- 1 1', 'o=- 1 2').replace('4000', '4002');
 
-interface Call { ua: TestUa; invite: SipRequest; ok: SipResponse; dialog: AnySrf }
+interface Call { ua: TestUa; invite: SipRequest; ok: SipResponse; dialog: TestDialog }
 
 /** UA calls the app; the app answers with createUAS. */
 async function callIn(h: Harness, transport: 'udp' | 'tcp'): Promise<Call> {
-  let dialog: AnySrf;
-  h.srf.invite(async (req: AnySrf, res: AnySrf) => { dialog = await h.srf.createUAS(req, res, { localSdp: SDP }); });
+  let dialog: TestDialog | undefined;
+  h.srf.invite(async (req, res) => { dialog = await h.srf.createUAS(req, res, { localSdp: SDP }); });
   await settle();
   const ua = await h.ua(transport);
   const invite = ua.makeRequest('INVITE', `sip:bob@${h.udp.address}:${h.udp.port}`, { body: SDP });
@@ -28,7 +28,7 @@ describe('requests inside a dialog', () => {
   it('relays a re-INVITE from the network to dlg.on(modify) and the ACK back', async () => {
     h = await startHarness();
     const c = await callIn(h, 'udp');
-    const modified = new Promise<string>((resolve) => c.dialog.on('modify', (req: AnySrf, res: AnySrf) => {
+    const modified = new Promise<string>((resolve) => c.dialog.on('modify', (req, res) => {
       res.send(200, { body: SDP });
       resolve(req.body);
     }));
@@ -40,11 +40,12 @@ describe('requests inside a dialog', () => {
     c.ua.send(c.ua.ackFor(reinvite, ok2));
   });
 
+  const events = { INFO: 'info', UPDATE: 'update' } as const;
   for (const method of ['INFO', 'UPDATE'] as const) {
     it(`relays ${method} from the network to dlg.on('${method.toLowerCase()}')`, async () => {
       h = await startHarness();
       const c = await callIn(h, 'tcp');
-      const seen = new Promise<string>((resolve) => c.dialog.on(method.toLowerCase(), (req: AnySrf, res: AnySrf) => {
+      const seen = new Promise<string>((resolve) => c.dialog.on(events[method], (req, res) => {
         res.send(200, { headers: { 'X-Seen': method } });
         resolve(req.method);
       }));
@@ -91,7 +92,7 @@ describe('requests that match nothing', () => {
   for (const method of ['BYE', 'INFO', 'INVITE'] as const) {
     it(`${method} with an unknown To tag gets 481`, async () => {
       h = await startHarness();
-      h.srf.invite((_req: AnySrf, res: AnySrf) => res.send(486));
+      h.srf.invite((_req, res) => res.send(486));
       await settle();
       const ua = await h.ua('udp');
       const req = ua.makeRequest(method, `sip:bob@${h.udp.address}:${h.udp.port}`, { toTag: 'nope', body: method === 'INVITE' ? SDP : undefined });
@@ -115,7 +116,7 @@ describe('requests that match nothing', () => {
   for (const method of ['MESSAGE', 'INFO', 'NOTIFY', 'SUBSCRIBE', 'PUBLISH']) {
     it(`a method no app routed (${method} while only INVITE is routed) gets 405 with Allow`, async () => {
       h = await startHarness();
-      h.srf.invite((_req: AnySrf, res: AnySrf) => res.send(486));
+      h.srf.invite((_req, res) => res.send(486));
       await settle();
       const ua = await h.ua('tcp');
       const req = ua.makeRequest(method, `sip:bob@${h.udp.address}:${h.udp.port}`, { body: 'x', headers: { 'Content-Type': 'text/plain', Event: 'presence' } });
@@ -127,7 +128,7 @@ describe('requests that match nothing', () => {
 
   it('an unknown or lower-case method gets 405 with Allow (methods are case-sensitive)', async () => {
     h = await startHarness();
-    h.srf.options((_req: AnySrf, res: AnySrf) => res.send(200));
+    h.srf.options((_req, res) => res.send(200));
     await settle();
     const ua = await h.ua('udp');
     for (const method of ['options', 'FOO']) {
@@ -141,7 +142,7 @@ describe('requests that match nothing', () => {
   it('a response from the app to a finished transaction is refused over the wire', async () => {
     h = await startHarness();
     let second: Promise<unknown> | undefined;
-    h.srf.options((_req: AnySrf, res: AnySrf) => {
+    h.srf.options((_req, res) => {
       res.send(200);
       second = new Promise((resolve) => res.send(404, (err: unknown) => resolve(err)));
     });

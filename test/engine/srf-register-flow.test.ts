@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { settle, startHarness, type AnySrf, type Harness } from './support/harness.js';
+import { settle, startHarness, type Harness, type TestSrf } from './support/harness.js';
 import { SDP } from './support/test-ua.js';
 
 describe('REGISTER answered by the app pins its TCP connection', () => {
@@ -7,8 +7,8 @@ describe('REGISTER answered by the app pins its TCP connection', () => {
   afterEach(async () => { await h?.close(); h = undefined; });
 
   async function register(h: Harness, expires = 300) {
-    const srf: AnySrf = h.srf;
-    srf.register((req: AnySrf, res: AnySrf) => {
+    const srf: TestSrf = h.srf;
+    srf.register((req, res) => {
       res.send(200, { headers: { Contact: `${req.get('Contact')};expires=${expires}`, Expires: String(expires) } });
     });
     await settle();
@@ -27,7 +27,7 @@ describe('REGISTER answered by the app pins its TCP connection', () => {
       method: 'MESSAGE', headers: { 'Content-Type': 'text/plain' }, body: 'wake up',
     });
     const req = await sent;
-    const responded = new Promise<number>((resolve) => req.on('response', (res: AnySrf) => resolve(res.status)));
+    const responded = new Promise<number>((resolve) => req.on('response', (res) => resolve(res.status)));
     const msg = await ua.request('MESSAGE');
     expect(msg.body.toString()).toBe('wake up');
     ua.respond(msg, 200, { toTag: 'x1' });
@@ -56,7 +56,7 @@ describe('REGISTER answered by the app pins its TCP connection', () => {
     await settle();
     await expect(h.srf.request(`sip:alice@${ua.local.address}:${ua.local.port};transport=tcp`, {
       method: 'OPTIONS',
-    }).then((req: AnySrf) => new Promise((resolve) => req.on('response', (res: AnySrf) => resolve(res.status)))))
+    }).then((req) => new Promise((resolve) => req.on('response', (res) => resolve(res.status)))))
       .resolves.toBe(503);
   });
 });

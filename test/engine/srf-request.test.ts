@@ -1,10 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startHarness, type AnySrf, type Harness } from './support/harness.js';
+import {
+  startHarness, type Harness, type TestRequestOptions, type TestSrf, type TestSrfRequest, type TestSrfResponse,
+} from './support/harness.js';
 
-function send(srf: AnySrf, uri: string, opts: object): Promise<{ req: AnySrf; final: Promise<AnySrf> }> {
-  return srf.request(uri, opts).then((req: AnySrf) => ({
+function send(srf: TestSrf, uri: string, opts: TestRequestOptions): Promise<{ req: TestSrfRequest; final: Promise<TestSrfResponse> }> {
+  return srf.request(uri, opts).then((req) => ({
     req,
-    final: new Promise((resolve) => req.on('response', (res: AnySrf) => { if (res.status >= 200) resolve(res); })),
+    final: new Promise((resolve) => req.on('response', (res) => { if (res.status >= 200) resolve(res); })),
   }));
 }
 

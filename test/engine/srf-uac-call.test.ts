@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startHarness, type AnySrf, type Harness } from './support/harness.js';
+import { startHarness, type Harness, type TestSrfRequest } from './support/harness.js';
 import { SDP } from './support/test-ua.js';
 
 describe('srf.createUAC from the app to a user agent', () => {
@@ -13,7 +13,7 @@ describe('srf.createUAC from the app to a user agent', () => {
       const provisional: number[] = [];
       const uri = `sip:bob@${ua.local.address}:${ua.local.port}${transport === 'tcp' ? ';transport=tcp' : ''}`;
       const uacP = h.srf.createUAC(uri, { localSdp: SDP, headers: { From: '<sip:app@localhost>' } }, {
-        cbProvisional: (res: AnySrf) => provisional.push(res.status),
+        cbProvisional: (res) => provisional.push(res.status),
       });
       const invite = await ua.request('INVITE');
       expect(invite.headers.get('from')).toContain(`@127.0.0.1:${h.udp.port}`);
@@ -54,14 +54,14 @@ describe('srf.createUAC from the app to a user agent', () => {
   it('CANCELs through req.cancel() from cbRequest and rejects with 487', async () => {
     h = await startHarness();
     const ua = await h.ua('udp');
-    let sent: AnySrf;
+    let sent: TestSrfRequest | undefined;
     const uacP = h.srf.createUAC(`sip:bob@${ua.local.address}:${ua.local.port}`, { localSdp: SDP }, {
-      cbRequest: (_err: unknown, req: AnySrf) => { sent = req; },
+      cbRequest: (_err, req) => { sent = req; },
     });
     const invite = await ua.request('INVITE');
     ua.respond(invite, 180, { toTag: 'c1' });
     await new Promise((r) => setTimeout(r, 50));
-    sent.cancel({ headers: { Reason: 'SIP;cause=200;text="Call completed elsewhere"' } });
+    sent!.cancel({ headers: { Reason: 'SIP;cause=200;text="Call completed elsewhere"' } });
     const cancel = await ua.request('CANCEL', invite.callId);
     expect(cancel.topVia.params['branch']).toBe(invite.topVia.params['branch']);
     expect(cancel.headers.get('reason')).toContain('Call completed elsewhere');
@@ -75,12 +75,12 @@ describe('srf.createUAC from the app to a user agent', () => {
   it('holds a CANCEL sent before any provisional until one arrives (RFC 3261 9.1)', async () => {
     h = await startHarness();
     const ua = await h.ua('udp');
-    let sent: AnySrf;
+    let sent: TestSrfRequest | undefined;
     const uacP = h.srf.createUAC(`sip:bob@${ua.local.address}:${ua.local.port}`, { localSdp: SDP }, {
-      cbRequest: (_err: unknown, req: AnySrf) => { sent = req; },
+      cbRequest: (_err, req) => { sent = req; },
     });
     const invite = await ua.request('INVITE');
-    sent.cancel();
+    sent!.cancel();
     expect(await ua.nothing((m) => m.kind === 'request' && m.method === 'CANCEL', 200)).toBe(true);
     ua.respond(invite, 100);
     const cancel = await ua.request('CANCEL', invite.callId);

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { settle, startHarness, type AnySrf, type Harness } from './support/harness.js';
+import { settle, startHarness, type Harness, type TestDialog } from './support/harness.js';
 import { SDP } from './support/test-ua.js';
 
 describe('an INVITE from the network answered with srf.createUAS', () => {
@@ -9,8 +9,8 @@ describe('an INVITE from the network answered with srf.createUAS', () => {
   for (const transport of ['udp', 'tcp'] as const) {
     it(`rings, answers, is ACKed and ends with a BYE from the caller (${transport})`, async () => {
       h = await startHarness();
-      const dialogs: AnySrf[] = [];
-      h.srf.invite(async (req: AnySrf, res: AnySrf) => {
+      const dialogs: TestDialog[] = [];
+      h.srf.invite(async (req, res) => {
         res.send(180);
         const dlg = await h!.srf.createUAS(req, res, { localSdp: SDP });
         dialogs.push(dlg);
@@ -28,7 +28,7 @@ describe('an INVITE from the network answered with srf.createUAS', () => {
       ua.send(ua.ackFor(invite, ok));
       await settle(100);
       expect(dialogs).toHaveLength(1);
-      const destroyed = new Promise<void>((r) => dialogs[0].on('destroy', () => r()));
+      const destroyed = new Promise<void>((r) => dialogs[0]!.on('destroy', () => r()));
       const bye = ua.inDialog('BYE', invite, ok, 2);
       ua.send(bye);
       await ua.response(invite.callId, 200, 'BYE');
@@ -38,8 +38,8 @@ describe('an INVITE from the network answered with srf.createUAS', () => {
 
   it('ends with a BYE from the app, reusing the caller\'s TCP connection', async () => {
     h = await startHarness();
-    let dialog: AnySrf;
-    h.srf.invite(async (req: AnySrf, res: AnySrf) => { dialog = await h!.srf.createUAS(req, res, { localSdp: SDP }); });
+    let dialog: TestDialog | undefined;
+    h.srf.invite(async (req, res) => { dialog = await h!.srf.createUAS(req, res, { localSdp: SDP }); });
     await settle();
     const ua = await h.ua('tcp');
     const invite = ua.makeRequest('INVITE', `sip:bob@${h.tcp.address}:${h.tcp.port}`, { body: SDP });
@@ -47,7 +47,7 @@ describe('an INVITE from the network answered with srf.createUAS', () => {
     const ok = await ua.response(invite.callId, 200);
     ua.send(ua.ackFor(invite, ok));
     await settle(100);
-    const done = dialog.destroy();
+    const done = dialog!.destroy();
     const bye = await ua.request('BYE', invite.callId);
     expect(bye.headers.get('to')).toContain(`tag=${invite.fromTag}`);
     expect(bye.cseq.seq).toBeGreaterThan(0);
@@ -57,7 +57,7 @@ describe('an INVITE from the network answered with srf.createUAS', () => {
 
   it('retransmits the 2xx over UDP until the ACK arrives', async () => {
     h = await startHarness();
-    h.srf.invite((req: AnySrf, res: AnySrf) => h!.srf.createUAS(req, res, { localSdp: SDP }));
+    h.srf.invite((req, res) => h!.srf.createUAS(req, res, { localSdp: SDP }));
     await settle();
     const ua = await h.ua('udp');
     const invite = ua.makeRequest('INVITE', `sip:bob@${h.udp.address}:${h.udp.port}`, { body: SDP });
@@ -78,7 +78,7 @@ describe('a CANCEL from the network', () => {
   it('is answered 200 and the INVITE 487 by the engine; the app request emits cancel', async () => {
     h = await startHarness();
     const cancelled = new Promise<void>((resolve) => {
-      h!.srf.invite((req: AnySrf, res: AnySrf) => {
+      h!.srf.invite((req, res) => {
         req.on('cancel', () => resolve());
         res.send(180);
       });

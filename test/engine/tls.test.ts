@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildResponse, parseMessage, SipStreamFramer } from '../../lib/engine/messages/index.js';
 import type { EngineLogLevel } from '../../lib/engine/index.js';
 import { createTestPki, type IssuedCertificate, type TestPki } from '../../lib/testkit/test-pki.js';
-import { settle, startHarness, type AnySrf, type Harness } from './support/harness.js';
+import { settle, startHarness, type Harness } from './support/harness.js';
 import { TestUa } from './support/test-ua.js';
 
 let pki: TestPki;
@@ -46,7 +46,7 @@ describe('SIP over TLS', () => {
       limits: opts.limits ?? {},
       log: (level, msg, fields) => logs.push({ level, msg, ...(fields ? { fields } : {}) }),
     });
-    harness.srf.options((_req: AnySrf, res: AnySrf) => res.send(200));
+    harness.srf.options((_req, res) => res.send(200));
     await settle();
     return harness;
   }
@@ -77,7 +77,7 @@ describe('SIP over TLS', () => {
 
   it('reuses a registered TLS flow for a request to that contact, with a TLS Via and Contact', async () => {
     h = await start();
-    h.srf.register((req: AnySrf, res: AnySrf) => res.send(200, { headers: { Contact: req.get('Contact'), Expires: '300' } }));
+    h.srf.register((req, res) => res.send(200, { headers: { Contact: req.get('Contact')!, Expires: '300' } }));
     await settle();
     const ua = await tlsUa(h);
     const reg = ua.makeRequest('REGISTER', `sip:${h.tls!.address}:${h.tls!.port};transport=tls`, { headers: { Expires: '300' } });
@@ -225,9 +225,9 @@ describe('outbound SIP over TLS (a sips: registrar)', () => {
       harness.srf.request(`sip:127.0.0.1:${port};transport=tls`, {
         method: 'REGISTER',
         headers: { From: '<sip:pw@localhost>', To: '<sip:pw@localhost>', Contact: '<sip:pw@localhost>', Expires: '60' },
-      }, (err: Error | null, req: AnySrf) => {
+      }, (err, req) => {
         if (err) return reject(err);
-        req.on('response', (res: AnySrf) => { if (res.status >= 200) resolve(res.status as number); });
+        req.on('response', (res) => { if (res.status >= 200) resolve(res.status); });
       });
     });
   }
@@ -253,7 +253,7 @@ describe('outbound SIP over TLS (a sips: registrar)', () => {
         // the engine is still there for everyone else
         const ua = await TestUa.udp(h.udp, '127.0.0.3');
         h.uas.push(ua);
-        h.srf.options((_req: AnySrf, res: AnySrf) => res.send(200));
+        h.srf.options((_req, res) => res.send(200));
         await settle();
         const req = ua.makeRequest('OPTIONS', `sip:${h.udp.address}:${h.udp.port}`);
         ua.send(req);
