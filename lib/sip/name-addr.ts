@@ -3,6 +3,7 @@
  * tolerant of what phones send, and never throwing on hostile input: a value that cannot be
  * parsed yields undefined.
  */
+import { quotedDisplayNameEnd } from '../engine/messages/address.js';
 import { splitOutside } from '../engine/messages/headers.js';
 
 export interface SipUri {
@@ -46,7 +47,10 @@ export function parseParams(text: string): Map<string, string | null> {
 export function parseNameAddr(value: string): NameAddr | undefined {
   if (value.length > MAX_PARSED_HEADER) return undefined;
   const v = value.trim();
-  const lt = findUnquoted(v, '<');
+  // a < inside the quoted display name is not where the URI starts
+  const quoted = quotedDisplayNameEnd(v);
+  if (quoted === undefined) return undefined;
+  const lt = v.indexOf('<', quoted);
   if (lt >= 0) {
     const gt = v.indexOf('>', lt);
     if (gt < 0) return undefined;
@@ -65,19 +69,6 @@ export function parseNameAddr(value: string): NameAddr | undefined {
   const uri = (semi < 0 ? v : v.slice(0, semi)).trim();
   if (!uri || /\s/.test(uri)) return undefined;
   return { uri, params: parseParams(semi < 0 ? '' : v.slice(semi)) };
-}
-
-function findUnquoted(v: string, ch: string): number {
-  let quoted = false;
-  for (let i = 0; i < v.length; i++) {
-    const c = v[i];
-    if (quoted) {
-      if (c === '\\') i++;
-      else if (c === '"') quoted = false;
-    } else if (c === '"') quoted = true;
-    else if (c === ch) return i;
-  }
-  return -1;
 }
 
 /** Parse a Contact header value: a list of name-addrs, or `*`. */

@@ -20,14 +20,24 @@ function parseHeaderParams(text: string): Record<string, string> {
   return params;
 }
 
-/** Where a quoted display name at the start of `text` ends (after its closing quote); 0 when there is none. */
-function quotedEnd(text: string): number {
+/**
+ * Where a quoted display name at the start of `text` ends (after its closing quote): 0 when
+ * there is none, undefined when its quote is never closed. Pure; shared with pushwake's own
+ * tolerant parser (lib/sip/name-addr.ts).
+ */
+export function quotedDisplayNameEnd(text: string): number | undefined {
   if (!text.startsWith('"')) return 0;
   for (let i = 1; i < text.length; i++) {
     if (text[i] === '\\') i++;
     else if (text[i] === '"') return i + 1;
   }
-  throw new SipParseError('SIP_BAD_HEADER', `unterminated quoted display name: ${text.slice(0, 80)}`);
+  return undefined;
+}
+
+function quotedEnd(text: string): number {
+  const end = quotedDisplayNameEnd(text);
+  if (end === undefined) throw new SipParseError('SIP_BAD_HEADER', `unterminated quoted display name: ${text.slice(0, 80)}`);
+  return end;
 }
 
 export function parseNameAddr(value: string): NameAddr {

@@ -109,9 +109,7 @@ export class InviteClientTransaction extends TransactionBase {
   terminate(): void {
     if (this.state === InviteClientState.Terminated) return;
     this.state = InviteClientState.Terminated;
-    this.req = undefined;
     this.ack = undefined;
-    this.timers.clearAll();
-    this.ctx.onTerminated();
+    this.release(this.ctx);
   }
 }

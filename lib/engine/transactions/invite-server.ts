@@ -97,10 +97,7 @@ export class InviteServerTransaction extends ServerTransactionBase {
   terminate(): void {
     if (this.state === InviteServerState.Terminated) return;
     this.state = InviteServerState.Terminated;
-    this.req = undefined;
-    this.lastWire = undefined;
     this.hooks = undefined;
-    this.timers.clearAll();
-    this.ctx.onTerminated();
+    this.release(this.ctx);
   }
 }

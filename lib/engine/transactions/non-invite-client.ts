@@ -1,18 +1,11 @@
 import type { SipRequest, SipResponse } from '../messages/index.js';
-import { TransactionBase } from './transaction-base.js';
+import { NonInviteState, TransactionBase } from './transaction-base.js';
 import { timeoutResponse, transportErrorResponse } from './timeout-response.js';
 import type { ClientTransactionContext } from './types.js';
 
-export enum NonInviteClientState {
-  Trying = 'Trying',
-  Proceeding = 'Proceeding',
-  Completed = 'Completed',
-  Terminated = 'Terminated',
-}
-
 /** RFC 3261 17.1.2. The request is released once the final response arrives (Completed). */
 export class NonInviteClientTransaction extends TransactionBase {
-  state = NonInviteClientState.Trying;
+  state = NonInviteState.Trying;
 
   constructor(request: SipRequest, private readonly ctx: ClientTransactionContext) {
     super(request);
@@ -23,7 +16,7 @@ export class NonInviteClientTransaction extends TransactionBase {
     const { t1, t2 } = this.ctx.timers;
     if (!this.ctx.reliable) this.scheduleE(t1, t2);
     this.timers.start('F', 64 * t1, () => {
-      if (this.state !== NonInviteClientState.Trying && this.state !== NonInviteClientState.Proceeding) return;
+      if (this.state !== NonInviteState.Trying && this.state !== NonInviteState.Proceeding) return;
       this.ctx.onResponse(timeoutResponse(this.request));
       this.terminate();
     });
@@ -31,10 +24,10 @@ export class NonInviteClientTransaction extends TransactionBase {
 
   private scheduleE(interval: number, t2: number): void {
     this.timers.start('E', interval, () => {
-      if (this.state === NonInviteClientState.Trying) {
+      if (this.state === NonInviteState.Trying) {
         this.ctx.sendRequest(this.request);
         this.scheduleE(Math.min(interval * 2, t2), t2);
-      } else if (this.state === NonInviteClientState.Proceeding) {
+      } else if (this.state === NonInviteState.Proceeding) {
         this.ctx.sendRequest(this.request);
         this.scheduleE(t2, t2);
       }
@@ -42,13 +35,13 @@ export class NonInviteClientTransaction extends TransactionBase {
   }
 
   receive(res: SipResponse): void {
-    if (this.state === NonInviteClientState.Completed || this.state === NonInviteClientState.Terminated) return;
+    if (this.state === NonInviteState.Completed || this.state === NonInviteState.Terminated) return;
     if (res.status < 200) {
-      this.state = NonInviteClientState.Proceeding;
+      this.state = NonInviteState.Proceeding;
       this.ctx.onResponse(res);
       return;
     }
-    this.state = NonInviteClientState.Completed;
+    this.state = NonInviteState.Completed;
     this.req = undefined;
     this.timers.clear('E');
     this.timers.clear('F');
@@ -57,16 +50,14 @@ export class NonInviteClientTransaction extends TransactionBase {
   }
 
   transportError(): void {
-    if (this.state === NonInviteClientState.Terminated || this.state === NonInviteClientState.Completed) return;
+    if (this.state === NonInviteState.Terminated || this.state === NonInviteState.Completed) return;
     this.ctx.onResponse(transportErrorResponse(this.request));
     this.terminate();
   }
 
   terminate(): void {
-    if (this.state === NonInviteClientState.Terminated) return;
-    this.state = NonInviteClientState.Terminated;
-    this.req = undefined;
-    this.timers.clearAll();
-    this.ctx.onTerminated();
+    if (this.state === NonInviteState.Terminated) return;
+    this.state = NonInviteState.Terminated;
+    this.release(this.ctx);
   }
 }

@@ -1,20 +1,13 @@
 import { ownedBytes, type SipRequest, type SipResponse } from '../messages/index.js';
-import { ServerTransactionBase } from './transaction-base.js';
+import { NonInviteState, ServerTransactionBase } from './transaction-base.js';
 import type { ServerTransactionContext } from './types.js';
-
-export enum NonInviteServerState {
-  Trying = 'Trying',
-  Proceeding = 'Proceeding',
-  Completed = 'Completed',
-  Terminated = 'Terminated',
-}
 
 /**
  * RFC 3261 17.2.2. Once the final response is sent, the transaction keeps only that response's
  * bytes (to absorb retransmissions until Timer J), not the request or the response objects.
  */
 export class NonInviteServerTransaction extends ServerTransactionBase {
-  state = NonInviteServerState.Trying;
+  state = NonInviteState.Trying;
 
   constructor(request: SipRequest, private readonly ctx: ServerTransactionContext) {
     super(request);
@@ -27,16 +20,16 @@ export class NonInviteServerTransaction extends ServerTransactionBase {
   }
 
   respond(res: SipResponse): boolean {
-    if (this.state === NonInviteServerState.Completed || this.state === NonInviteServerState.Terminated) return false;
+    if (this.state === NonInviteState.Completed || this.state === NonInviteState.Terminated) return false;
     this.ctx.sendResponse(res);
     this.lastStatus = res.status;
     if (res.status < 200) {
       this.lastWire = res.wire();
-      this.state = NonInviteServerState.Proceeding;
+      this.state = NonInviteState.Proceeding;
       return true;
     }
     this.lastWire = ownedBytes(res.wire());
-    this.state = NonInviteServerState.Completed;
+    this.state = NonInviteState.Completed;
     this.req = undefined;
     this.timers.clear('Abandon');
     const timerJ = this.ctx.reliable ? 0 : 64 * this.ctx.timers.t1;
@@ -45,15 +38,12 @@ export class NonInviteServerTransaction extends ServerTransactionBase {
   }
 
   onRetransmission(): void {
-    if (this.lastWire && this.state !== NonInviteServerState.Trying) this.ctx.resendResponse(this.lastWire);
+    if (this.lastWire && this.state !== NonInviteState.Trying) this.ctx.resendResponse(this.lastWire);
   }
 
   terminate(): void {
-    if (this.state === NonInviteServerState.Terminated) return;
-    this.state = NonInviteServerState.Terminated;
-    this.req = undefined;
-    this.lastWire = undefined;
-    this.timers.clearAll();
-    this.ctx.onTerminated();
+    if (this.state === NonInviteState.Terminated) return;
+    this.state = NonInviteState.Terminated;
+    this.release(this.ctx);
   }
 }

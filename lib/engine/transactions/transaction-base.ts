@@ -7,6 +7,14 @@
 import { detachedString, type SipRequest } from '../messages/index.js';
 import { TransactionTimers } from './timers.js';
 
+/** RFC 3261 17.1.2 and 17.2.2 name the same four states for non-INVITE client and server transactions. */
+export enum NonInviteState {
+  Trying = 'Trying',
+  Proceeding = 'Proceeding',
+  Completed = 'Completed',
+  Terminated = 'Terminated',
+}
+
 export abstract class TransactionBase {
   protected req?: SipRequest;
   protected readonly timers = new TransactionTimers();
@@ -19,6 +27,13 @@ export abstract class TransactionBase {
   get request(): SipRequest {
     if (!this.req) throw new Error('transaction request released after its final response');
     return this.req;
+  }
+
+  /** Terminated: drop what it holds and every timer, then tell the transaction layer. */
+  protected release(layer: { onTerminated(): void }): void {
+    this.req = undefined;
+    this.timers.clearAll();
+    layer.onTerminated();
   }
 }
 
@@ -34,5 +49,10 @@ export abstract class ServerTransactionBase extends TransactionBase {
 
   get finalStatus(): number | undefined {
     return this.lastStatus !== undefined && this.lastStatus >= 200 ? this.lastStatus : undefined;
+  }
+
+  protected override release(layer: { onTerminated(): void }): void {
+    this.lastWire = undefined;
+    super.release(layer);
   }
 }

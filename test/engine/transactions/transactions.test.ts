@@ -2,8 +2,9 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { buildResponse, SipRequest } from '../../../lib/engine/messages/index.js';
 import { InviteClientState, InviteClientTransaction } from '../../../lib/engine/transactions/invite-client.js';
 import { InviteServerState, InviteServerTransaction } from '../../../lib/engine/transactions/invite-server.js';
-import { NonInviteClientState, NonInviteClientTransaction } from '../../../lib/engine/transactions/non-invite-client.js';
-import { NonInviteServerState, NonInviteServerTransaction } from '../../../lib/engine/transactions/non-invite-server.js';
+import { NonInviteClientTransaction } from '../../../lib/engine/transactions/non-invite-client.js';
+import { NonInviteServerTransaction } from '../../../lib/engine/transactions/non-invite-server.js';
+import { NonInviteState } from '../../../lib/engine/transactions/transaction-base.js';
 
 const timers = { t1: 500, t2: 4000, t4: 5000 };
 
@@ -91,7 +92,7 @@ describe('client transactions over UDP', () => {
     // 0, 500, 1500, 3500, 7500, then every 4 s
     expect(sent.length).toBeGreaterThanOrEqual(10);
     expect(seen).toEqual([408]);
-    expect(tx.state).toBe(NonInviteClientState.Terminated);
+    expect(tx.state).toBe(NonInviteState.Terminated);
   });
 
   it('non-INVITE over TCP: no retransmissions, final ends the transaction at once', () => {
@@ -105,7 +106,7 @@ describe('client transactions over UDP', () => {
     expect(sends).toBe(1);
     tx.receive(buildResponse(req, 200));
     vi.advanceTimersByTime(0);
-    expect(tx.state).toBe(NonInviteClientState.Terminated);
+    expect(tx.state).toBe(NonInviteState.Terminated);
   });
 });
 
@@ -171,9 +172,9 @@ describe('server transactions over UDP', () => {
     tx.onRetransmission();
     expect(sent).toEqual([200, 200]);
     expect(tx.respond(buildResponse(req, 404))).toBe(false);
-    expect(tx.state).toBe(NonInviteServerState.Completed);
+    expect(tx.state).toBe(NonInviteState.Completed);
     vi.advanceTimersByTime(64 * 500);
-    expect(tx.state).toBe(NonInviteServerState.Terminated);
+    expect(tx.state).toBe(NonInviteState.Terminated);
   });
 
   it('keeps only the final response bytes once it is sent, and resends exactly them', () => {
