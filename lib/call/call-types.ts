@@ -51,7 +51,18 @@ export type WakeOutcome =
   | { kind: 'sent'; expiresAt: number }
   /** Someone already pushed this device for this call (a re-sent INVITE, another instance). */
   | { kind: 'duplicate' }
-  | { kind: 'failed'; why: string };
+  | { kind: 'failed'; code: WakeFailureCode; why: string };
+
+/** Why a device could not be woken, for code to branch on; `why` beside it is for people. */
+export type WakeFailureCode =
+  /** The binding carries no push token (APNs dropped it, or the phone never sent one). */
+  | 'WAKE_NO_TOKEN'
+  /** The call was answered or over before the push could leave: sending it would be a ghost call. */
+  | 'WAKE_CALL_OVER'
+  /** APNs did not take the push; the push outcome's own code is in `why`. */
+  | 'WAKE_PUSH_FAILED'
+  /** The wake port itself failed (a bug or the store): logged, the device is not awaited. */
+  | 'WAKE_ERROR';
 
 export interface CallPorts {
   now(): number;

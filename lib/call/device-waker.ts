@@ -50,8 +50,8 @@ export class DeviceWaker {
   }
 
   async wake(b: Binding, call: CallIdentity, deadline: number, signal?: StopSignal): Promise<WakeOutcome> {
-    if (!b.push) return { kind: 'failed', why: 'device has no push token' };
-    if (signal?.aborted) return { kind: 'failed', why: 'call over before the push' };
+    if (!b.push) return { kind: 'failed', code: 'WAKE_NO_TOKEN', why: 'device has no push token' };
+    if (signal?.aborted) return { kind: 'failed', code: 'WAKE_CALL_OVER', why: 'call over before the push' };
     const claimed = await this.store.claimPush(call.callId, b.deviceKey, this.settings.ttlMs + CLAIM_MARGIN_MS);
     if (!claimed) {
       this.log.info({ deviceKey: b.deviceKey }, 'device already pushed for this call; not pushing again');
@@ -89,18 +89,18 @@ export class DeviceWaker {
       case 'token-dead':
         this.log.warn({ deviceKey: b.deviceKey, token, status: outcome.status, code: outcome.code, why: outcome.reason }, 'APNs says the token is dead; removing it');
         await this.store.clearPushToken(b.aor, b.deviceKey, b.push.token);
-        return { kind: 'failed', why: `APNs ${outcome.status} ${outcome.reason}` };
+        return { kind: 'failed', code: 'WAKE_PUSH_FAILED', why: `${outcome.code}: APNs ${outcome.status} ${outcome.reason}` };
       case 'rejected':
-        if (outcome.code === 'PUSH_DEADLINE_EXCEEDED' && signal?.aborted) return { kind: 'failed', why: 'call over before the push' };
+        if (outcome.code === 'PUSH_DEADLINE_EXCEEDED' && signal?.aborted) return { kind: 'failed', code: 'WAKE_CALL_OVER', why: 'call over before the push' };
         if (outcome.maybeDelivered) {
           this.log.warn({ deviceKey: b.deviceKey, token, code: outcome.code, why: outcome.reason }, 'no answer from APNs; the push may have gone out, so the device is awaited and not pushed again');
           return { kind: 'sent', expiresAt };
         }
         this.log.warn({ deviceKey: b.deviceKey, token, status: outcome.status, code: outcome.code, why: outcome.reason }, 'VoIP push refused');
-        return { kind: 'failed', why: `APNs ${outcome.status} ${outcome.reason}` };
+        return { kind: 'failed', code: 'WAKE_PUSH_FAILED', why: `${outcome.code}: APNs ${outcome.status} ${outcome.reason}` };
       default:
         this.log.warn({ deviceKey: b.deviceKey, token, status: outcome.status, code: outcome.code, why: outcome.reason }, 'VoIP push not delivered');
-        return { kind: 'failed', why: `APNs ${outcome.status} ${outcome.reason}` };
+        return { kind: 'failed', code: 'WAKE_PUSH_FAILED', why: `${outcome.code}: APNs ${outcome.status} ${outcome.reason}` };
     }
   }
 }

@@ -150,7 +150,7 @@ export class IncomingCall {
     try {
       outcome = await this.ports.wake(b, this.identity, deadline, this.pushes);
     } catch (err) {
-      outcome = { kind: 'failed' as const, why: (err as Error).message };
+      outcome = { kind: 'failed' as const, code: 'WAKE_ERROR' as const, why: (err as Error).message };
     }
     if (outcome.kind === 'sent') {
       const pushed = this.devices.get(b.deviceKey);

@@ -82,7 +82,7 @@ describe('DeviceWaker', () => {
     await store.putBinding(b);
     const sender = new ScriptedSender([{ kind: 'token-dead', status: 410, code: 'PUSH_TOKEN_DEAD', reason: 'Unregistered' }]);
     const out = await waker(sender).wake(b, call, Date.now() + 10_000);
-    expect(out).toMatchObject({ kind: 'failed' });
+    expect(out).toMatchObject({ kind: 'failed', code: 'WAKE_PUSH_FAILED' });
     expect((await store.getBinding(b.aor, b.deviceKey))?.push).toBeUndefined();
   });
 
@@ -113,7 +113,7 @@ describe('DeviceWaker', () => {
         : Reflect.get(target, prop, receiver),
     });
     const w = new DeviceWaker(sender, compilePayloadTemplate(DEFAULT_PAYLOAD_TEMPLATE), claiming, { ttlMs: 30_000, retryBaseDelayMs: 1, retryMaxAttempts: 3 }, silentLogger());
-    expect(await w.wake(binding(1), call, Date.now() + 10_000, signal)).toEqual({ kind: 'failed', why: 'call over before the push' });
+    expect(await w.wake(binding(1), call, Date.now() + 10_000, signal)).toEqual({ kind: 'failed', code: 'WAKE_CALL_OVER', why: 'call over before the push' });
     expect(sender.sent).toHaveLength(0);
   });
 

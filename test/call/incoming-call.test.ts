@@ -223,7 +223,7 @@ describe('IncomingCall', () => {
 
   it('APNs failure for every device ends the call with 480 and a push-failed Reason', async () => {
     const f = new CallFixture();
-    f.wakeResult = () => Promise.resolve({ kind: 'failed', why: 'APNs 410 Unregistered' });
+    f.wakeResult = () => Promise.resolve({ kind: 'failed', code: 'WAKE_PUSH_FAILED', why: 'APNs 410 Unregistered' });
     f.call.start([binding(1), binding(2)]);
     await flush();
     expect(f.rejected).toMatchObject({ status: 480, headers: { Reason: 'SIP;cause=480;text="Push notification failed"' } });
@@ -373,7 +373,7 @@ describe('IncomingCall push fallback', () => {
 
   it('a failed push to a device whose registration is alive rings it over its flow', async () => {
     const f = new CallFixture();
-    f.wakeResult = () => Promise.resolve({ kind: 'failed', why: 'APNs 500' });
+    f.wakeResult = () => Promise.resolve({ kind: 'failed', code: 'WAKE_PUSH_FAILED', why: 'APNs 500' });
     f.call.start([binding(1, { deviceExpiresAt: Date.now() + 60_000 })]);
     await vi.advanceTimersByTimeAsync(0);
     expect(f.legs).toHaveLength(1);
@@ -384,7 +384,7 @@ describe('IncomingCall push fallback', () => {
   it('the fallback leg lives only within the wake window: at the wake timeout it is cancelled and the caller gets 480 push failed', async () => {
     const f = new CallFixture({ wakeTimeoutMs: 5000, ringTimeoutMs: 60_000 });
     const b = binding(1, { deviceExpiresAt: Date.now() + 60_000 });
-    f.wakeResult = () => Promise.resolve({ kind: 'failed', why: 'APNs 410 Unregistered' });
+    f.wakeResult = () => Promise.resolve({ kind: 'failed', code: 'WAKE_PUSH_FAILED', why: 'APNs 410 Unregistered' });
     f.call.start([b]);
     await vi.advanceTimersByTimeAsync(4999);
     expect(f.rejected).toBeUndefined();
@@ -398,7 +398,7 @@ describe('IncomingCall push fallback', () => {
     it(`a fallback leg failing at once (${status}) gives the caller 480 push failed, not ${status}`, async () => {
       const f = new CallFixture();
       const b = binding(1, { deviceExpiresAt: Date.now() + 60_000 });
-      f.wakeResult = () => Promise.resolve({ kind: 'failed', why: 'APNs unreachable' });
+      f.wakeResult = () => Promise.resolve({ kind: 'failed', code: 'WAKE_PUSH_FAILED', why: 'APNs unreachable' });
       f.call.start([b]);
       await flush();
       f.leg(b.deviceKey).emit({ kind: 'failed', status, reason: 'x' });
@@ -410,7 +410,7 @@ describe('IncomingCall push fallback', () => {
   it('a fallback leg that is answered still makes the call', async () => {
     const f = new CallFixture();
     const b = binding(1, { deviceExpiresAt: Date.now() + 60_000 });
-    f.wakeResult = () => Promise.resolve({ kind: 'failed', why: 'APNs 500' });
+    f.wakeResult = () => Promise.resolve({ kind: 'failed', code: 'WAKE_PUSH_FAILED', why: 'APNs 500' });
     f.call.start([b]);
     await flush();
     f.leg(b.deviceKey).emit({ kind: 'answered', dialog: new FakeDialog('d') });
