@@ -199,7 +199,7 @@ function buildCallPath(p: CallPathParts) {
   // Shared by every call (one object, not a set of closures per call: parked calls are many).
   const callPorts: CallPorts = {
     now: Date.now,
-    startLeg: (b, call, callLog, onEvent) => legs.start(b, call, callLog, onEvent),
+    startLeg: (b, call, offer, callLog, onEvent) => legs.start(b, call, offer, callLog, onEvent),
     wake: (b, call, deadline, signal) => waker.wake(b, call, deadline, signal),
     oweEndedNotice: (n) => courier.owe(n),
   };

@@ -99,12 +99,10 @@ export class CallIntake {
       pushHint: randomBytes(8).toString('hex'),
       aor: callee.aor,
       caller: callerInfoOf((n) => req.get(n), sdp),
-      from: req.get('From') ?? '<sip:anonymous@anonymous.invalid>',
-      sdp,
-      maxForwards,
     };
+    const offer = { from: req.get('From') ?? '<sip:anonymous@anonymous.invalid>', sdp, maxForwards };
     const log = d.log.child({ callId: identity.callId, aor: identity.aor, callUuid: identity.callUuid });
-    call = d.createCall(identity, new SrfCallerSide(d.app, req, res), log);
+    call = d.createCall(identity, new SrfCallerSide(d.app, req, res, offer), log);
     d.book.add(call);
     call.start(callee.bindings);
   }

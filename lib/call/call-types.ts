@@ -20,12 +20,6 @@ export interface CallIdentity {
   pushHint: string;
   aor: string;
   caller: CallerInfo;
-  /** The caller's From header, reused on the device legs. */
-  from: string;
-  /** The caller's SDP offer, forwarded to every device. */
-  sdp: string;
-  /** Max-Forwards for the device legs: the caller's, one less (RFC 3261 16.6). */
-  maxForwards: number;
 }
 
 export type LegEvent =
@@ -40,8 +34,19 @@ export interface DeviceLeg {
   cancel(reason: string): void;
 }
 
+/** What the caller's INVITE offers, carried to every device leg. */
+export interface CallerOffer {
+  /** The caller's From header, reused (without its tag) on the device legs. */
+  from: string;
+  /** The caller's SDP offer, forwarded to every device. */
+  sdp: string;
+  /** Max-Forwards for the device legs: the caller's, one less (RFC 3261 16.6). */
+  maxForwards: number;
+}
+
 /** The parked INVITE from the PBX. */
 export interface CallerSide {
+  readonly offer: CallerOffer;
   provisional(status: number, reason: string, sdp?: string): void;
   reject(status: number, reason: string, headers: Headers): void;
   answer(sdp: string, headers: Headers): Promise<SipDialog>;
@@ -66,7 +71,7 @@ export type WakeFailureCode =
 
 export interface CallPorts {
   now(): number;
-  startLeg(binding: Binding, call: CallIdentity, log: Logger, onEvent: (ev: LegEvent) => void): DeviceLeg;
+  startLeg(binding: Binding, call: CallIdentity, offer: CallerOffer, log: Logger, onEvent: (ev: LegEvent) => void): DeviceLeg;
   /**
    * Push the device once for this call, retrying transient APNs errors until `deadline`.
    * `signal` aborts when the call is over: nothing more may be sent for it then.

@@ -210,7 +210,7 @@ export class IncomingCall {
 
   private addLeg(b: Binding, fallback = false): void {
     const key = b.deviceKey;
-    const leg = this.ports.startLeg(b, this.identity, this.log, (ev) => this.onLegEvent(key, ev));
+    const leg = this.ports.startLeg(b, this.identity, this.caller.offer, this.log, (ev) => this.onLegEvent(key, ev));
     this.legs.set(key, { leg, binding: b, done: false, fallback });
     if (this.phase.kind === 'parked') this.phase = RINGING;
     this.ringTimer ??= setTimeout(() => this.onRingTimeout(), this.settings.ringTimeoutMs);

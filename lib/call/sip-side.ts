@@ -12,7 +12,7 @@ import {
   isSipStatusError, requestFinal,
   type DialogEvent, type Headers, type InboundRequest, type OutboundRequest, type ServerResponse, type SipApp, type SipDialog,
 } from '../sip/srf.js';
-import type { CallerSide, CallIdentity, DeviceLeg, LegEvent } from './call-types.js';
+import type { CallerOffer, CallerSide, CallIdentity, DeviceLeg, LegEvent } from './call-types.js';
 import type { Trace } from '../trace.js';
 import { hostPort } from '../net-address.js';
 
@@ -55,9 +55,9 @@ export class SrfLegs {
     private readonly trace?: Trace,
   ) {}
 
-  start(binding: Binding, call: CallIdentity, log: Logger, onEvent: (ev: LegEvent) => void): DeviceLeg {
+  start(binding: Binding, call: CallIdentity, offer: CallerOffer, log: Logger, onEvent: (ev: LegEvent) => void): DeviceLeg {
     this.trace?.({ kind: 'leg-sending', callId: call.callId, deviceKey: binding.deviceKey, at: performance.now() });
-    return new SrfDeviceLeg(this.app, binding, call, this.names, log, onEvent);
+    return new SrfDeviceLeg(this.app, binding, call, offer, this.names, log, onEvent);
   }
 }
 
@@ -71,16 +71,17 @@ export class SrfDeviceLeg implements DeviceLeg {
     app: SipApp,
     private readonly binding: Binding,
     call: CallIdentity,
+    offer: CallerOffer,
     names: LegHeaders,
     private readonly log: Logger,
     private readonly onEvent: (ev: LegEvent) => void,
   ) {
     const headers = {
-      ...deviceInviteHeaders(names, { aor: binding.aor, from: call.from, pushHint: call.pushHint, callUuid: call.callUuid }),
-      'Max-Forwards': String(call.maxForwards),
+      ...deviceInviteHeaders(names, { aor: binding.aor, from: offer.from, pushHint: call.pushHint, callUuid: call.callUuid }),
+      'Max-Forwards': String(offer.maxForwards),
     };
     app
-      .createUac(binding.contact, { headers, ...(call.sdp ? { localSdp: call.sdp } : {}), proxy: flowUri(binding.flow) }, {
+      .createUac(binding.contact, { headers, ...(offer.sdp ? { localSdp: offer.sdp } : {}), proxy: flowUri(binding.flow) }, {
         onRequestSent: (req) => {
           this.sent = req;
           if (this.cancelReason !== undefined) this.sendCancel(req, this.cancelReason);
@@ -138,6 +139,7 @@ export class SrfCallerSide implements CallerSide {
     private readonly app: SipApp,
     private readonly req: InboundRequest,
     private readonly res: ServerResponse,
+    readonly offer: CallerOffer,
   ) {}
 
   provisional(status: number, reason: string, sdp?: string): void {

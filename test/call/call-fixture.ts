@@ -80,6 +80,7 @@ export class CallFixture {
 
   constructor(s: Partial<CallSettings> = {}, identity: Partial<CallIdentity> = {}, onEnded: (call: IncomingCall) => void = () => undefined) {
     const caller: CallerSide = {
+      offer: { from: '"Bob" <sip:1000@pbx>;tag=abc', sdp: 'v=0 offer', maxForwards: 69 },
       provisional: (status, _r, sdp) => this.provisionals.push({ status, ...(sdp ? { sdp } : {}) }),
       reject: (status, reason, headers) => {
         if (this.rejected || this.answeredWith) throw new Error('second final response');
@@ -93,7 +94,7 @@ export class CallFixture {
     };
     const ports: CallPorts = {
       now: () => Date.now(),
-      startLeg: (b, _call, _log, onEvent): DeviceLeg => {
+      startLeg: (b, _call, _offer, _log, onEvent): DeviceLeg => {
         const leg: FakeLeg = { binding: b, emit: onEvent };
         this.legs.push(leg);
         return { deviceKey: b.deviceKey, cancel: (reason) => { leg.cancelled = reason; } };
@@ -111,9 +112,6 @@ export class CallFixture {
         pushHint: 'hint-1',
         aor: 'sip:alice@example.com',
         caller: { callerNumber: '1000', callerName: 'Bob', withVideo: false },
-        from: '"Bob" <sip:1000@pbx>;tag=abc',
-        sdp: 'v=0 offer',
-        maxForwards: 69,
         inviteKey: inviteKeyOf(identity.callId ?? 'call-1', 'sip:alice@example.com'),
         ...identity,
       },

@@ -18,9 +18,6 @@ const call: CallIdentity = {
   pushHint: 'h1',
   aor: 'sip:alice@example.com',
   caller: { callerNumber: '1000', callerName: 'Bob', withVideo: true },
-  from: '<sip:1000@pbx>',
-  sdp: '',
-  maxForwards: 69,
 };
 
 class ScriptedSender implements PushSender {
