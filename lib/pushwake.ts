@@ -74,12 +74,24 @@ export async function startPushwake(config: PushwakeConfig, opts: StartOptions):
   });
   routeRequests(app, relay, path.intake, log);
   try {
-    const hostports = await app.connect({ host: config.engine.host, port: engine?.wirePort ?? config.engine.port, secret: config.engine.secret });
-    // With an external drachtio-server, what it listens on is known only now.
-    if (!engine) local.learn(hostports);
+    await app.connect({
+      host: config.engine.host,
+      port: engine?.wirePort ?? config.engine.port,
+      secret: config.engine.secret,
+      // with an external drachtio-server, what it listens on is known only now
+      onHostports: (hostports) => {
+        if (!engine && !local.learn(hostports)) log.warn({ hostports, advertisedTransport: config.sip.advertisedTransport }, 'drachtio-server has no listener for sip.advertisedTransport; set sip.advertisedHost');
+      },
+    });
   } catch (err) {
+    try {
+      app.disconnect();
+    } catch {
+      // never connected
+    }
     await engine?.stop();
-    await store.close();
+    await sender.close();
+    if (!opts.store) await store.close();
     throw err;
   }
   if (config.endedNotice.mode === 'push') {

@@ -83,6 +83,11 @@ export class CallIntake {
     let callee: { aor: string; bindings: Binding[] } | undefined;
     try {
       callee = await this.findCallee(req);
+    } catch (err) {
+      // cancelled meanwhile: the engine has answered 487 already, and a second final response
+      // would make drachtio-srf forget another INVITE with this Call-ID
+      if (cancelled !== null) return;
+      throw err;
     } finally {
       this.arriving.delete(inviteKey);
     }

@@ -44,12 +44,17 @@ export class LocalAddress {
     return this.self;
   }
 
-  /** What an external drachtio-server said it listens on (`udp/h:p,tcp/h:p,…`) after connecting. */
-  learn(hostports: string): void {
+  /**
+   * What an external drachtio-server said it listens on (`udp/h:p,tcp/h:p,…`) after connecting.
+   * False when it has no listener for the configured transport (the host then stays as configured
+   * or as the fallback: the caller should say so).
+   */
+  learn(hostports: string): boolean {
     const announced = advertisedFromHostport(hostports, this.configured.transport || undefined);
     if (announced && !this.configured.transport) this.transportValue = announced.transport;
     if (announced && !this.configured.host) this.hostValue = announced.hostport;
     this.self.push(...[...hostports.matchAll(/(?:udp|tcp|tls|wss?)\/([^,\s]+)/gi)].map((m) => m[1] ?? '').filter(Boolean));
+    return announced !== undefined || this.configured.host !== '';
   }
 }
 

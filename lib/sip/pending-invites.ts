@@ -40,11 +40,14 @@ export function topViaBranch(via: string | undefined): string {
   return /;\s*branch\s*=\s*([^;,\s]+)/i.exec(top)?.[1]?.toLowerCase() ?? '';
 }
 
-/** Which pending INVITE a CANCEL is for (RFC 3261 9.2): its top Via branch, else its Request-URI. Pure. */
+/**
+ * Which pending INVITE a CANCEL is for (RFC 3261 9.2): the one with its top Via branch. A CANCEL
+ * without a branch (RFC 2543 peers) falls back to the Request-URI, then to a lone INVITE; one whose
+ * branch matches none is for an INVITE already answered, and goes nowhere. Pure.
+ */
 export function inviteForCancel(pending: readonly PendingInvite[], cancel: MessageView): PendingInvite | undefined {
   const branch = topViaBranch(cancel.get('Via'));
-  const byBranch = branch ? pending.find((p) => topViaBranch(p.req.get('Via')) === branch) : undefined;
-  if (byBranch) return byBranch;
+  if (branch) return pending.find((p) => topViaBranch(p.req.get('Via')) === branch);
   const byUri = cancel.uri !== undefined ? pending.filter((p) => p.req.uri === cancel.uri) : [];
   return byUri.length === 1 ? byUri[0] : pending.length === 1 ? pending[0] : undefined;
 }
@@ -63,7 +66,9 @@ class BranchRouter implements PendingRequestView {
   }
 
   emit(event: string, msg?: unknown, ...rest: unknown[]): boolean {
-    const target = event === 'cancel' && isMessage(msg) ? inviteForCancel(this.pending, msg) : this.newest();
+    if (event !== 'cancel') return this.newest().req.emit(event, msg, ...rest);
+    // only a CANCEL marks its INVITE for the delete drachtio-srf does next
+    const target = isMessage(msg) ? inviteForCancel(this.pending, msg) : undefined;
     this.routed = target;
     return target ? target.req.emit(event, msg, ...rest) : false;
   }
@@ -100,7 +105,8 @@ export class PendingInvites {
 
   get(callId: string): PendingInvite | undefined {
     const list = this.live(callId);
-    if (list.length <= 1) return list[0];
+    if (list.length === 0) return undefined;
+    // a router even for one INVITE: a CANCEL must match it, not just share its Call-ID
     const router = new BranchRouter(list);
     this.lastRouter = { callId, router };
     return { req: router, res: (list[list.length - 1] as PendingInvite).res };
@@ -115,24 +121,25 @@ export class PendingInvites {
 
   /**
    * drachtio-srf deletes after a final response to one INVITE, and after emitting a CANCEL to
-   * one: drop that one only (a CANCELled INVITE is answered 487 by the SIP server itself).
+   * one: drop that one only (a CANCELled INVITE is answered 487 by the SIP server itself), never
+   * an INVITE that is still waiting for its answer.
    */
   delete(callId: string): boolean {
     const list = this.byCallId.get(callId);
     if (!list) return false;
     const routed = this.lastRouter?.callId === callId ? this.lastRouter.router.routed : undefined;
     this.lastRouter = undefined;
-    const keep = list.length === 1 ? [] : list.filter((p) => p !== routed && !answered(p));
+    const keep = list.filter((p) => p !== routed && !answered(p));
     if (keep.length === 0) this.byCallId.delete(callId);
     else this.byCallId.set(callId, keep);
-    return true;
+    return keep.length < list.length;
   }
 
-  /** Entries still waiting for a final response (a list of one is left as it is). */
+  /** Entries still waiting for a final response. */
   private live(callId: string): PendingInvite[] {
     const list = this.byCallId.get(callId);
     if (!list) return [];
-    if (list.length > 1 && list.some(answered)) {
+    if (list.some(answered)) {
       const keep = list.filter((p) => !answered(p));
       if (keep.length === 0) this.byCallId.delete(callId);
       else this.byCallId.set(callId, keep);

@@ -141,7 +141,11 @@ export interface SipApp {
   request(uri: string, opts: OutOfDialogRequest, onResponse?: (res: InboundResponse) => void): Promise<OutboundRequest>;
   createUac(uri: string, opts: UacOptions, progress: UacProgress): Promise<SipDialog>;
   createUas(req: InboundRequest, res: ServerResponse, opts: { localSdp: string; headers?: Headers }): Promise<SipDialog>;
-  connect(opts: { host: string; port: number; secret: string }): Promise<string>;
+  /**
+   * Connect and wait until the SIP server confirmed the app's routes. `onHostports` hears what the
+   * server listens on as soon as it is known, before any request can be routed to the app.
+   */
+  connect(opts: { host: string; port: number; secret: string; onHostports?: (hostports: string) => void }): Promise<string>;
   disconnect(): void;
   onDisconnect(fn: () => void): void;
 }
@@ -204,6 +208,7 @@ async function routesInPlace(raw: RawSrf): Promise<void> {
   await Promise.all([...agent.mapServer.entries()].map(([socket, server]) =>
     new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('the SIP engine did not confirm the routes in time')), ROUTES_CONFIRM_TIMEOUT_MS);
+      timer.unref();
       server.pendingRequests.set(agent.wp.send(socket, 'ping'), () => {
         clearTimeout(timer);
         resolve();
@@ -254,8 +259,11 @@ function wrapSrf(raw: RawSrf): SipApp {
       return new Promise((resolve, reject) => {
         const onConnect = (err: Error | null, hostport: string): void => {
           raw.removeListener('error', onError);
-          if (err) reject(err);
-          else void routesInPlace(raw).then(() => resolve(hostport), reject);
+          raw.removeListener('connect', onConnect);
+          if (err) return reject(err);
+          // what the server listens on is known now: tell the app before requests can arrive
+          opts.onHostports?.(hostport);
+          void routesInPlace(raw).then(() => resolve(hostport), reject);
         };
         const onError = (err?: Error): void => {
           raw.removeListener('connect', onConnect);
@@ -263,7 +271,7 @@ function wrapSrf(raw: RawSrf): SipApp {
         };
         raw.on('connect', onConnect);
         raw.on('error', onError);
-        raw.connect(opts);
+        raw.connect({ host: opts.host, port: opts.port, secret: opts.secret });
       });
     },
     disconnect() {

@@ -180,6 +180,17 @@ describe('CallIntake: the checks before a call exists', () => {
     expect(res.sent.at(-1)).toMatchObject({ status: 503, headers: { 'Retry-After': '5' } });
   });
 
+  it('a CANCEL during a look-up that then fails gets no second final response', async () => {
+    const { held, offer } = setup();
+    held.failWith = new Error('connect ECONNREFUSED');
+    const req = new FakeInvite('sip:alice@example.com', 'cf');
+    const res = await offer(req, false);
+    req.cancel();
+    held.release();
+    await new Promise((r) => setImmediate(r));
+    expect(res.sent.filter((s) => s.status >= 200)).toEqual([]);
+  });
+
   it('a store that fails gets the caller 503 with the store Retry-After, and the failure is reported', async () => {
     const { held, offer, storeErrors } = setup();
     held.failWith = new Error('connect ECONNREFUSED');

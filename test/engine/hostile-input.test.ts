@@ -311,6 +311,8 @@ describe('hostile input found at the edge (issue 11)', () => {
     ['a header line without a colon', (ua) => rawRequest(ua, { extra: 'NoColonHere' }), 'SIP_BAD_HEADER'],
     ['a start line with two spaces', (ua) => rawRequest(ua, { startLine: `OPTIONS  sip:${ua.target.address} SIP/2.0` }), 'SIP_BAD_START_LINE'],
     ['a CSeq with trailing words', (ua) => rawRequest(ua).replace('CSeq: 1 OPTIONS', 'CSeq: 1 OPTIONS EXTRA'), 'SIP_BAD_CSEQ'],
+    ['an unterminated < in Contact', (ua) => rawRequest(ua, { extra: 'Contact: <sip:x@127.0.0.1:5060' }), 'SIP_BAD_HEADER'],
+    ['a | in the Call-ID (the drachtio wire delimiter)', (ua) => rawRequest(ua).replace(/Call-ID: (\S+)/, 'Call-ID: $1|x'), 'SIP_BAD_HEADER'],
   ];
   for (const transport of ['udp', 'tcp', 'tls'] as const) {
     for (const [what, make, code] of malformed) {
@@ -338,6 +340,11 @@ describe('hostile input found at the edge (issue 11)', () => {
       const raw = rawRequest(ua, { startLine: 'OPTIONS http://example.com/ SIP/2.0' });
       ua.sendRaw(raw);
       await bad400(ua, callIdOf(raw), 'SIP_UNSUPPORTED_URI_SCHEME', 416);
+      // well formed, only for a scheme it does not serve: the connection stays
+      if (transport !== 'udp') {
+        await settle(100);
+        expect(ua.isClosed).toBe(false);
+      }
       await stillServes(h, transport === 'tls' ? 'tcp' : transport);
     });
   }

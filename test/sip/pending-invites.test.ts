@@ -34,7 +34,24 @@ describe('pending INVITEs behind a forking proxy (drachtio-srf keys them by Call
     pending.get('call-1')?.req.emit('cancel', cancelFor(a));
     pending.delete('call-1');
     expect(seen).toEqual(['a']);
-    expect(pending.get('call-1')?.req).toBe(b.req);
+    pending.get('call-1')?.req.emit('cancel', cancelFor(b));
+    pending.delete('call-1');
+    expect(seen).toEqual(['a', 'b']);
+    expect(pending.has('call-1')).toBe(false);
+  });
+
+  it('a CANCEL whose branch matches no pending INVITE reaches none, even a lone one with its Call-ID', () => {
+    const pending = new PendingInvites();
+    const a = invite('pw-a', 'z9hG4bKa');
+    const b = invite('pw-b', 'z9hG4bKb');
+    pending.set('call-1', b);
+    let cancelled = false;
+    b.req.on('cancel', () => (cancelled = true));
+    // A was answered (and forgotten) as the PBX cancelled it: its CANCEL must not end B
+    expect(pending.get('call-1')?.req.emit('cancel', cancelFor(a))).toBe(false);
+    pending.delete('call-1');
+    expect(cancelled).toBe(false);
+    expect(pending.has('call-1')).toBe(true);
   });
 
   it('the final response to one fork forgets that fork, and the CANCEL for the other still reaches it', () => {
@@ -54,12 +71,17 @@ describe('pending INVITEs behind a forking proxy (drachtio-srf keys them by Call
     expect(pending.size).toBe(0);
   });
 
-  it('one INVITE per Call-ID behaves as drachtio-srf\'s Map did', () => {
-    const pending = new PendingInvites([['call-1', invite('pw-a', 'z9hG4bKa')]]);
+  it('one INVITE per Call-ID: forgotten after its final response, and only then', () => {
+    const a = invite('pw-a', 'z9hG4bKa');
+    const pending = new PendingInvites([['call-1', a]]);
     expect(pending.has('call-1')).toBe(true);
-    expect(pending.delete('call-1')).toBe(true);
+    // a final response to another INVITE with this Call-ID (a 482 to a merged copy) leaves it
     expect(pending.delete('call-1')).toBe(false);
+    expect(pending.has('call-1')).toBe(true);
+    a.res.status = 200;
+    expect(pending.delete('call-1')).toBe(true);
     expect(pending.get('call-1')).toBeUndefined();
+    expect(pending.size).toBe(0);
   });
 
   it('matches a CANCEL without a usable branch by its Request-URI, and refuses to guess between two', () => {

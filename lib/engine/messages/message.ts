@@ -55,9 +55,15 @@ abstract class SipMessageBase {
   get vias(): string[] {
     return this.headers.getAll('via');
   }
+  /** The first Contact's URI; undefined when there is none or it does not parse (never throws). */
   contactUri(): string | undefined {
     const c = this.headers.getAll('contact')[0];
-    return c ? parseNameAddr(c).uri : undefined;
+    if (!c) return undefined;
+    try {
+      return parseNameAddr(c).uri;
+    } catch {
+      return undefined;
+    }
   }
 
   protected abstract startLine(): string;
@@ -129,6 +135,7 @@ export const REASON_PHRASES: Readonly<Record<number, string>> = {
   200: 'OK', 202: 'Accepted', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden',
   404: 'Not Found', 405: 'Method Not Allowed', 407: 'Proxy Authentication Required',
   408: 'Request Timeout', 413: 'Request Entity Too Large', 415: 'Unsupported Media Type',
+  416: 'Unsupported URI Scheme',
   420: 'Bad Extension', 480: 'Temporarily Unavailable', 481: 'Call/Transaction Does Not Exist',
   482: 'Loop Detected', 483: 'Too Many Hops', 486: 'Busy Here', 487: 'Request Terminated',
   488: 'Not Acceptable Here', 491: 'Request Pending', 500: 'Server Internal Error',

@@ -74,8 +74,11 @@ function addHeaders(msg: SipMessage, lines: string[]): void {
 
 /** Headers a message carries once (RFC 3261 7.3.1: not comma lists). */
 const SINGLE_VALUED = ['from', 'to', 'call-id', 'cseq', 'max-forwards'];
-/** RFC 3261 25.1 Call-ID: word ["@" word], visible characters only. */
-const CALL_ID_RE = /^[!-~]+$/;
+/**
+ * RFC 3261 25.1 Call-ID: word ["@" word]. Visible characters only, and never `|`, which RFC 3261
+ * does not allow there and which delimits fields on the drachtio wire (dialog ids carry the Call-ID).
+ */
+const CALL_ID_RE = /^[!-{}~]+$/;
 /** Request-URI schemes a SIP server takes (RFC 3261 8.2.2.1); others are answered 416. */
 const REQUEST_URI_SCHEMES = new Set(['sip', 'sips', 'tel']);
 
@@ -93,7 +96,11 @@ function validate(msg: SipMessage): void {
     const addr = parseNameAddr(msg.headers.get(name)!);
     if (addr.params['tag'] === '') throw new SipParseError('SIP_BAD_HEADER', `empty ${name} tag`);
   }
-  if (!CALL_ID_RE.test(msg.headers.get('call-id')!)) throw new SipParseError('SIP_BAD_HEADER', 'Call-ID has white space or control characters');
+  if (!CALL_ID_RE.test(msg.headers.get('call-id')!)) throw new SipParseError('SIP_BAD_HEADER', 'Call-ID has white space, control characters or |');
+  // a Contact that does not parse would fail the dialog it forms, after the transaction began
+  for (const contact of msg.headers.getAll('contact')) {
+    if (contact.trim() !== '*') parseNameAddr(contact);
+  }
   const cseq = parseCSeq(msg.headers.get('cseq'));
   if (msg.kind === 'request') {
     const uri = parseUri(msg.uri);

@@ -315,8 +315,9 @@ export class SipTransport {
     this.throttle.emit('warn', `malformed|${error.code}`, 'malformed sip message', { code: error.code, reason: error.message.slice(0, 200), source: source.address, transport: source.transport });
     const status = statusForParseError(error.code);
     if (partial?.kind === 'request') this.rejectWith(partial, status, source, flow, { Warning: `399 engine "${error.code}"` });
-    // a stream cannot be resynchronised after a bad message: answer, then close
-    flow?.end(error.code);
+    // a stream cannot be trusted to be in step after a malformed message: answer, then close. A
+    // well-formed request for a URI scheme the engine does not serve is not malformed.
+    if (error.code !== 'SIP_UNSUPPORTED_URI_SCHEME') flow?.end(error.code);
   }
 
   /** Answers a request the transactions never see; responses and ACKs are dropped instead. */
