@@ -4,19 +4,14 @@ import type { Binding, EndedNotice } from '../domain/binding.js';
 import type { BindingStore } from './binding-store.js';
 import { KeyedSerialiser } from './keyed-serialiser.js';
 import { keyPart } from './key-part.js';
+import { bindingKey, bindingPrefix, claimKey, EXPIRY_KEY_HEAD, expiryKey, expiryStamp, localKey, lockKeyOf, noticePrefix, prefixRange, type BatchOp } from './level-keys.js';
 import { parseBinding, parseEndedNotice, parsePushClaim, withoutPush } from './stored-record.js';
 
 /**
  * The embedded store: LevelDB in a local directory, so bindings survive a restart of pushwake.
  * Losing them would leave every sleeping phone unreachable until it re-registers by itself.
  *
- * Key layout (every free-form segment goes through `keyPart`, so `:` only ever separates):
- *   b:<aor>:<deviceKey>            Binding JSON. A prefix scan of `b:<aor>:` is the AOR index.
- *   l:<localContactUser>           the `b:` key of the binding that owns this contact user.
- *   n:<aor>:<deviceKey>:<callId>   EndedNotice JSON; one per call and device.
- *   c:<callId>:<deviceKey>         PushClaim JSON.
- *   x:<expiresAt, 16 digits>:<key> empty; the expiry index the sweep walks in time order. Every
- *                                  record and `l:` entry has one, so nothing on disk outlives it.
+ * Keys are laid out in `level-keys.ts`.
  * Every change touching more than one key is one batch, so a crash never splits a record from
  * its index entries.
  */
@@ -37,34 +32,6 @@ export interface LevelBindingStoreOptions {
 const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
 /** Expiry index entries read per pass, so a long backlog does not sit in memory at once. */
 const SWEEP_CHUNK = 500;
-/** 16 digits hold every epoch-ms timestamp up to year 285 000, and sort as numbers. */
-const EXPIRY_DIGITS = 16;
-
-type BatchOp = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
-
-const bindingPrefix = (aor: string): string => `b:${keyPart(aor)}:`;
-const bindingKey = (aor: string, deviceKey: string): string => bindingPrefix(aor) + keyPart(deviceKey);
-/** pushwake generates local contact users unique per device, so one binding owns each entry. */
-const localKey = (localContactUser: string): string => `l:${keyPart(localContactUser)}`;
-const noticePrefix = (aor: string, deviceKey: string): string => `n:${keyPart(aor)}:${keyPart(deviceKey)}:`;
-const claimKey = (callId: string, deviceKey: string): string => `c:${keyPart(callId)}:${keyPart(deviceKey)}`;
-const expiryStamp = (at: number): string => String(Math.max(0, Math.floor(at))).padStart(EXPIRY_DIGITS, '0');
-const expiryKey = (at: number, key: string): string => `x:${expiryStamp(at)}:${key}`;
-const EXPIRY_KEY_HEAD = 'x:'.length + EXPIRY_DIGITS + ':'.length;
-
-/** Range bounds covering exactly the keys that start with `prefix` (which ends in `:`). */
-function prefixRange(prefix: string): { gte: string; lt: string } {
-  return { gte: prefix, lt: `${prefix.slice(0, -1)};` };
-}
-
-/**
- * Notices of one device are taken all at once, so they share the lock of their device prefix;
- * every other record is locked by its own key.
- */
-function lockKeyOf(key: string): string {
-  return key.startsWith('n:') ? key.slice(0, key.lastIndexOf(':') + 1) : key;
-}
-
 /** Push claims live ~10 minutes; this bounds memory even at thousands of calls per second. */
 const MAX_CLAIMS_IN_MEMORY = 1_000_000;
 
