@@ -45,6 +45,29 @@ const accepts = (address: string, port: number): Promise<boolean> =>
     s.once('error', () => resolve(false));
   });
 
+/**
+ * A free port found by probing can be taken by another process before the server binds it (the
+ * suites start many servers at once): a server that exits at start is tried again, `attempts`
+ * times in all, each time with the ports `spec` picks anew.
+ */
+export async function startDaemonRetrying(spec: () => Promise<DaemonSpec>, attempts = 3): Promise<Daemon> {
+  let last: unknown;
+  for (let i = 0; i < attempts; i++) {
+    try {
+      return await startDaemon(await spec());
+    } catch (err) {
+      last = err;
+      if (!(err instanceof DaemonExitedError)) throw err;
+    }
+  }
+  throw last;
+}
+
+/** The server exited while starting (typically: a port it was given was taken meanwhile). */
+export class DaemonExitedError extends Error {
+  readonly code = 'TESTKIT_DAEMON_EXITED';
+}
+
 export async function startDaemon(spec: DaemonSpec): Promise<Daemon> {
   const dir = mkdtempSync(join(tmpdir(), `pushwake-${spec.name}-`));
   for (const [file, text] of Object.entries(spec.files?.(dir) ?? {})) writeFileSync(join(dir, file), text);
@@ -65,7 +88,7 @@ export async function startDaemon(spec: DaemonSpec): Promise<Daemon> {
   const until = Date.now() + (spec.startTimeoutMs ?? 15_000);
   for (const { address, port } of spec.readyPorts) {
     while (!(await accepts(address, port))) {
-      if (child.exitCode !== null) throw new Error(`${spec.name} exited at start (${child.exitCode}):\n${out.slice(-4000)}`);
+      if (child.exitCode !== null) throw new DaemonExitedError(`${spec.name} exited at start (${child.exitCode}):\n${out.slice(-4000)}`);
       if (Date.now() > until) {
         child.kill('SIGKILL');
         throw new Error(`${spec.name} did not listen on ${address}:${port}:\n${out.slice(-4000)}`);

@@ -10,7 +10,7 @@
  * here; pass the CA that issued the certificate. Clients' certificates are not asked for.
  */
 import { join } from 'node:path';
-import { startDaemon } from './daemon.js';
+import { startDaemonRetrying } from './daemon.js';
 import { freePort } from './free-port.js';
 
 export interface DrachtioTlsFiles {
@@ -46,31 +46,36 @@ async function freePortBut(taken: number[]): Promise<number> {
 }
 
 export async function startDrachtioServer(bin: string, secret: string, opts: DrachtioServerOptions = {}): Promise<DrachtioServer> {
-  const wirePort = await freePort();
-  // drachtio-server cannot start when two of its ports are the same
-  const sipPort = await freePortBut([wirePort]);
-  const tlsPort = opts.tls ? await freePortBut([wirePort, sipPort]) : undefined;
-  const tlsArgs = opts.tls && tlsPort !== undefined
-    ? ['--contact', `sips:127.0.0.1:${tlsPort};transport=tls`, '--key-file', opts.tls.keyFile, '--cert-file', opts.tls.certFile, '--chain-file', opts.tls.chainFile]
-    : [];
-  const daemon = await startDaemon({
-    name: 'drachtio-server',
-    bin,
-    // it insists on a config file with an <admin> element; the rest comes from argv
-    files: () => ({ 'drachtio.conf.xml': '<drachtio><admin/></drachtio>\n' }),
-    args: (dir) => [
-      '-f', join(dir, 'drachtio.conf.xml'),
-      '--contact', `sip:127.0.0.1:${sipPort};transport=udp,tcp`,
-      ...tlsArgs,
-      '--address', '127.0.0.1',
-      '--port', String(wirePort),
-      '--secret', secret,
-      '--loglevel', process.env['DRACHTIO_LOGLEVEL'] ?? 'notice',
-      '--sofia-loglevel', '0',
-      '--disable-nat-detection',
-    ],
-    // the wire port, and the TLS port too when asked for (a TLS transport that cannot load its files is not there)
-    readyPorts: [wirePort, ...(tlsPort !== undefined ? [tlsPort] : [])].map((port) => ({ address: '127.0.0.1', port })),
+  let ports = { wirePort: 0, sipPort: 0, tlsPort: undefined as number | undefined };
+  const daemon = await startDaemonRetrying(async () => {
+    const wirePort = await freePort();
+    // drachtio-server cannot start when two of its ports are the same
+    const sipPort = await freePortBut([wirePort]);
+    const tlsPort = opts.tls ? await freePortBut([wirePort, sipPort]) : undefined;
+    ports = { wirePort, sipPort, tlsPort };
+    const tlsArgs = opts.tls && tlsPort !== undefined
+      ? ['--contact', `sips:127.0.0.1:${tlsPort};transport=tls`, '--key-file', opts.tls.keyFile, '--cert-file', opts.tls.certFile, '--chain-file', opts.tls.chainFile]
+      : [];
+    return {
+      name: 'drachtio-server',
+      bin,
+      // it insists on a config file with an <admin> element; the rest comes from argv
+      files: () => ({ 'drachtio.conf.xml': '<drachtio><admin/></drachtio>\n' }),
+      args: (dir) => [
+        '-f', join(dir, 'drachtio.conf.xml'),
+        '--contact', `sip:127.0.0.1:${sipPort};transport=udp,tcp`,
+        ...tlsArgs,
+        '--address', '127.0.0.1',
+        '--port', String(wirePort),
+        '--secret', secret,
+        '--loglevel', process.env['DRACHTIO_LOGLEVEL'] ?? 'notice',
+        '--sofia-loglevel', '0',
+        '--disable-nat-detection',
+      ],
+      // the wire port, and the TLS port too when asked for (a TLS transport that cannot load its files is not there)
+      readyPorts: [wirePort, ...(tlsPort !== undefined ? [tlsPort] : [])].map((port) => ({ address: '127.0.0.1', port })),
+    };
   });
+  const { wirePort, sipPort, tlsPort } = ports;
   return { pid: daemon.pid, wirePort, sipPort, ...(tlsPort !== undefined ? { tlsPort } : {}), secret, output: daemon.output, stop: daemon.stop };
 }

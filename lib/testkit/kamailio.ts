@@ -15,7 +15,7 @@
 import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { findBinary } from './binaries.js';
-import { startDaemon } from './daemon.js';
+import { startDaemonRetrying } from './daemon.js';
 import { freePort } from './free-port.js';
 
 /** KAMAILIO_BIN, else `kamailio` on PATH, else Debian's /usr/sbin/kamailio (a CI PATH may lack sbin). */
@@ -163,14 +163,17 @@ ${ROUTES}`;
 
 export async function startKamailio(bin: string, opts: KamailioOptions = {}): Promise<Kamailio> {
   const address = opts.address ?? '127.0.0.3';
-  const port = await freePort();
-  const daemon = await startDaemon({
-    name: 'kamailio',
-    bin,
-    files: () => ({ 'kamailio.cfg': kamailioConfig(address, port) }),
-    args: (dir) => ['-f', join(dir, 'kamailio.cfg'), '-DD', '-E', '-m', '64', '-M', '8', '-Y', dir, '-P', join(dir, 'kamailio.pid'), '-w', dir],
-    readyPorts: [{ address, port }],
-    keepBytes: 200_000,
+  let port = 0;
+  const daemon = await startDaemonRetrying(async () => {
+    port = await freePort();
+    return {
+      name: 'kamailio',
+      bin,
+      files: () => ({ 'kamailio.cfg': kamailioConfig(address, port) }),
+      args: (dir) => ['-f', join(dir, 'kamailio.cfg'), '-DD', '-E', '-m', '64', '-M', '8', '-Y', dir, '-P', join(dir, 'kamailio.pid'), '-w', dir],
+      readyPorts: [{ address, port }],
+      keepBytes: 200_000,
+    };
   });
   return { address, port, uri: `sip:${address}:${port}`, output: daemon.output, stop: daemon.stop };
 }
