@@ -191,6 +191,18 @@ describe('CallIntake: the checks before a call exists', () => {
     expect(res.sent.filter((s) => s.status >= 200)).toEqual([]);
   });
 
+  it('with 1000 callee look-ups still in the store, the next INVITE gets 503 at once instead of piling up', async () => {
+    const { held, offer, created } = setup({ capacity: 5000 });
+    for (let i = 0; i < 1000; i++) await offer(new FakeInvite('sip:alice@example.com', `slow-${i}`), false);
+    expect(held.pending).toBe(1000);
+    const res = await offer(new FakeInvite('sip:alice@example.com', 'one-too-many'), false);
+    expect(res.sent.at(-1)).toMatchObject({ status: 503, headers: { 'Retry-After': '5' } });
+    expect(held.pending).toBe(1000);
+    held.release();
+    await new Promise((r) => setImmediate(r));
+    expect(created).toHaveLength(1000);
+  });
+
   it('a store that fails gets the caller 503 with the store Retry-After, and the failure is reported', async () => {
     const { held, offer, storeErrors } = setup();
     held.failWith = new Error('connect ECONNREFUSED');
