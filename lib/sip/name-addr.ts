@@ -5,6 +5,7 @@
  */
 import { quotedDisplayNameEnd } from '../engine/messages/address.js';
 import { splitOutside } from '../engine/messages/headers.js';
+import { paramEntries } from '../engine/messages/params.js';
 
 export interface SipUri {
   scheme: 'sip' | 'sips' | 'tel';
@@ -26,18 +27,11 @@ export interface NameAddr {
 /** Longest header value pushwake parses; longer ones are treated as unparseable. */
 export const MAX_PARSED_HEADER = 8192;
 
+/** Parameters as pushwake reads them: a flag is null, a quoted value is unquoted, the first of a repeated name wins. */
 export function parseParams(text: string): Map<string, string | null> {
   const params = new Map<string, string | null>();
-  for (const part of splitOutside(text, ';')) {
-    const p = part.trim();
-    if (!p) continue;
-    const eq = p.indexOf('=');
-    const name = (eq < 0 ? p : p.slice(0, eq)).trim().toLowerCase();
-    if (!name) continue;
-    let value = eq < 0 ? null : p.slice(eq + 1).trim();
-    if (value !== null && value.length >= 2 && value.startsWith('"') && value.endsWith('"')) {
-      value = value.slice(1, -1).replace(/\\(.)/g, '$1');
-    }
+  for (const [name, raw] of paramEntries(text)) {
+    const value = raw !== null && raw.length >= 2 && raw.startsWith('"') && raw.endsWith('"') ? raw.slice(1, -1).replace(/\\(.)/g, '$1') : raw;
     if (!params.has(name)) params.set(name, value);
   }
   return params;

@@ -1,4 +1,5 @@
 import { SipParseError } from './errors.js';
+import { paramRecord } from './params.js';
 
 /** A name-addr or addr-spec header value (From, To, Contact, Route, Record-Route). */
 export interface NameAddr {
@@ -6,18 +7,6 @@ export interface NameAddr {
   uri: string;
   /** header parameters (tag, expires, lr ...), lower-cased names */
   params: Record<string, string>;
-}
-
-function parseHeaderParams(text: string): Record<string, string> {
-  const params: Record<string, string> = {};
-  for (const part of text.split(';')) {
-    const p = part.trim();
-    if (!p) continue;
-    const eq = p.indexOf('=');
-    const name = (eq < 0 ? p : p.slice(0, eq)).trim().toLowerCase();
-    if (name) params[name] = eq < 0 ? '' : p.slice(eq + 1).trim();
-  }
-  return params;
 }
 
 /**
@@ -52,13 +41,13 @@ export function parseNameAddr(value: string): NameAddr {
     if (display.startsWith('"') && display.endsWith('"') && display.length >= 2) display = display.slice(1, -1);
     const uri = text.slice(lt + 1, gt).trim();
     if (!uri) throw new SipParseError('SIP_BAD_HEADER', `empty uri: ${text}`);
-    return { displayName: display || undefined, uri, params: parseHeaderParams(text.slice(gt + 1)) };
+    return { displayName: display || undefined, uri, params: paramRecord(text.slice(gt + 1)) };
   }
   // addr-spec: parameters after the URI belong to the header (RFC 3261 20.10)
   const semi = text.indexOf(';');
   const uri = (semi < 0 ? text : text.slice(0, semi)).trim();
   if (!uri || /\s/.test(uri)) throw new SipParseError('SIP_BAD_HEADER', `bad address: ${text}`);
-  return { uri, params: semi < 0 ? {} : parseHeaderParams(text.slice(semi + 1)) };
+  return { uri, params: semi < 0 ? {} : paramRecord(text.slice(semi + 1)) };
 }
 
 export function tagOf(value: string | undefined): string | undefined {

@@ -2,6 +2,7 @@ export * from './errors.js';
 export * from './headers.js';
 export * from './uri.js';
 export * from './address.js';
+export * from './params.js';
 export * from './via.js';
 export * from './message.js';
 export * from './parser.js';

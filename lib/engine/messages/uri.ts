@@ -1,5 +1,6 @@
 import { isIPv6 } from 'node:net';
 import { SipParseError } from './errors.js';
+import { paramRecord } from './params.js';
 
 /** RFC 3261 25.1 hostname (underscores tolerated, as real deployments use them) or IPv4 address. */
 const HOSTNAME_RE = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/;
@@ -23,16 +24,6 @@ export interface SipUri {
 
 const SCHEME_RE = /^([a-zA-Z][a-zA-Z0-9+.-]*):/;
 
-function parseParams(text: string): Record<string, string> {
-  const params: Record<string, string> = {};
-  for (const part of text.split(';')) {
-    if (!part) continue;
-    const eq = part.indexOf('=');
-    const name = (eq < 0 ? part : part.slice(0, eq)).trim().toLowerCase();
-    if (name) params[name] = eq < 0 ? '' : part.slice(eq + 1).trim();
-  }
-  return params;
-}
 
 function splitHostPort(hostport: string): { host: string; port?: number } {
   if (hostport.startsWith('[')) {
@@ -81,7 +72,7 @@ export function parseUri(text: string): SipUri {
   }
   const semi = rest.indexOf(';');
   const hostport = semi < 0 ? rest : rest.slice(0, semi);
-  const params = semi < 0 ? {} : parseParams(rest.slice(semi + 1));
+  const params = semi < 0 ? {} : paramRecord(rest.slice(semi + 1));
   if (!hostport || /[\s<>"]/.test(hostport)) throw new SipParseError('SIP_BAD_URI', `bad host: ${trimmed}`);
   const { host, port } = splitHostPort(hostport);
   if (!host) throw new SipParseError('SIP_BAD_URI', `empty host: ${trimmed}`);

@@ -1,4 +1,5 @@
 import { SipParseError } from './errors.js';
+import { paramRecord } from './params.js';
 import { isValidHost } from './uri.js';
 
 /** Transports a Via may name (RFC 3261 20.42, RFC 4168 SCTP, RFC 7118 WebSocket). */
@@ -32,13 +33,7 @@ export function parseVia(value: string): Via {
   if (!host || !isValidHost(host)) throw new SipParseError('SIP_BAD_VIA', `bad Via host: ${value.slice(0, 80)}`);
   const transport = m[1]!.toUpperCase();
   if (!VIA_TRANSPORTS.has(transport)) throw new SipParseError('SIP_BAD_VIA', `unknown Via transport: ${transport.slice(0, 20)}`);
-  const params: Record<string, string> = {};
-  for (const part of (m[3] ?? '').split(';')) {
-    const p = part.trim();
-    if (!p) continue;
-    const eq = p.indexOf('=');
-    params[(eq < 0 ? p : p.slice(0, eq)).trim().toLowerCase()] = eq < 0 ? '' : p.slice(eq + 1).trim();
-  }
+  const params = paramRecord(m[3] ?? '');
   const rport = params['rport'];
   if (rport !== undefined && rport !== '' && (!/^\d{1,5}$/.test(rport) || Number(rport) > 65535)) throw new SipParseError('SIP_BAD_VIA', `bad Via rport: ${rport.slice(0, 20)}`);
   return { protocol: 'SIP/2.0', transport, host, port, params };

@@ -114,4 +114,9 @@ describe('name-addr display names (issue 11 siblings)', () => {
     expect(parseNameAddr('"a<b \\"c\\"" <sip:x@example.com>;tag=9')).toMatchObject({ uri: 'sip:x@example.com', params: { tag: '9' } });
     expect(() => parseNameAddr('"Bob <sip:x@example.com>')).toThrow(/unterminated quoted display name/);
   });
+
+  it('reads parameters with one grammar: a quoted value may hold ; and a flag has no value', () => {
+    expect(parseNameAddr('<sip:a@h>;q="a;b";expires=60;lr').params).toEqual({ q: '"a;b"', expires: '60', lr: '' });
+    expect(parseVia('SIP/2.0/UDP h:5060;branch=z9hG4bK1;rport').params).toEqual({ branch: 'z9hG4bK1', rport: '' });
+  });
 });
