@@ -1,16 +1,10 @@
 import { SipRequest, type SipResponse } from '../messages/index.js';
-import { TransactionBase } from './transaction-base.js';
+import { InviteState, TransactionBase } from './transaction-base.js';
 import { timeoutResponse, transportErrorResponse } from './timeout-response.js';
 import type { ClientTransactionContext } from './types.js';
 
-export enum InviteClientState {
-  Calling = 'Calling',
-  Proceeding = 'Proceeding',
-  /** 2xx received; later 2xx retransmissions still go to the TU (RFC 6026) */
-  Accepted = 'Accepted',
-  Completed = 'Completed',
-  Terminated = 'Terminated',
-}
+/** An INVITE client transaction is never Confirmed (that is the server's ACK state). */
+type InviteClientState = Exclude<InviteState, InviteState.Confirmed>;
 
 /** RFC 3261 17.1.1.3: the ACK for a non-2xx final belongs to the transaction. */
 export function ackForNonSuccess(invite: SipRequest, res: SipResponse): SipRequest {
@@ -30,7 +24,7 @@ export function ackForNonSuccess(invite: SipRequest, res: SipResponse): SipReque
  * response arrives: Accepted only passes 2xx retransmissions up, Completed only resends the ACK.
  */
 export class InviteClientTransaction extends TransactionBase {
-  state = InviteClientState.Calling;
+  state: InviteClientState = InviteState.Calling;
   private ack?: SipRequest;
 
   constructor(request: SipRequest, private readonly ctx: ClientTransactionContext) {
@@ -38,7 +32,7 @@ export class InviteClientTransaction extends TransactionBase {
   }
 
   get hasProvisional(): boolean {
-    return this.state === InviteClientState.Proceeding;
+    return this.state === InviteState.Proceeding;
   }
 
   start(): void {
@@ -46,7 +40,7 @@ export class InviteClientTransaction extends TransactionBase {
     const { t1 } = this.ctx.timers;
     if (!this.ctx.reliable) this.scheduleA(t1);
     this.timers.start('B', 64 * t1, () => {
-      if (this.state !== InviteClientState.Calling) return;
+      if (this.state !== InviteState.Calling) return;
       this.ctx.onResponse(timeoutResponse(this.request));
       this.terminate();
     });
@@ -54,7 +48,7 @@ export class InviteClientTransaction extends TransactionBase {
 
   private scheduleA(interval: number): void {
     this.timers.start('A', interval, () => {
-      if (this.state !== InviteClientState.Calling) return;
+      if (this.state !== InviteState.Calling) return;
       this.ctx.sendRequest(this.request);
       this.scheduleA(interval * 2);
     });
@@ -62,13 +56,13 @@ export class InviteClientTransaction extends TransactionBase {
 
   receive(res: SipResponse): void {
     switch (this.state) {
-      case InviteClientState.Calling:
-      case InviteClientState.Proceeding:
+      case InviteState.Calling:
+      case InviteState.Proceeding:
         return this.onFirstResponses(res);
-      case InviteClientState.Accepted:
+      case InviteState.Accepted:
         if (res.status >= 200 && res.status < 300) this.ctx.onResponse(res);
         return;
-      case InviteClientState.Completed:
+      case InviteState.Completed:
         if (res.status >= 300 && this.ack) this.ctx.sendRequest(this.ack);
         return;
       default:
@@ -79,7 +73,7 @@ export class InviteClientTransaction extends TransactionBase {
   private onFirstResponses(res: SipResponse): void {
     this.timers.clear('A');
     if (res.status < 200) {
-      this.state = InviteClientState.Proceeding;
+      this.state = InviteState.Proceeding;
       this.timers.clear('B');
       this.ctx.onResponse(res);
       return;
@@ -88,12 +82,12 @@ export class InviteClientTransaction extends TransactionBase {
     const invite = this.request;
     this.req = undefined;
     if (res.status < 300) {
-      this.state = InviteClientState.Accepted;
+      this.state = InviteState.Accepted;
       this.ctx.onResponse(res);
       this.timers.start('M', 64 * this.ctx.timers.t1, () => this.terminate());
       return;
     }
-    this.state = InviteClientState.Completed;
+    this.state = InviteState.Completed;
     this.ack = ackForNonSuccess(invite, res);
     this.ctx.sendRequest(this.ack);
     this.ctx.onResponse(res);
@@ -101,14 +95,14 @@ export class InviteClientTransaction extends TransactionBase {
   }
 
   transportError(): void {
-    if (this.state !== InviteClientState.Calling && this.state !== InviteClientState.Proceeding) return;
+    if (this.state !== InviteState.Calling && this.state !== InviteState.Proceeding) return;
     this.ctx.onResponse(transportErrorResponse(this.request));
     this.terminate();
   }
 
   terminate(): void {
-    if (this.state === InviteClientState.Terminated) return;
-    this.state = InviteClientState.Terminated;
+    if (this.state === InviteState.Terminated) return;
+    this.state = InviteState.Terminated;
     this.ack = undefined;
     this.release(this.ctx);
   }

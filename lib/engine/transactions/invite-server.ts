@@ -1,15 +1,9 @@
 import { ownedBytes, type SipRequest, type SipResponse } from '../messages/index.js';
-import { ServerTransactionBase } from './transaction-base.js';
+import { InviteState, ServerTransactionBase } from './transaction-base.js';
 import type { ServerTransactionContext } from './types.js';
 
-export enum InviteServerState {
-  Proceeding = 'Proceeding',
-  /** 2xx sent; retransmitted until the TU reports the ACK (RFC 6026) */
-  Accepted = 'Accepted',
-  Completed = 'Completed',
-  Confirmed = 'Confirmed',
-  Terminated = 'Terminated',
-}
+/** An INVITE server transaction never Calls (that is the client's first state). */
+type InviteServerState = Exclude<InviteState, InviteState.Calling>;
 
 export interface InviteServerHooks {
   /** no ACK for a final response within 64*T1 (Timer H or L) */
@@ -22,7 +16,7 @@ export interface InviteServerHooks {
  * INVITEs until Timer H/I/L), not the request or the response objects.
  */
 export class InviteServerTransaction extends ServerTransactionBase {
-  state = InviteServerState.Proceeding;
+  state: InviteServerState = InviteState.Proceeding;
 
   constructor(
     request: SipRequest,
@@ -37,7 +31,7 @@ export class InviteServerTransaction extends ServerTransactionBase {
   }
 
   respond(res: SipResponse): boolean {
-    if (this.state !== InviteServerState.Proceeding) return false;
+    if (this.state !== InviteState.Proceeding) return false;
     this.ctx.sendResponse(res);
     const status = res.status;
     this.lastStatus = status;
@@ -49,15 +43,15 @@ export class InviteServerTransaction extends ServerTransactionBase {
     this.req = undefined;
     const { t1, t2 } = this.ctx.timers;
     if (status < 300) {
-      this.state = InviteServerState.Accepted;
+      this.state = InviteState.Accepted;
       if (!this.ctx.reliable) this.retransmitEvery('G', t1, t2);
       this.timers.start('L', 64 * t1, () => {
-        if (this.state === InviteServerState.Accepted) this.hooks?.onAckTimeout(status);
+        if (this.state === InviteState.Accepted) this.hooks?.onAckTimeout(status);
         this.terminate();
       });
       return true;
     }
-    this.state = InviteServerState.Completed;
+    this.state = InviteState.Completed;
     if (!this.ctx.reliable) this.retransmitEvery('G', t1, t2);
     this.timers.start('H', 64 * t1, () => {
       this.hooks?.onAckTimeout(status);
@@ -68,7 +62,7 @@ export class InviteServerTransaction extends ServerTransactionBase {
 
   private retransmitEvery(name: 'G', interval: number, cap: number): void {
     this.timers.start(name, interval, () => {
-      if (this.state !== InviteServerState.Completed && this.state !== InviteServerState.Accepted) return;
+      if (this.state !== InviteState.Completed && this.state !== InviteState.Accepted) return;
       if (this.lastWire) this.ctx.resendResponse(this.lastWire);
       this.retransmitEvery(name, Math.min(interval * 2, cap), cap);
     });
@@ -80,23 +74,23 @@ export class InviteServerTransaction extends ServerTransactionBase {
 
   /** ACK matched to this transaction (non-2xx), or reported by the dialog layer (2xx). */
   onAck(): void {
-    if (this.state === InviteServerState.Completed) {
-      this.state = InviteServerState.Confirmed;
+    if (this.state === InviteState.Completed) {
+      this.state = InviteState.Confirmed;
       this.timers.clear('G');
       this.timers.clear('H');
       this.timers.start('I', this.ctx.reliable ? 0 : this.ctx.timers.t4, () => this.terminate());
       this.hooks = undefined;
-    } else if (this.state === InviteServerState.Accepted) {
+    } else if (this.state === InviteState.Accepted) {
       // stay to absorb retransmitted INVITEs until Timer L, but stop resending the 2xx
       this.timers.clear('G');
-      this.state = InviteServerState.Confirmed;
+      this.state = InviteState.Confirmed;
       this.hooks = undefined;
     }
   }
 
   terminate(): void {
-    if (this.state === InviteServerState.Terminated) return;
-    this.state = InviteServerState.Terminated;
+    if (this.state === InviteState.Terminated) return;
+    this.state = InviteState.Terminated;
     this.hooks = undefined;
     this.release(this.ctx);
   }

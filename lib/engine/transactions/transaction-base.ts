@@ -7,6 +7,21 @@
 import { detachedString, type SipRequest } from '../messages/index.js';
 import { TransactionTimers } from './timers.js';
 
+/**
+ * The states of INVITE transactions: RFC 3261 17.1.1 (client: Calling, Proceeding, Completed,
+ * Terminated) and 17.2.1 (server: Proceeding, Completed, Confirmed, Terminated), with RFC 6026's
+ * Accepted for both. Each kind narrows it to its own below.
+ */
+export enum InviteState {
+  Calling = 'Calling',
+  Proceeding = 'Proceeding',
+  /** 2xx sent or received; 2xx retransmissions still pass (RFC 6026) */
+  Accepted = 'Accepted',
+  Completed = 'Completed',
+  Confirmed = 'Confirmed',
+  Terminated = 'Terminated',
+}
+
 /** RFC 3261 17.1.2 and 17.2.2 name the same four states for non-INVITE client and server transactions. */
 export enum NonInviteState {
   Trying = 'Trying',

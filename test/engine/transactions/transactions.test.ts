@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { buildResponse, SipRequest } from '../../../lib/engine/messages/index.js';
-import { InviteClientState, InviteClientTransaction } from '../../../lib/engine/transactions/invite-client.js';
-import { InviteServerState, InviteServerTransaction } from '../../../lib/engine/transactions/invite-server.js';
+import { InviteClientTransaction } from '../../../lib/engine/transactions/invite-client.js';
+import { InviteServerTransaction } from '../../../lib/engine/transactions/invite-server.js';
 import { NonInviteClientTransaction } from '../../../lib/engine/transactions/non-invite-client.js';
 import { NonInviteServerTransaction } from '../../../lib/engine/transactions/non-invite-server.js';
-import { NonInviteState } from '../../../lib/engine/transactions/transaction-base.js';
+import { InviteState, NonInviteState } from '../../../lib/engine/transactions/transaction-base.js';
 
 const timers = { t1: 500, t2: 4000, t4: 5000 };
 
@@ -42,7 +42,7 @@ describe('client transactions over UDP', () => {
     vi.advanceTimersByTime(10_000);
     expect(sent).toHaveLength(3);
     tx.receive(buildResponse(req, 486, undefined, 'x'));
-    expect(tx.state).toBe(InviteClientState.Completed);
+    expect(tx.state).toBe(InviteState.Completed);
     const ack = sent[3]!;
     expect(ack.method).toBe('ACK');
     expect(ack.headers.get('via')).toBe(req.headers.get('via'));
@@ -52,7 +52,7 @@ describe('client transactions over UDP', () => {
     expect(sent.filter((r) => r.method === 'ACK')).toHaveLength(2);
     expect(seen).toEqual([180, 486]);
     vi.advanceTimersByTime(32_000);
-    expect(tx.state).toBe(InviteClientState.Terminated);
+    expect(tx.state).toBe(InviteState.Terminated);
   });
 
   it('INVITE: Timer B gives the TU a 408', () => {
@@ -64,7 +64,7 @@ describe('client transactions over UDP', () => {
     tx.start();
     vi.advanceTimersByTime(64 * 500);
     expect(seen).toEqual([408]);
-    expect(tx.state).toBe(InviteClientState.Terminated);
+    expect(tx.state).toBe(InviteState.Terminated);
   });
 
   it('INVITE: every 2xx reaches the TU while Accepted (RFC 6026)', () => {
@@ -77,7 +77,7 @@ describe('client transactions over UDP', () => {
     tx.receive(buildResponse(req, 200, undefined, 'x'));
     tx.receive(buildResponse(req, 200, undefined, 'x'));
     expect(seen).toEqual([200, 200]);
-    expect(tx.state).toBe(InviteClientState.Accepted);
+    expect(tx.state).toBe(InviteState.Accepted);
   });
 
   it('non-INVITE: Timer E backs off to T2, Timer F times out with 408', () => {
@@ -128,9 +128,9 @@ describe('server transactions over UDP', () => {
     tx.onRetransmission();
     expect(sent).toHaveLength(5);
     tx.onAck();
-    expect(tx.state).toBe(InviteServerState.Confirmed);
+    expect(tx.state).toBe(InviteState.Confirmed);
     vi.advanceTimersByTime(5000);
-    expect(tx.state).toBe(InviteServerState.Terminated);
+    expect(tx.state).toBe(InviteState.Terminated);
     expect(timeouts).toEqual([]);
   });
 
@@ -152,7 +152,7 @@ describe('server transactions over UDP', () => {
       reliable: false, timers, sendResponse: (r) => sent.push(r.status), resendResponse: (b) => sent.push(statusOf(b)), onTerminated: () => undefined,
     }, { onAckTimeout: () => undefined });
     tx.respond(buildResponse(req, 200, undefined, 't'));
-    expect(tx.state).toBe(InviteServerState.Accepted);
+    expect(tx.state).toBe(InviteState.Accepted);
     vi.advanceTimersByTime(1600);
     expect(sent.length).toBe(3);
     tx.onAck();
