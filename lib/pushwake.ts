@@ -74,16 +74,9 @@ export async function startPushwake(config: PushwakeConfig, opts: StartOptions):
   });
   routeRequests(app, relay, path.intake, log);
   try {
-    await app.connect({
-      host: config.engine.host,
-      port: engine?.wirePort ?? config.engine.port,
-      secret: config.engine.secret,
-      // with an external drachtio-server, what it listens on is known only now
-      onHostports: (hostports) => {
-        if (!engine && !local.learn(hostports)) log.warn({ hostports, advertisedTransport: config.sip.advertisedTransport }, 'drachtio-server has no listener for sip.advertisedTransport; set sip.advertisedHost');
-      },
-    });
+    await connectApp(app, config, engine, local, log);
   } catch (err) {
+    // nothing half-started may outlive a failed start (the CLI would never exit)
     try {
       app.disconnect();
     } catch {
@@ -122,6 +115,19 @@ export async function startPushwake(config: PushwakeConfig, opts: StartOptions):
       log.info('pushwake stopped');
     },
   };
+}
+
+/** Connect drachtio-srf to the engine; resolves once the engine confirmed the routes. */
+function connectApp(app: SipApp, config: PushwakeConfig, engine: EmbeddedEngine | undefined, local: LocalAddress, log: Logger): Promise<string> {
+  return app.connect({
+    host: config.engine.host,
+    port: engine?.wirePort ?? config.engine.port,
+    secret: config.engine.secret,
+    // with an external drachtio-server, what it listens on is known only now
+    onHostports: (hostports) => {
+      if (!engine && !local.learn(hostports)) log.warn({ hostports, advertisedTransport: config.sip.advertisedTransport }, 'drachtio-server has no listener for sip.advertisedTransport; set sip.advertisedHost');
+    },
+  });
 }
 
 /** The configured store behind the guard that turns its failures into 503s; an outage logs every 5 s. */
