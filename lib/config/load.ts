@@ -1,7 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { DEFAULTS } from './defaults.js';
 import { rules } from './rules.js';
 import type { PushwakeConfig } from './types.js';
 
@@ -15,21 +14,6 @@ export class ConfigError extends Error {
 }
 
 type Tree = Record<string, unknown>;
-
-/** The package root: the nearest folder above this module that holds config/pushwake.yaml. */
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'config', 'pushwake.yaml'))) return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find config/pushwake.yaml above ' + fileURLToPath(import.meta.url));
-    dir = up;
-  }
-}
-
-export function defaultsPath(): string {
-  return join(packageRoot(), 'config', 'pushwake.yaml');
-}
 
 function readYaml(path: string): Tree {
   let text: string;
@@ -56,6 +40,8 @@ function mergeKnown(base: Tree, over: Tree, prefix: string): Tree {
   const out: Tree = { ...base };
   for (const [k, v] of Object.entries(over)) {
     const key = prefix ? `${prefix}.${k}` : k;
+    // an option given as undefined (a JavaScript caller's `{ keyFile: process.env.X }`) is not given
+    if (v === undefined) continue;
     if (!Object.hasOwn(base, k)) throw new ConfigError(key, 'unknown key');
     const b = base[k];
     // Leaves that are objects in the defaults (payloadTemplate) are replaced whole, not merged.
@@ -124,7 +110,7 @@ function validate(tree: Tree): PushwakeConfig {
 }
 
 export interface LoadOptions {
-  /** A user config file merged over the embedded defaults. */
+  /** A user config file merged over the defaults. */
   file?: string;
   env?: NodeJS.ProcessEnv;
   /** Programmatic overrides (tests), merged last. */
@@ -133,12 +119,29 @@ export interface LoadOptions {
 
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends unknown[] ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K] };
 
-/** Load and validate: embedded defaults, then the user's file, then env, then overrides. */
-export function loadConfig(options: LoadOptions = {}): PushwakeConfig {
-  const defaults = readYaml(defaultsPath());
-  let tree = defaults;
-  if (options.file) tree = mergeKnown(tree, readYaml(options.file), '');
-  tree = mergeKnown(tree, envOverrides(defaults, options.env ?? process.env), '');
-  if (options.overrides) tree = mergeKnown(tree, options.overrides as Tree, '');
+/**
+ * Settings given as objects, merged over the defaults in order and validated: the one place every
+ * value is checked, for the YAML file, the environment and the module's options alike.
+ */
+export function resolveConfig(...layers: Array<DeepPartial<PushwakeConfig> | Tree>): PushwakeConfig {
+  let tree = structuredClone(DEFAULTS) as unknown as Tree;
+  for (const layer of layers) {
+    if (!isTree(layer)) throw new ConfigError('(options)', 'must be an object');
+    tree = mergeKnown(tree, layer as Tree, '');
+  }
   return validate(structuredClone(tree));
+}
+
+/** Load and validate: the defaults, then the user's file, then env, then overrides. */
+export function loadConfig(options: LoadOptions = {}): PushwakeConfig {
+  const layers: Tree[] = [];
+  if (options.file) layers.push(readYaml(options.file));
+  layers.push(envOverrides(DEFAULTS as unknown as Tree, options.env ?? process.env));
+  if (options.overrides) layers.push(options.overrides as Tree);
+  return resolveConfig(...layers);
+}
+
+/** The documented defaults file (config/pushwake.yaml) read as a tree; tests hold it equal to DEFAULTS. */
+export function readConfigFile(path: string): Record<string, unknown> {
+  return readYaml(path);
 }

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 
 /**
- * Per-key validation rules. The key set itself comes from config/pushwake.yaml: a key absent
+ * Per-key validation rules. The key set itself comes from DEFAULTS (defaults.ts): a key absent
  * there is unknown. A rule returns an error message, or undefined when the value is fine.
  */
 export type Rule = (value: unknown) => string | undefined;
@@ -62,7 +62,7 @@ export const listenList: Rule = (v) => {
   return undefined;
 };
 
-/** Rules by dotted key. Every key in config/pushwake.yaml has one. */
+/** Rules by dotted key. Every key in DEFAULTS (and config/pushwake.yaml) has one. */
 export const rules: Record<string, Rule> = {
   'sip.listen': listenList,
   'sip.advertisedHost': str,

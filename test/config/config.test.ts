@@ -3,7 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../lib/config/load.js';
+import { ConfigError, loadConfig, readConfigFile, resolveConfig } from '../../lib/config/load.js';
+import { DEFAULTS } from '../../lib/config/defaults.js';
 
 function file(text: string): string {
   const p = join(mkdtempSync(join(tmpdir(), 'pwcfg-')), 'c.yaml');
@@ -30,6 +31,24 @@ describe('configuration', () => {
     expect(c.apns.ttlSeconds).toBe(30);
     expect(c.endedNotice).toEqual({ mode: 'invite-cancel', windowSeconds: 60 });
     expect(c.store.kind).toBe('embedded');
+  });
+
+  it('config/pushwake.yaml documents exactly the defaults in code, key for key and value for value', () => {
+    expect(readConfigFile(join(import.meta.dirname, '../../config/pushwake.yaml'))).toEqual(DEFAULTS);
+  });
+
+  it('options given as objects pass the same rules with the same messages as the YAML file', () => {
+    const fromObject = (): unknown => resolveConfig({ call: { wakeTimeoutMs: 'fast' as unknown as number } });
+    const fromFile = (): unknown => loadConfig({ env: {}, file: file('call:\n  wakeTimeoutMs: fast\n') });
+    expect(fromObject).toThrow('config call.wakeTimeoutMs: must be an integer from 1000 to 300000 (got "fast")');
+    expect(fromFile).toThrow('config call.wakeTimeoutMs: must be an integer from 1000 to 300000 (got "fast")');
+    expectKey(() => resolveConfig({ call: { wakeTimeoutMs: 5000 } }, { nope: 1 }), 'nope');
+    expectKey(() => resolveConfig({ registration: { minExpires: 8000 } }), 'registration.minExpires');
+    // an option given as undefined is not given
+    expect(resolveConfig({ apns: { keyFile: undefined as unknown as string } }).apns.keyFile).toBe('');
+    // the defaults are not changed by a resolution
+    expect(resolveConfig({ upstream: { trustedSources: ['10.0.0.1'] } }).upstream.trustedSources).toEqual(['10.0.0.1']);
+    expect(DEFAULTS.upstream.trustedSources).toEqual(['127.0.0.0/8', '::1/128']);
   });
 
   it('a user file overrides only what it names', () => {

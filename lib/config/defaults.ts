@@ -1,0 +1,80 @@
+/**
+ * Every setting's default. config/pushwake.yaml documents each one beside this same value (a test
+ * holds the two equal): the YAML and env loader and the module's options both start from here.
+ */
+import type { PushwakeConfig } from './types.js';
+
+export const DEFAULTS: Readonly<PushwakeConfig> = Object.freeze({
+  sip: {
+    listen: [{ address: '127.0.0.1', port: 5060, transports: ['udp', 'tcp'] }],
+    advertisedHost: '',
+    advertisedTransport: '',
+    tlsCertFile: '',
+    tlsKeyFile: '',
+    tlsCaFile: '',
+    tlsWatchFiles: true,
+  },
+  engine: {
+    mode: 'embedded',
+    host: '127.0.0.1',
+    port: 0,
+    secret: 'cymru',
+    maxMessageBytes: 65535,
+    perSourceRatePerSec: 200,
+    trustedSourceRatePerSec: 5000,
+    untrustedRatePerSec: 2000,
+    tcpHeaderTimeoutMs: 10_000,
+    tcpIdleMs: 900_000,
+    connectTimeoutMs: 10_000,
+    maxConnections: 50_000,
+    udpReceiveBufferBytes: 4_194_304,
+    maxTransactions: 200_000,
+  },
+  upstream: {
+    registrar: 'sip:127.0.0.1:5070',
+    registerExpires: 3600,
+    trustedSources: ['127.0.0.0/8', '::1/128'],
+    registerTimeoutMs: 8000,
+  },
+  registration: {
+    tokenHeader: 'X-Token',
+    tokenParam: 'xToken',
+    defaultTopic: '',
+    defaultEnvironment: 'production',
+    minExpires: 30,
+    maxExpires: 7200,
+    defaultExpires: 600,
+    contactUserPrefix: 'pw-',
+  },
+  apns: {
+    keyFile: '',
+    keyId: '',
+    teamId: '',
+    host: '',
+    port: 443,
+    caFile: '',
+    requestTimeoutMs: 5000,
+    ttlSeconds: 30,
+    retryBaseDelayMs: 250,
+    retryMaxAttempts: 4,
+  },
+  call: {
+    wakeTimeoutMs: 25_000,
+    ringTimeoutMs: 60_000,
+    sendRinging: true,
+    maxParkedCalls: 1000,
+    retryAfterSeconds: 5,
+    skipPushWithinSeconds: 0,
+    pushHintHeader: 'X-PushHint',
+    pushHintParam: 'pushHint',
+    callUuidHeader: 'X-Call-UUID',
+    payloadTemplate: {
+      aps: { callerNumber: '{{callerNumber}}', callerName: '{{callerName}}', withVideo: '{{withVideo}}', pushHint: '{{pushHint}}' },
+      callUuid: '{{callUuid}}',
+      callId: '{{callId}}',
+    },
+  },
+  endedNotice: { mode: 'invite-cancel', windowSeconds: 60 },
+  store: { kind: 'embedded', path: './data/pushwake', url: 'redis://127.0.0.1:6379', keyPrefix: 'pushwake:', unavailableRetryAfterSeconds: 5 },
+  log: { level: 'info' },
+});
