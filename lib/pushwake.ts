@@ -1,27 +1,24 @@
 /**
- * pushwake, assembled: the SIP engine (embedded or an external drachtio-server), drachtio-srf,
- * the store, the APNs sender, the registration relay and the call path.
+ * `pushwake start`: pushwake mounted on an Srf of its own, which connects to the SIP engine
+ * (embedded, or an external drachtio-server). Built on `createPushwake`, the module's API, with
+ * `unclaimed: 'answer'`: every REGISTER and INVITE is pushwake's to answer.
  */
 import type { PushwakeConfig } from './config/types.js';
-import { ThrottledWarning, type Logger } from './log.js';
-import { CallBook } from './call/call-book.js';
-import { CallIntake } from './call/call-intake.js';
-import type { CallEnding, CallPorts, CallSettings } from './call/call-types.js';
-import { DeviceWaker, noApnsKey } from './call/device-waker.js';
-import { SrfLegs } from './call/sip-side.js';
-import { EndedNoticeCourier } from './call/ended-notices.js';
-import { IncomingCall } from './call/incoming-call.js';
+import type { Logger } from './log.js';
+import type { CallBook } from './call/call-book.js';
+import type { CallEnding } from './call/call-types.js';
+import type { IncomingCall } from './call/incoming-call.js';
 import { TrustedSources } from './call/trusted-sources.js';
 import { startEmbeddedEngine, type EmbeddedEngine } from './engine/index.js';
-import { ApnsSender } from './push/apns-sender.js';
-import { compilePayloadTemplate } from './push/payload.js';
 import type { PushSender } from './push/push-outcome.js';
-import { RegistrationRelay, type DeviceRegistered } from './registration/registration-relay.js';
-import { createSipApp, type SipApp } from './sip/srf.js';
+import { createSipApp, newSrf, type SipApp } from './sip/srf.js';
 import { LocalAddress } from './sip/local-address.js';
 import type { Trace } from './trace.js';
-import { GuardedStore, openBindingStore } from './store/index.js';
+import { hostPort } from './net-address.js';
 import type { BindingStore } from './store/binding-store.js';
+import { buildSender } from './module/assemble.js';
+import { createInstance, type PushwakeInstance } from './module/create-pushwake.js';
+import type { PushwakeSettings } from './module/options.js';
 
 export interface RunningPushwake {
   app: SipApp;
@@ -50,30 +47,29 @@ export interface StartOptions {
   pushSender?: PushSender;
 }
 
-/** An ended-notice INVITE that gets no final answer is given up after RFC 3261 Timer B (64*T1). */
-const NOTICE_INVITE_TIMEOUT_MS = 32_000;
-
 /** What pushwake takes out of dialog, plus what the engine handles within its calls. */
 const ALLOW = 'INVITE, ACK, CANCEL, BYE, REGISTER, OPTIONS';
 
-/** Assembles the parts; each is built by one function below. */
+/** Starts the engine, mounts pushwake on a new Srf, routes the rest, connects. */
 export async function startPushwake(config: PushwakeConfig, opts: StartOptions): Promise<RunningPushwake> {
-  const { log, onTrace: trace } = opts;
-  const { store, onStoreUnavailable } = await openStore(config, opts, log);
+  const { log } = opts;
   const sender = opts.pushSender ?? buildSender(config, log);
-  const trusted = new TrustedSources(config.upstream.trustedSources);
-  const engine = config.engine.mode === 'embedded' ? await startEngine(config, trusted, log) : undefined;
-  const local = new LocalAddress({ host: config.sip.advertisedHost, transport: config.sip.advertisedTransport }, engine?.sipAddresses ?? [], config.sip.listen[0]);
-  const app = createSipApp();
-  const path = buildCallPath({ config, app, store, sender, trusted, local, log, trace, onStoreUnavailable });
-  const relay = new RegistrationRelay({
-    app, store, log, trace, onStoreUnavailable,
-    storeRetryAfterSeconds: config.store.unavailableRetryAfterSeconds,
-    settings: { ...config.registration, pushHintHeader: config.call.pushHintHeader, pushHintParam: config.call.pushHintParam, registrar: config.upstream.registrar, upstreamExpires: config.upstream.registerExpires, registerTimeoutMs: config.upstream.registerTimeoutMs, local },
-    onDeviceRegistered: path.deviceRegistered,
-  });
-  routeRequests(app, relay, path.intake, log);
+  const srf = newSrf();
+  const app = createSipApp(srf);
+  let engine: EmbeddedEngine | undefined;
+  let pushwake: PushwakeInstance | undefined;
   try {
+    const local = new LocalAddress({ host: config.sip.advertisedHost, transport: config.sip.advertisedTransport }, [], config.sip.listen[0]);
+    pushwake = await createInstance(
+      { srf, logger: log, unclaimed: 'answer', pushSender: sender, ...settingsOf(config), ...(opts.store ? { bindingStore: opts.store } : {}) },
+      { local, ...(opts.onTrace ? { trace: opts.onTrace } : {}) },
+    );
+    if (config.engine.mode === 'embedded') {
+      engine = await startEngine(config, new TrustedSources(config.upstream.trustedSources), log);
+      local.learn(engine.sipAddresses.map((a) => `${a.transport}/${hostPort(a.address, a.port)}`).join(','));
+    }
+    pushwake.attach();
+    routeOthers(app, log);
     await connectApp(app, config, engine, local, log);
   } catch (err) {
     // nothing half-started may outlive a failed start (the CLI would never exit)
@@ -83,27 +79,27 @@ export async function startPushwake(config: PushwakeConfig, opts: StartOptions):
       // never connected
     }
     await engine?.stop();
+    await pushwake?.close();
     await sender.close();
-    if (!opts.store) await store.close();
     throw err;
   }
   if (config.endedNotice.mode === 'push') {
     log.warn('endedNotice.mode is push: a second VoIP push per ended call; the app must report and end it in CallKit, or iOS may stop delivering its pushes');
   }
-  log.info({ mode: config.engine.mode, sip: engine?.sipAddresses ?? [], advertisedHost: local.host, store: config.store.kind }, 'pushwake started');
+  log.info({ mode: config.engine.mode, sip: engine?.sipAddresses ?? [], advertisedHost: pushwake.advertisedHost, store: config.store.kind }, 'pushwake started');
+  const running = pushwake;
   return {
     app,
-    store,
-    calls: path.calls,
+    store: running.store,
+    calls: running.path.calls,
     sipAddresses: engine?.sipAddresses ?? [],
     get advertisedHost() {
-      return local.host;
+      return running.advertisedHost;
     },
     reloadTls: () => engine?.reloadTls() ?? false,
-    onCallEnded: (fn) => path.endedListeners.push(fn),
+    onCallEnded: (fn) => running.onCallEndedInternal(fn),
     async stop() {
-      path.calls.abortAll();
-      await path.courier.flush();
+      await running.close();
       try {
         app.disconnect();
       } catch (err) {
@@ -111,10 +107,15 @@ export async function startPushwake(config: PushwakeConfig, opts: StartOptions):
       }
       await engine?.stop();
       await sender.close();
-      if (!opts.store) await store.close();
       log.info('pushwake stopped');
     },
   };
+}
+
+/** The config sections a mounted pushwake takes (the rest is the standalone's: engine, listeners, log). */
+function settingsOf(config: PushwakeConfig): PushwakeSettings {
+  const { upstream, registration, apns, call, endedNotice, store } = config;
+  return { sip: { advertisedHost: config.sip.advertisedHost, advertisedTransport: config.sip.advertisedTransport }, upstream, registration, apns, call, endedNotice, store };
 }
 
 /** Connect drachtio-srf to the engine; resolves once the engine confirmed the routes. */
@@ -128,25 +129,6 @@ function connectApp(app: SipApp, config: PushwakeConfig, engine: EmbeddedEngine 
       if (!engine && !local.learn(hostports)) log.warn({ hostports, advertisedTransport: config.sip.advertisedTransport }, 'drachtio-server has no listener for sip.advertisedTransport; set sip.advertisedHost');
     },
   });
-}
-
-/** The configured store behind the guard that turns its failures into 503s; an outage logs every 5 s. */
-async function openStore(config: PushwakeConfig, opts: StartOptions, log: Logger): Promise<{ store: BindingStore; onStoreUnavailable: (err: Error) => void }> {
-  const storeDown = new ThrottledWarning(log, 'binding store unavailable; REGISTERs and INVITEs get 503 with Retry-After until it is back', 5_000);
-  const onStoreUnavailable = (err: Error): void => storeDown.error({ store: config.store.kind, err: err.message });
-  let readyOnce = false;
-  const inner = opts.store ?? (await openBindingStore(
-    config.store.kind === 'redis' ? { kind: 'redis', url: config.store.url, keyPrefix: config.store.keyPrefix } : { kind: 'embedded', path: config.store.path },
-    {
-      onCorruptRecord: (key, err) => log.error({ key, err }, 'corrupt store record skipped'),
-      onConnectionError: onStoreUnavailable,
-      onReady: () => {
-        if (readyOnce) log.info({ store: config.store.kind }, 'binding store connection is back');
-        readyOnce = true;
-      },
-    },
-  ));
-  return { store: new GuardedStore(inner), onStoreUnavailable };
 }
 
 function startEngine(config: PushwakeConfig, trusted: TrustedSources, log: Logger): Promise<EmbeddedEngine> {
@@ -175,80 +157,8 @@ function startEngine(config: PushwakeConfig, trusted: TrustedSources, log: Logge
   });
 }
 
-interface CallPathParts {
-  config: PushwakeConfig;
-  app: SipApp;
-  store: BindingStore;
-  sender: PushSender;
-  trusted: TrustedSources;
-  local: LocalAddress;
-  log: Logger;
-  trace: Trace | undefined;
-  onStoreUnavailable: (err: Error) => void;
-}
-
-/** Everything an INVITE meets: the intake, the calls, their pushes, legs and ended notices. */
-function buildCallPath(p: CallPathParts) {
-  const { config, app, store, sender, log, trace } = p;
-  const template = compilePayloadTemplate(config.call.payloadTemplate);
-  const calls = new CallBook(config.call.maxParkedCalls);
-  const endedListeners: Array<(call: IncomingCall, how: CallEnding) => void> = [];
-  const waker = new DeviceWaker(sender, template, store, {
-    ttlMs: config.apns.ttlSeconds * 1000,
-    retryBaseDelayMs: config.apns.retryBaseDelayMs,
-    retryMaxAttempts: config.apns.retryMaxAttempts,
-  }, log, trace);
-  const courier = new EndedNoticeCourier(app, store, sender, template, {
-    mode: config.endedNotice.mode,
-    pushHintHeader: config.call.pushHintHeader,
-    callUuidHeader: config.call.callUuidHeader,
-    pushTtlMs: config.apns.ttlSeconds * 1000,
-    inviteTimeoutMs: NOTICE_INVITE_TIMEOUT_MS,
-    localHost: () => p.local.host,
-  }, log);
-  const callSettings: CallSettings = {
-    wakeTimeoutMs: config.call.wakeTimeoutMs,
-    ringTimeoutMs: config.call.ringTimeoutMs,
-    sendRinging: config.call.sendRinging,
-    skipPushWithinMs: config.call.skipPushWithinSeconds * 1000,
-    endedNoticeWindowMs: config.endedNotice.windowSeconds * 1000,
-  };
-  const legs = new SrfLegs(app, config.call, trace);
-  // Shared by every call (one object, not a set of closures per call: parked calls are many).
-  const callPorts: CallPorts = {
-    now: Date.now,
-    startLeg: (b, call, offer, callLog, onEvent) => legs.start(b, call, offer, callLog, onEvent),
-    wake: (b, call, deadline, signal) => waker.wake(b, call, deadline, signal),
-    oweEndedNotice: (n) => courier.owe(n),
-  };
-  const onCallEnded = (call: IncomingCall, how: CallEnding): void => {
-    calls.remove(call);
-    for (const fn of endedListeners) fn(call, how);
-  };
-  const intake = new CallIntake({
-    app,
-    store,
-    book: calls,
-    trusted: p.trusted,
-    contactUserPrefix: config.registration.contactUserPrefix,
-    retryAfterSeconds: config.call.retryAfterSeconds,
-    storeRetryAfterSeconds: config.store.unavailableRetryAfterSeconds,
-    onStoreUnavailable: p.onStoreUnavailable,
-    log,
-    trace,
-    createCall: (identity, caller, callLog) => new IncomingCall(identity, caller, callPorts, callSettings, callLog, onCallEnded),
-  });
-  /** A device registered afresh: the calls waiting for it ring it, and it gets what it is owed. */
-  const deviceRegistered = ({ binding, pushHint }: DeviceRegistered): void => {
-    calls.deviceRegistered(binding, pushHint);
-    void courier.deviceRegistered(binding);
-  };
-  return { calls, intake, courier, endedListeners, deviceRegistered };
-}
-
-function routeRequests(app: SipApp, relay: RegistrationRelay, intake: CallIntake, log: Logger): void {
-  app.onRequest('register', relay.handle);
-  app.onRequest('invite', intake.handle);
+/** What a standalone proxy answers besides REGISTER and INVITE; the engine connection's loss is logged. */
+function routeOthers(app: SipApp, log: Logger): void {
   app.onRequest('options', (_req, res) => res.send(200, 'OK', { headers: { Allow: ALLOW } }));
   // Out of dialog these mean nothing to pushwake: 405 with what it takes, the same on both engines
   // (drachtio-server would answer 503 for a method no app routes).
@@ -256,20 +166,4 @@ function routeRequests(app: SipApp, relay: RegistrationRelay, intake: CallIntake
     app.onRequest(method, (_req, res) => res.send(405, 'Method Not Allowed', { headers: { Allow: ALLOW } }));
   }
   app.onDisconnect(() => log.warn('lost the SIP engine connection; drachtio-srf reconnects'));
-}
-
-function buildSender(config: PushwakeConfig, log: Logger): PushSender {
-  if (!config.apns.keyFile) {
-    log.warn('apns.keyFile is not set: pushes will not be sent and sleeping phones cannot be woken');
-    return noApnsKey;
-  }
-  return new ApnsSender({
-    signingKeyFile: config.apns.keyFile,
-    keyId: config.apns.keyId,
-    teamId: config.apns.teamId,
-    ...(config.apns.host ? { host: config.apns.host, port: config.apns.port } : {}),
-    ...(config.apns.caFile ? { caFile: config.apns.caFile } : {}),
-    requestTimeoutMs: config.apns.requestTimeoutMs,
-    logger: log,
-  });
 }

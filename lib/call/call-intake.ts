@@ -45,13 +45,20 @@ export interface IntakeDeps {
 export class CallIntake {
   /** INVITE keys between arrival and their IncomingCall (store lookups are async). */
   private readonly arriving = new Set<string>();
+  /** Look-ups deciding whether an INVITE is pushwake's at all (mounted mode), in flight now. */
+  private lookups = 0;
 
 
   constructor(private readonly deps: IntakeDeps) {}
 
-  handle = (req: InboundRequest, res: ServerResponse): void => {
+  /**
+   * The srf INVITE handler. With `pass` (a mounted pushwake whose host takes what is not
+   * pushwake's), an INVITE that names no device contact goes to `pass` unless it comes from a
+   * trusted source for a user pushwake holds devices of; what is passed on is never answered here.
+   */
+  handle = (req: InboundRequest, res: ServerResponse, pass?: () => void): void => {
     this.deps.trace?.({ kind: 'invite-received', callId: req.callId, at: performance.now() });
-    this.take(req, res).catch((err: unknown) => {
+    this.take(req, res, pass).catch((err: unknown) => {
       if (isStoreUnavailable(err)) {
         this.deps.onStoreUnavailable?.(err);
         const answer = storeUnavailableAnswer(this.deps.storeRetryAfterSeconds);
@@ -63,8 +70,23 @@ export class CallIntake {
     });
   };
 
-  private async take(req: InboundRequest, res: ServerResponse): Promise<void> {
+  private async take(req: InboundRequest, res: ServerResponse, pass?: () => void): Promise<void> {
     const d = this.deps;
+    let known: Callee | undefined;
+    if (pass && !this.namesDevice(req.uri)) {
+      const claim = await this.claimByUser(req);
+      if (claim.kind === 'pass') {
+        pass();
+        return;
+      }
+      if (claim.kind === 'cancelled') return;
+      if (claim.kind !== 'ours') {
+        d.log.warn({ callId: req.callId, uri: req.uri, lookups: this.lookups }, 'INVITE refused: too many callee look-ups in flight');
+        res.send(503, 'Service Unavailable', { headers: { 'Retry-After': String(d.retryAfterSeconds) } });
+        return;
+      }
+      known = claim.callee;
+    }
     const admission = this.admit(req);
     if (admission.kind === 'refuse') {
       d.log[admission.level]({ callId: req.callId, uri: req.uri, source: req.source_address, why: admission.why }, 'INVITE refused');
@@ -80,9 +102,9 @@ export class CallIntake {
       else cancelled = reason;
     });
     this.arriving.add(inviteKey);
-    let callee: { aor: string; bindings: Binding[] } | undefined;
+    let callee: Callee | undefined = known;
     try {
-      callee = await this.findCallee(req);
+      callee ??= await this.findCallee(req);
     } catch (err) {
       // cancelled meanwhile: the engine has answered 487 already, and a second final response
       // would make drachtio-srf forget another INVITE with this Call-ID
@@ -133,14 +155,43 @@ export class CallIntake {
       const refusal = refuse(offer.status, offer.status === 415 ? 'Unsupported Media Type' : 'Not Acceptable Here', 'info', offer.why, true);
       return { ...refusal, headers: { ...offer.headers, ...refusal.headers } };
     }
-    if (d.book.isFull() || this.arriving.size >= MAX_ARRIVING) {
+    if (d.book.isFull() || this.arriving.size + this.lookups >= MAX_ARRIVING) {
       return { ...refuse(503, 'Service Unavailable', 'warn', `too many parked calls (${d.book.size})`), headers: { 'Retry-After': String(d.retryAfterSeconds) } };
     }
     return { kind: 'admit', inviteKey, maxForwards: hops.maxForwards, sdp: offer.sdp };
   }
 
+  /** The Request-URI is a device contact pushwake registered upstream (`pw-…`): always pushwake's. */
+  private namesDevice(requestUri: string): boolean {
+    return parseSipUri(requestUri)?.user?.startsWith(this.deps.contactUserPrefix) ?? false;
+  }
+
+  /**
+   * Is an INVITE that names no device contact pushwake's? Only from a trusted source (the PBX) for
+   * a user with devices in the store. Store look-ups in flight count against the intake's bound.
+   */
+  private async claimByUser(req: InboundRequest): Promise<{ kind: 'pass' | 'cancelled' | 'busy' } | { kind: 'ours'; callee: Callee }> {
+    if (!this.deps.trusted.allows(req.source_address)) return { kind: 'pass' };
+    if (this.arriving.size + this.lookups >= MAX_ARRIVING) return { kind: 'busy' };
+    let cancelled = false;
+    const onCancel = (): void => {
+      cancelled = true;
+    };
+    req.on('cancel', onCancel);
+    this.lookups++;
+    try {
+      const callee = await this.findCallee(req);
+      // cancelled meanwhile: the engine answered 487, there is nothing left to pass on or take
+      if (cancelled) return { kind: 'cancelled' };
+      return callee ? { kind: 'ours', callee } : { kind: 'pass' };
+    } finally {
+      this.lookups--;
+      req.removeListener('cancel', onCancel);
+    }
+  }
+
   /** The device pushwake registered upstream (Request-URI user), else every device of the AOR. */
-  private async findCallee(req: InboundRequest): Promise<{ aor: string; bindings: Binding[] } | undefined> {
+  private async findCallee(req: InboundRequest): Promise<Callee | undefined> {
     const uri = parseSipUri(req.uri);
     if (uri?.user?.startsWith(this.deps.contactUserPrefix)) {
       // A device contact names one device: never fall back to the whole AOR, or the PBX's
@@ -157,6 +208,12 @@ export class CallIntake {
     }
     return undefined;
   }
+}
+
+/** Who an INVITE calls: the AOR and the devices to ring. */
+interface Callee {
+  aor: string;
+  bindings: Binding[];
 }
 
 /** What the checks before the store decided. */

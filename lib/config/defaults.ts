@@ -4,7 +4,7 @@
  */
 import type { PushwakeConfig } from './types.js';
 
-export const DEFAULTS: Readonly<PushwakeConfig> = Object.freeze({
+export const DEFAULTS: Readonly<PushwakeConfig> = Object.freeze<PushwakeConfig>({
   sip: {
     listen: [{ address: '127.0.0.1', port: 5060, transports: ['udp', 'tcp'] }],
     advertisedHost: '',

@@ -31,7 +31,8 @@ export type RegisterIntent =
       /** A push hint the client echoed, pairing this REGISTER with a parked call. */
       pushHint?: string;
     }
-  | { kind: 'unregister'; aor: string; deviceKey: string; localContactUser: string }
+  /** `contactUri`: the Contact's URI, to find a device that unregisters without its push data. */
+  | { kind: 'unregister'; aor: string; deviceKey: string; localContactUser: string; contactUri: string }
   /** `Contact: *` with Expires: 0: every device of the AOR. */
   | { kind: 'unregister-all'; aor: string };
 
@@ -77,7 +78,7 @@ export function readRegister(header: HeaderReader, s: RegisterSettings): Registe
   const deviceKey = deviceKeyOf(instanceId, push.kind === 'valid' ? push.push : undefined, contact.uri);
   const localContactUser = localContactUserOf(s.contactUserPrefix, aor, deviceKey);
 
-  if (expires === 0) return { kind: 'unregister', aor, deviceKey, localContactUser };
+  if (expires === 0) return { kind: 'unregister', aor, deviceKey, localContactUser, contactUri: contact.uri };
   if (expires < s.minExpires) {
     return { kind: 'reject', status: 423, reason: 'Interval Too Brief', headers: { 'Min-Expires': String(s.minExpires) } };
   }

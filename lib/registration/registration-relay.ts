@@ -73,6 +73,11 @@ export class RegistrationRelay {
     this.registrarSilent = new ThrottledWarning(deps.log, 'registrar did not answer a relayed REGISTER in time; the phone got 504', 10_000, this.now);
   }
 
+  /** What REGISTERs are read with (the mounted middleware decides with them which are pushwake's). */
+  get settings(): RelaySettings {
+    return this.deps.settings;
+  }
+
   /** The srf REGISTER handler. Never throws: every failure becomes a SIP answer and a log line. */
   handle = (req: InboundRequest, res: ServerResponse): void => {
     // One device's REGISTERs are relayed and committed in arrival order: an unregister racing a
@@ -110,7 +115,7 @@ export class RegistrationRelay {
     if (intent.kind === 'register' && intent.identityWarning) {
       log.warn({ why: intent.identityWarning }, 'REGISTER carries an unusable +sip.instance; keying the device by its token');
     }
-    const resolved = intent.kind === 'unregister' ? await this.resolveUnregister(intent, req) : intent;
+    const resolved = intent.kind === 'unregister' ? await this.resolveUnregister(intent) : intent;
     // Read the current binding while the registrar answers, not after: it is on the wake path.
     const existing = resolved.kind === 'register' ? this.deps.store.getBinding(resolved.aor, resolved.deviceKey) : undefined;
     existing?.catch(() => undefined);
@@ -132,11 +137,9 @@ export class RegistrationRelay {
    * A phone often unregisters without repeating its push token, so its key may differ from the
    * stored one: fall back to the binding with the same contact URI.
    */
-  private async resolveUnregister(intent: Extract<RegisterIntent, { kind: 'unregister' }>, req: InboundRequest): Promise<Extract<RegisterIntent, { kind: 'unregister' }>> {
+  private async resolveUnregister(intent: Extract<RegisterIntent, { kind: 'unregister' }>): Promise<Extract<RegisterIntent, { kind: 'unregister' }>> {
     if (await this.deps.store.getBinding(intent.aor, intent.deviceKey)) return intent;
-    const contact = parseContactList(req.get('Contact') ?? '');
-    const uri = Array.isArray(contact) ? contact[0]?.uri : undefined;
-    const match = (await this.deps.store.listBindings(intent.aor)).find((b) => b.contact === uri);
+    const match = (await this.deps.store.listBindings(intent.aor)).find((b) => b.contact === intent.contactUri);
     return match ? { ...intent, deviceKey: match.deviceKey, localContactUser: match.localContactUser } : intent;
   }
 

@@ -33,6 +33,7 @@ export interface InboundRequest extends SipMessageView {
   readonly protocol: string;
   readonly server?: SrfServerInfo;
   on(event: 'cancel', fn: (cancelRequest: SipMessageView) => void): this;
+  removeListener(event: 'cancel', fn: (cancelRequest: SipMessageView) => void): this;
 }
 
 export interface ResponseOptions {
@@ -216,23 +217,41 @@ async function routesInPlace(raw: RawSrf): Promise<void> {
     })));
 }
 
-export function createSipApp(): SipApp {
-  const raw = new (Srf as unknown as new () => RawSrf)();
-  // drachtio-srf emits 'error' on socket trouble; without a listener Node would throw.
-  raw.on('error', () => undefined);
-  return wrapSrf(raw);
+/** A new drachtio-srf Srf, with the 'error' listener without which Node would throw on socket trouble. */
+export function newSrf(): Srf {
+  const srf = new Srf();
+  srf.on('error', () => undefined);
+  return srf;
+}
+
+export function createSipApp(srf: Srf = newSrf()): SipApp {
+  return sipAppOf(srf);
+}
+
+/** The typed view of a drachtio-srf Srf (the host's, when pushwake is mounted in an app). */
+export function sipAppOf(srf: Srf): SipApp {
+  return wrapSrf(srf as unknown as RawSrf);
+}
+
+/**
+ * drachtio-srf's request and response, as pushwake's handlers see them: a `callId` read once (srf
+ * requests have none), and for an INVITE the fork-aware pending-INVITE map in place.
+ */
+export function prepareRequest(req: Srf.SrfRequest, res: Srf.SrfResponse): [InboundRequest, ServerResponse] {
+  const request = req as unknown as InboundRequest;
+  if (req.method === 'INVITE') trackForks(request);
+  if (typeof (req as { callId?: unknown }).callId !== 'string') {
+    Object.defineProperty(req, 'callId', { value: request.get('Call-ID') ?? '', enumerable: true, configurable: true, writable: true });
+  }
+  return [request, res as unknown as ServerResponse];
 }
 
 function wrapSrf(raw: RawSrf): SipApp {
   return {
     onRequest(method, handler) {
-      // drachtio-srf requests have no callId property; give handlers one, read once.
       raw[method]((req, res) => {
-        if (method === 'invite') trackForks(req);
-        if (typeof (req as { callId?: unknown }).callId !== 'string') {
-          Object.defineProperty(req, 'callId', { value: req.get('Call-ID') ?? '', enumerable: true });
-        }
-        handler(req, res);
+        const [request, response] = prepareRequest(req as unknown as Srf.SrfRequest, res as unknown as Srf.SrfResponse);
+        handler(request, response);
       });
     },
     request(uri, opts, onResponse) {

@@ -56,6 +56,9 @@ class FakeRegister extends Message implements InboundRequest {
   on(): this {
     return this;
   }
+  removeListener(): this {
+    return this;
+  }
 }
 
 class FakeResponse implements ServerResponse {

@@ -1,0 +1,146 @@
+/**
+ * The parts of one pushwake, built from its validated config: the store behind its guard, the push
+ * sender, the call path (intake, calls, pushes, legs, ended notices) and the registration relay.
+ * Used by `createPushwake` (mounted in a host's srf app) and so by `pushwake start`.
+ */
+import type { PushwakeConfig } from '../config/types.js';
+import { ThrottledWarning, type Logger } from '../log.js';
+import { CallBook } from '../call/call-book.js';
+import { CallIntake } from '../call/call-intake.js';
+import type { CallEnding, CallPorts, CallSettings } from '../call/call-types.js';
+import { DeviceWaker, noApnsKey } from '../call/device-waker.js';
+import { SrfLegs } from '../call/sip-side.js';
+import { EndedNoticeCourier } from '../call/ended-notices.js';
+import { IncomingCall } from '../call/incoming-call.js';
+import { TrustedSources } from '../call/trusted-sources.js';
+import { ApnsSender } from '../push/apns-sender.js';
+import { compilePayloadTemplate } from '../push/payload.js';
+import type { PushSender } from '../push/push-outcome.js';
+import { RegistrationRelay, type DeviceRegistered } from '../registration/registration-relay.js';
+import type { SipApp } from '../sip/srf.js';
+import type { LocalAddress } from '../sip/local-address.js';
+import type { Trace } from '../trace.js';
+import { GuardedStore, openBindingStore } from '../store/index.js';
+import type { BindingStore } from '../store/binding-store.js';
+
+/** An ended-notice INVITE that gets no final answer is given up after RFC 3261 Timer B (64*T1). */
+const NOTICE_INVITE_TIMEOUT_MS = 32_000;
+
+/** The configured store behind the guard that turns its failures into 503s; an outage logs every 5 s. */
+export async function openStore(config: PushwakeConfig, injected: BindingStore | undefined, log: Logger): Promise<{ store: BindingStore; onStoreUnavailable: (err: Error) => void }> {
+  const storeDown = new ThrottledWarning(log, 'binding store unavailable; REGISTERs and INVITEs get 503 with Retry-After until it is back', 5_000);
+  const onStoreUnavailable = (err: Error): void => storeDown.error({ store: config.store.kind, err: err.message });
+  let readyOnce = false;
+  const inner = injected ?? (await openBindingStore(
+    config.store.kind === 'redis' ? { kind: 'redis', url: config.store.url, keyPrefix: config.store.keyPrefix } : { kind: 'embedded', path: config.store.path },
+    {
+      onCorruptRecord: (key, err) => log.error({ key, err }, 'corrupt store record skipped'),
+      onConnectionError: onStoreUnavailable,
+      onReady: () => {
+        if (readyOnce) log.info({ store: config.store.kind }, 'binding store connection is back');
+        readyOnce = true;
+      },
+    },
+  ));
+  return { store: new GuardedStore(inner), onStoreUnavailable };
+}
+
+export function buildSender(config: PushwakeConfig, log: Logger): PushSender {
+  if (!config.apns.keyFile) {
+    log.warn('apns.keyFile is not set: pushes will not be sent and sleeping phones cannot be woken');
+    return noApnsKey;
+  }
+  return new ApnsSender({
+    signingKeyFile: config.apns.keyFile,
+    keyId: config.apns.keyId,
+    teamId: config.apns.teamId,
+    ...(config.apns.host ? { host: config.apns.host, port: config.apns.port } : {}),
+    ...(config.apns.caFile ? { caFile: config.apns.caFile } : {}),
+    requestTimeoutMs: config.apns.requestTimeoutMs,
+    logger: log,
+  });
+}
+
+export interface PathParts {
+  config: PushwakeConfig;
+  app: SipApp;
+  store: BindingStore;
+  sender: PushSender;
+  local: LocalAddress;
+  log: Logger;
+  trace: Trace | undefined;
+  onStoreUnavailable: (err: Error) => void;
+  onCallEnded: (call: IncomingCall, how: CallEnding) => void;
+  onDeviceRegistered: (registered: DeviceRegistered) => void;
+}
+
+export interface CallPath {
+  calls: CallBook;
+  intake: CallIntake;
+  relay: RegistrationRelay;
+  courier: EndedNoticeCourier;
+}
+
+/** Everything a REGISTER and an INVITE meet: the relay, the intake, the calls, their pushes, legs and ended notices. */
+export function buildCallPath(p: PathParts): CallPath {
+  const { config, app, store, sender, log, trace } = p;
+  const template = compilePayloadTemplate(config.call.payloadTemplate);
+  const calls = new CallBook(config.call.maxParkedCalls);
+  const waker = new DeviceWaker(sender, template, store, {
+    ttlMs: config.apns.ttlSeconds * 1000,
+    retryBaseDelayMs: config.apns.retryBaseDelayMs,
+    retryMaxAttempts: config.apns.retryMaxAttempts,
+  }, log, trace);
+  const courier = new EndedNoticeCourier(app, store, sender, template, {
+    mode: config.endedNotice.mode,
+    pushHintHeader: config.call.pushHintHeader,
+    callUuidHeader: config.call.callUuidHeader,
+    pushTtlMs: config.apns.ttlSeconds * 1000,
+    inviteTimeoutMs: NOTICE_INVITE_TIMEOUT_MS,
+    localHost: () => p.local.host,
+  }, log);
+  const callSettings: CallSettings = {
+    wakeTimeoutMs: config.call.wakeTimeoutMs,
+    ringTimeoutMs: config.call.ringTimeoutMs,
+    sendRinging: config.call.sendRinging,
+    skipPushWithinMs: config.call.skipPushWithinSeconds * 1000,
+    endedNoticeWindowMs: config.endedNotice.windowSeconds * 1000,
+  };
+  const legs = new SrfLegs(app, config.call, trace);
+  // Shared by every call (one object, not a set of closures per call: parked calls are many).
+  const callPorts: CallPorts = {
+    now: Date.now,
+    startLeg: (b, call, offer, callLog, onEvent) => legs.start(b, call, offer, callLog, onEvent),
+    wake: (b, call, deadline, signal) => waker.wake(b, call, deadline, signal),
+    oweEndedNotice: (n) => courier.owe(n),
+  };
+  const onCallEnded = (call: IncomingCall, how: CallEnding): void => {
+    calls.remove(call);
+    p.onCallEnded(call, how);
+  };
+  const intake = new CallIntake({
+    app,
+    store,
+    book: calls,
+    trusted: new TrustedSources(config.upstream.trustedSources),
+    contactUserPrefix: config.registration.contactUserPrefix,
+    retryAfterSeconds: config.call.retryAfterSeconds,
+    storeRetryAfterSeconds: config.store.unavailableRetryAfterSeconds,
+    onStoreUnavailable: p.onStoreUnavailable,
+    log,
+    trace,
+    createCall: (identity, caller, callLog) => new IncomingCall(identity, caller, callPorts, callSettings, callLog, onCallEnded),
+  });
+  const relay = new RegistrationRelay({
+    app, store, log, trace, onStoreUnavailable: p.onStoreUnavailable,
+    storeRetryAfterSeconds: config.store.unavailableRetryAfterSeconds,
+    settings: { ...config.registration, pushHintHeader: config.call.pushHintHeader, pushHintParam: config.call.pushHintParam, registrar: config.upstream.registrar, upstreamExpires: config.upstream.registerExpires, registerTimeoutMs: config.upstream.registerTimeoutMs, local: p.local },
+    /** A device registered afresh: the calls waiting for it ring it, and it gets what it is owed. */
+    onDeviceRegistered: (registered) => {
+      calls.deviceRegistered(registered.binding, registered.pushHint);
+      void courier.deviceRegistered(registered.binding);
+      p.onDeviceRegistered(registered);
+    },
+  });
+  return { calls, intake, relay, courier };
+}

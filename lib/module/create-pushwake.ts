@@ -1,0 +1,314 @@
+/**
+ * pushwake mounted in a host's drachtio-srf app: `createPushwake({ srf, ... })` gives REGISTER and
+ * INVITE middleware for `srf.use`. The host owns the Srf and its connection (drachtio-server or the
+ * embedded engine); pushwake takes the requests that are its business and calls `next()` for the
+ * rest. `pushwake start` is this, mounted on an Srf of its own with `unclaimed: 'answer'`.
+ */
+import { resolve } from 'node:path';
+import type Srf from 'drachtio-srf';
+import { ConfigError } from '../config/load.js';
+import type { PushwakeConfig } from '../config/types.js';
+import { createLogger, type Logger } from '../log.js';
+import type { CallEnding } from '../call/call-types.js';
+import type { IncomingCall } from '../call/incoming-call.js';
+import type { PushSender } from '../push/push-outcome.js';
+import type { DeviceRegistered } from '../registration/registration-relay.js';
+import { claimRegister, settleClaim } from '../registration/register-claim.js';
+import { LocalAddress } from '../sip/local-address.js';
+import { prepareRequest, sipAppOf, type InboundRequest, type ServerResponse } from '../sip/srf.js';
+import { isStoreUnavailable, storeUnavailableAnswer } from '../store/guarded-store.js';
+import type { BindingStore } from '../store/binding-store.js';
+import type { Trace } from '../trace.js';
+import { buildCallPath, buildSender, openStore, type CallPath } from './assemble.js';
+import { resolveOptions, type PushwakeOptions, type Unclaimed } from './options.js';
+
+/**
+ * srf middleware: mount with `srf.use('register', pushwake.register)` (arity 3, as drachtio-srf
+ * requires). `next` is typed as drachtio-srf's `use` types it; pushwake calls it with no argument.
+ */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- drachtio-srf's own type for next
+export type SrfMiddleware = (req: Srf.SrfRequest, res: Srf.SrfResponse, next: Function) => void;
+
+/** A call pushwake parked has ended. */
+export interface CallEndedEvent {
+  /** The caller's Call-ID. */
+  callId: string;
+  /** The UUID pushed to the phone (CallKit's call UUID). */
+  callUuid: string;
+  /** The called user, `sip:user@domain`. */
+  aor: string;
+  ending: CallEnding;
+}
+
+/** A device registered through pushwake (the registrar said 2xx, the binding is stored). */
+export interface DeviceRegisteredEvent {
+  aor: string;
+  deviceKey: string;
+  /** False when it registered without usable push data (it is rung while awake, never pushed). */
+  pushable: boolean;
+  /** Epoch ms until which the binding lives. */
+  expiresAt: number;
+}
+
+export interface PushwakeEvents {
+  callEnded: CallEndedEvent;
+  deviceRegistered: DeviceRegisteredEvent;
+}
+
+export type { CallEnding } from '../call/call-types.js';
+
+/** One mounted pushwake. */
+export interface Pushwake {
+  readonly name: string;
+  /** REGISTER middleware: relays push REGISTERs (and those of devices it holds) upstream; `next()` for the rest. */
+  readonly register: SrfMiddleware;
+  /** INVITE middleware: parks, pushes and forks calls for its devices; `next()` for the rest. */
+  readonly invite: SrfMiddleware;
+  /** `srf.use('register', register)` and `srf.use('invite', invite)`: mount before the host's own handlers. */
+  attach(): void;
+  /** host:port pushwake puts in the Contact it registers upstream (learned from the Srf's connection). */
+  readonly advertisedHost: string;
+  /** Calls parked or ringing now. */
+  readonly activeCalls: number;
+  on<E extends keyof PushwakeEvents>(event: E, fn: (e: PushwakeEvents[E]) => void): this;
+  off<E extends keyof PushwakeEvents>(event: E, fn: (e: PushwakeEvents[E]) => void): this;
+  /**
+   * Ends every call it holds (callers get 503, devices CANCEL), sends the ended notices owed, and
+   * closes the store and push sender it opened (not injected ones). The Srf stays as it is; after
+   * close the middleware passes everything on (or answers 503 with `unclaimed: 'answer'`).
+   */
+  close(): Promise<void>;
+}
+
+/** Hooks `pushwake start` and tests use; not part of the public API. */
+export interface Internals {
+  /** Where pushwake is reached, when the caller knows better than the Srf (the embedded engine's listeners). */
+  local?: LocalAddress;
+  trace?: Trace;
+}
+
+/** Create a pushwake on the host's Srf. Rejects with ConfigError (code PUSHWAKE_CONFIG) naming a bad option. */
+export async function createPushwake(options: PushwakeOptions): Promise<Pushwake> {
+  return createInstance(options, {});
+}
+
+/** The same, with the internal hooks; resolves with the instance (its call book is visible to tests). */
+export async function createInstance(options: PushwakeOptions, internals: Internals): Promise<PushwakeInstance> {
+  const { config, name, unclaimed } = resolveOptions(options);
+  const base = options.logger ?? createLogger('info');
+  const log = options.name !== undefined ? base.child({ pushwake: name }) : base;
+  const srf = options.srf;
+  const mount = claimMount(srf, name, config, options.bindingStore);
+  try {
+    const { store, onStoreUnavailable } = await openStore(config, options.bindingStore, log);
+    const sender = options.pushSender ?? buildSender(config, log);
+    return new PushwakeInstance({ srf, name, unclaimed, config, log, store, sender, onStoreUnavailable, internals, release: mount, ownsStore: !options.bindingStore, ownsSender: !options.pushSender });
+  } catch (err) {
+    mount();
+    throw err;
+  }
+}
+
+interface InstanceParts {
+  srf: Srf;
+  name: string;
+  unclaimed: Unclaimed;
+  config: PushwakeConfig;
+  log: Logger;
+  store: BindingStore;
+  sender: PushSender;
+  onStoreUnavailable: (err: Error) => void;
+  internals: Internals;
+  release: () => void;
+  ownsStore: boolean;
+  ownsSender: boolean;
+}
+
+type Listener<E extends keyof PushwakeEvents> = (e: PushwakeEvents[E]) => void;
+
+export class PushwakeInstance implements Pushwake {
+  readonly name: string;
+  readonly path: CallPath;
+  readonly store: BindingStore;
+  private readonly local: LocalAddress;
+  private readonly listeners: { [E in keyof PushwakeEvents]: Set<Listener<E>> } = { callEnded: new Set(), deviceRegistered: new Set() };
+  /** Calls' endings with the call itself (pushwake start and tests). */
+  private readonly callEndedHooks: Array<(call: IncomingCall, how: CallEnding) => void> = [];
+  private readonly stopLearning: () => void;
+  private closed = false;
+
+  constructor(private readonly parts: InstanceParts) {
+    const { srf, config, log, internals } = parts;
+    this.name = parts.name;
+    this.store = parts.store;
+    const app = sipAppOf(srf);
+    this.local = internals.local ?? new LocalAddress({ host: config.sip.advertisedHost, transport: config.sip.advertisedTransport }, []);
+    this.stopLearning = internals.local ? () => undefined : learnFromSrf(srf, this.local, config, log);
+    this.path = buildCallPath({
+      config, app, store: parts.store, sender: parts.sender, local: this.local, log, trace: internals.trace, onStoreUnavailable: parts.onStoreUnavailable,
+      onCallEnded: (call, how) => this.callEnded(call, how),
+      onDeviceRegistered: (r) => this.deviceRegistered(r),
+    });
+  }
+
+  readonly register: SrfMiddleware = (req, res, next) => {
+    const [request, response] = prepareRequest(req, res);
+    if (this.closed) return this.refuseClosed(response, next);
+    if (this.parts.unclaimed === 'answer') return this.path.relay.handle(request, response);
+    const claim = claimRegister((n) => request.get(n), this.path.relay.settings);
+    if (claim.kind === 'ours') return this.path.relay.handle(request, response);
+    if (claim.kind === 'not-ours') return next();
+    settleClaim(claim, this.store).then(
+      (ours) => (ours ? this.path.relay.handle(request, response) : next()),
+      (err: unknown) => this.storeFailed(err, request, response),
+    );
+  };
+
+  readonly invite: SrfMiddleware = (req, res, next) => {
+    const [request, response] = prepareRequest(req, res);
+    if (this.closed) return this.refuseClosed(response, next);
+    this.path.intake.handle(request, response, this.parts.unclaimed === 'pass' ? () => next() : undefined);
+  };
+
+  attach(): void {
+    this.parts.srf.use('register', this.register);
+    this.parts.srf.use('invite', this.invite);
+  }
+
+  get advertisedHost(): string {
+    return this.local.host;
+  }
+
+  get activeCalls(): number {
+    return this.path.calls.size;
+  }
+
+  on<E extends keyof PushwakeEvents>(event: E, fn: Listener<E>): this {
+    (this.listeners[event] as Set<Listener<E>>).add(fn);
+    return this;
+  }
+
+  off<E extends keyof PushwakeEvents>(event: E, fn: Listener<E>): this {
+    (this.listeners[event] as Set<Listener<E>>).delete(fn);
+    return this;
+  }
+
+  /** Hears each call's ending with the call itself (pushwake start, tests). */
+  onCallEndedInternal(fn: (call: IncomingCall, how: CallEnding) => void): void {
+    this.callEndedHooks.push(fn);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopLearning();
+    this.path.calls.abortAll();
+    await this.path.courier.flush();
+    if (this.parts.ownsSender) await this.parts.sender.close();
+    if (this.parts.ownsStore) await this.store.close();
+    this.parts.release();
+  }
+
+  private callEnded(call: IncomingCall, how: CallEnding): void {
+    for (const fn of this.callEndedHooks) fn(call, how);
+    const event: CallEndedEvent = { callId: call.identity.callId, callUuid: call.identity.callUuid, aor: call.identity.aor, ending: how };
+    this.emit('callEnded', event);
+  }
+
+  private deviceRegistered({ binding }: DeviceRegistered): void {
+    this.emit('deviceRegistered', { aor: binding.aor, deviceKey: binding.deviceKey, pushable: binding.push !== undefined, expiresAt: binding.upstreamExpiresAt });
+  }
+
+  /** A listener's throw is logged, never let into the SIP path. */
+  private emit<E extends keyof PushwakeEvents>(event: E, payload: PushwakeEvents[E]): void {
+    for (const fn of this.listeners[event] as Set<Listener<E>>) {
+      try {
+        fn(payload);
+      } catch (err) {
+        this.parts.log.error({ err, event }, 'a pushwake event listener threw');
+      }
+    }
+  }
+
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- drachtio-srf's own type for next
+  private refuseClosed(res: ServerResponse, next: Function): void {
+    if (this.parts.unclaimed === 'pass') next();
+    else res.send(503, 'Service Unavailable', {});
+  }
+
+  private storeFailed(err: unknown, req: InboundRequest, res: ServerResponse): void {
+    if (isStoreUnavailable(err)) {
+      this.parts.onStoreUnavailable(err);
+      const answer = storeUnavailableAnswer(this.parts.config.store.unavailableRetryAfterSeconds);
+      if (!res.finalResponseSent) res.send(answer.status, answer.reason, { headers: answer.headers });
+      return;
+    }
+    this.parts.log.error({ err, callId: req.callId }, 'REGISTER claim failed');
+    if (!res.finalResponseSent) res.send(500, 'Server Internal Error', {});
+  }
+}
+
+/* Where drachtio-srf keeps its connections' hostports (srf._app.client.mapServer). */
+interface RawAgentHostports {
+  _app?: { client?: { mapServer?: Map<unknown, { hostport?: string | null }> } };
+}
+
+/**
+ * The advertised host, learned from the Srf: now when it is connected, and on each (re)connect.
+ * Returns what stops the learning.
+ */
+function learnFromSrf(srf: Srf, local: LocalAddress, config: PushwakeConfig, log: Logger): () => void {
+  const learn = (hostports: string): void => {
+    if (!local.learn(hostports)) log.warn({ hostports, advertisedTransport: config.sip.advertisedTransport }, 'the SIP engine has no listener for sip.advertisedTransport; set sip.advertisedHost');
+  };
+  const servers = (srf as unknown as RawAgentHostports)._app?.client?.mapServer;
+  const known = [...(servers?.values() ?? [])].map((s) => s.hostport).filter((h): h is string => typeof h === 'string' && h !== '');
+  for (const h of known) learn(h);
+  if (known.length === 0 && !config.sip.advertisedHost) log.info('the Srf is not connected yet: the host advertised upstream is learned when it connects (or set sip.advertisedHost)');
+  const onConnect = (err: Error | null, hostports: string): void => {
+    if (!err && typeof hostports === 'string') learn(hostports);
+  };
+  srf.on('connect', onConnect);
+  return () => srf.removeListener('connect', onConnect);
+}
+
+/* What is mounted on each Srf, and which embedded store paths are open in this process. */
+interface Mounted {
+  name: string;
+  prefix: string;
+  redis?: string;
+}
+const mountedOn = new WeakMap<object, Mounted[]>();
+const openPaths = new Map<string, string>();
+
+/**
+ * Two instances share state only when told to (one `bindingStore` given to both). Anything else
+ * they would share by accident is refused with the key to change. Returns what releases the claim.
+ */
+function claimMount(srf: Srf, name: string, config: PushwakeConfig, injected: BindingStore | undefined): () => void {
+  const mounted = mountedOn.get(srf) ?? [];
+  const redis = !injected && config.store.kind === 'redis' ? `${config.store.url}\n${config.store.keyPrefix}` : undefined;
+  const path = !injected && config.store.kind === 'embedded' ? resolve(config.store.path) : undefined;
+  for (const other of mounted) {
+    if (other.name === name) throw new ConfigError('name', `is taken by another pushwake on this Srf ("${name}"): name each instance`);
+    if (other.prefix === config.registration.contactUserPrefix) {
+      throw new ConfigError('registration.contactUserPrefix', `"${other.prefix}" is used by pushwake "${other.name}" on this Srf: each instance needs its own, or the first would answer the other's device contacts`);
+    }
+    if (redis && other.redis === redis) {
+      throw new ConfigError('store.keyPrefix', `"${config.store.keyPrefix}" on ${config.store.url} is used by pushwake "${other.name}" on this Srf: give each its own keyPrefix, or pass one bindingStore to both to share`);
+    }
+  }
+  if (path && openPaths.has(path)) {
+    throw new ConfigError('store.path', `${path} is open already (pushwake "${openPaths.get(path)}" in this process): give each instance its own store.path, or pass one bindingStore to both to share`);
+  }
+  const entry: Mounted = { name, prefix: config.registration.contactUserPrefix, ...(redis ? { redis } : {}) };
+  mountedOn.set(srf, [...mounted, entry]);
+  if (path) openPaths.set(path, name);
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    mountedOn.set(srf, (mountedOn.get(srf) ?? []).filter((m) => m !== entry));
+    if (path) openPaths.delete(path);
+  };
+}
