@@ -25,6 +25,7 @@ const pushwake = await createPushwake({ // +
   store: env('REDIS_URL', '') ? { kind: 'redis', url: env('REDIS_URL', '') } : { path: env('STORE_PATH', './data/pushwake') },
 }); // +
 pushwake.attach(); // + before the app's own handlers: middleware runs in the order it is mounted
+pushwake.on('callEnded', (e) => log.info({ callId: e.callId, ending: e.ending }, 'pushwake call ended'));
 
 // The app as it was: OPTIONS answered here, REGISTERs and calls proxied to the PBX.
 srf.use('options', (_req: Srf.SrfRequest, res: Srf.SrfResponse) => res.send(200));
