@@ -201,7 +201,10 @@ export class CallIntake {
     }
     const to = parseNameAddr(req.get('To') ?? '');
     const toUri = to ? parseSipUri(to.uri) : undefined;
-    for (const aor of [uri && aorOf(uri), toUri && aorOf(toUri)]) {
+    const byUri = uri && aorOf(uri);
+    const byTo = toUri && aorOf(toUri);
+    // the To names the same user as the Request-URI in most calls: one look-up then, not two
+    for (const aor of byTo === byUri ? [byUri] : [byUri, byTo]) {
       if (!aor) continue;
       const bindings = await this.deps.store.listBindings(aor);
       if (bindings.length > 0) return { aor, bindings };

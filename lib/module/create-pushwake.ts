@@ -99,11 +99,15 @@ export async function createInstance(options: PushwakeOptions, internals: Intern
   const log = options.name !== undefined ? base.child({ pushwake: name }) : base;
   const srf = options.srf;
   const mount = claimMount(srf, name, config, options.bindingStore);
+  let opened: BindingStore | undefined;
   try {
     const { store, onStoreUnavailable } = await openStore(config, options.bindingStore, log);
+    if (!options.bindingStore) opened = store;
     const sender = options.pushSender ?? buildSender(config, log);
     return new PushwakeInstance({ srf, name, unclaimed, config, log, store, sender, onStoreUnavailable, internals, release: mount, ownsStore: !options.bindingStore, ownsSender: !options.pushSender });
   } catch (err) {
+    // nothing it opened may outlive a failed creation
+    await opened?.close().catch(() => undefined);
     mount();
     throw err;
   }

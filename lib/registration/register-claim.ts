@@ -17,12 +17,23 @@ export type RegisterClaim =
 /** RFC 8599 and legacy Contact params that say "push me". */
 const PUSH_PARAMS = ['pn-provider', 'pn-prid', 'pn-param', 'pn-tok'];
 
+/** One pattern per settings object: REGISTER storms must not compile regular expressions. */
+const patterns = new WeakMap<RegisterSettings, RegExp>();
+
+function pushParamPattern(s: RegisterSettings): RegExp {
+  let re = patterns.get(s);
+  if (!re) {
+    const names = [...PUSH_PARAMS, s.tokenParam, s.pushHintParam].map((p) => escapeRegExp(p.toLowerCase()));
+    re = new RegExp(`;\\s*(?:${names.join('|')})\\s*(?:=|;|>|,|$)`, 'i');
+    patterns.set(s, re);
+  }
+  return re;
+}
+
 /** Decide from the message alone, or name the store question that decides. Pure. */
 export function claimRegister(header: (name: string) => string | undefined, s: RegisterSettings): RegisterClaim {
   if (header(s.tokenHeader) !== undefined || header(s.pushHintHeader) !== undefined) return { kind: 'ours' };
-  const contact = (header('Contact') ?? '').toLowerCase();
-  const params = [...PUSH_PARAMS, s.tokenParam.toLowerCase(), s.pushHintParam.toLowerCase()];
-  if (params.some((p) => new RegExp(`;\\s*${escapeRegExp(p)}\\s*(=|;|>|,|$)`).test(contact))) return { kind: 'ours' };
+  if (pushParamPattern(s).test(header('Contact') ?? '')) return { kind: 'ours' };
   const intent = readRegister(header, s);
   switch (intent.kind) {
     case 'reject':

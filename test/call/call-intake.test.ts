@@ -124,9 +124,9 @@ describe('CallIntake: the checks before a call exists', () => {
         return f.call;
       },
     });
-    const offer = async (req: FakeInvite, release = true): Promise<FakeResponse> => {
+    const offer = async (req: FakeInvite, release = true, pass?: () => void): Promise<FakeResponse> => {
       const res = new FakeResponse();
-      intake.handle(req, res);
+      intake.handle(req, res, pass);
       // the callee look-up may take several store round trips (Request-URI, then To)
       for (let i = 0; i < 4; i++) {
         await new Promise((r) => setImmediate(r));
@@ -209,5 +209,87 @@ describe('CallIntake: the checks before a call exists', () => {
     const res = await offer(new FakeInvite('sip:alice@example.com', 's'));
     expect(res.sent.at(-1)).toMatchObject({ status: 503, headers: { 'Retry-After': '7' } });
     expect(storeErrors).toHaveLength(1);
+  });
+
+  describe('mounted with unclaimed: pass (the host takes what is not pushwake\'s)', () => {
+    const passes = (): { count: number; pass: () => void } => {
+      const p = { count: 0, pass: () => void p.count++ };
+      return p;
+    };
+
+    it('an untrusted source calling a user is passed on unanswered, with no look-up; calling a device contact it gets 403', async () => {
+      const { held, offer } = setup();
+      const p = passes();
+      const res = await offer(new FakeInvite('sip:alice@example.com', 'u1', '192.0.2.9'), false, p.pass);
+      expect(p.count).toBe(1);
+      expect(res.sent).toEqual([]);
+      expect(held.pending).toBe(0);
+      const device = await offer(new FakeInvite('sip:pw-1@pushwake', 'u2', '192.0.2.9'), false, p.pass);
+      expect(device.final).toBe(403);
+      expect(p.count).toBe(1);
+    });
+
+    it('a user without devices is passed on unanswered; a device contact that is gone still gets 404 (pushwake\'s own namespace)', async () => {
+      const { offer, created } = setup();
+      const p = passes();
+      const res = await offer(new FakeInvite('sip:nobody@example.com', 'n1'), true, p.pass);
+      expect(p.count).toBe(1);
+      expect(res.sent).toEqual([]);
+      expect((await offer(new FakeInvite('sip:pw-99@pushwake', 'n2'), true, p.pass)).final).toBe(404);
+      expect(p.count).toBe(1);
+      expect(created).toHaveLength(0);
+    });
+
+    it('a user with devices is taken: the checks that need no store run after the look-up (415 only for pushwake\'s calls)', async () => {
+      const { offer, created } = setup();
+      const p = passes();
+      expect((await offer(new FakeInvite('sip:alice@example.com', 'y1'), true, p.pass)).final).toBeUndefined();
+      expect(created.map((c) => c.aor)).toEqual(['sip:alice@example.com']);
+      const notSdp = await offer(new FakeInvite('sip:nobody@example.com', 'y2', '10.0.0.1', { 'content-type': 'text/plain' }, 'hi'), true, p.pass);
+      expect(notSdp.sent).toEqual([]);
+      expect(p.count).toBe(1);
+      expect((await offer(new FakeInvite('sip:alice@example.com', 'y3', '10.0.0.1', { 'content-type': 'text/plain' }, 'hi'), true, p.pass)).final).toBe(415);
+      // the same call again on a new transaction is still a merged request
+      expect((await offer(new FakeInvite('sip:alice@example.com', 'y1'), true, p.pass)).final).toBe(482);
+    });
+
+    it('a CANCEL during the look-up: neither passed on nor answered (the engine answered 487)', async () => {
+      const { held, offer, created } = setup();
+      const p = passes();
+      const req = new FakeInvite('sip:nobody@example.com', 'c1');
+      const res = await offer(req, false, p.pass);
+      expect(held.pending).toBe(1);
+      req.cancel();
+      for (let i = 0; i < 3; i++) {
+        held.release();
+        await new Promise((r) => setImmediate(r));
+      }
+      expect(p.count).toBe(0);
+      expect(res.sent).toEqual([]);
+      expect(created).toHaveLength(0);
+      expect(req.listenerCount('cancel')).toBe(0);
+    });
+
+    it('a store that fails the look-up gives 503 with Retry-After, not a pass', async () => {
+      const { held, offer, storeErrors } = setup();
+      held.failWith = new Error('connect ECONNREFUSED');
+      const p = passes();
+      const res = await offer(new FakeInvite('sip:alice@example.com', 'f1'), true, p.pass);
+      expect(res.sent.at(-1)).toMatchObject({ status: 503, headers: { 'Retry-After': '7' } });
+      expect(p.count).toBe(0);
+      expect(storeErrors).toHaveLength(1);
+    });
+
+    it('past 1000 look-ups in flight the next INVITE gets 503 at once', async () => {
+      const { held, offer } = setup({ capacity: 5000 });
+      const p = passes();
+      for (let i = 0; i < 1000; i++) await offer(new FakeInvite('sip:alice@example.com', `slow-${i}`), false, p.pass);
+      expect(held.pending).toBe(1000);
+      const res = await offer(new FakeInvite('sip:bob@example.com', 'one-too-many'), false, p.pass);
+      expect(res.sent.at(-1)).toMatchObject({ status: 503, headers: { 'Retry-After': '5' } });
+      expect(held.pending).toBe(1000);
+      expect(p.count).toBe(0);
+      held.release();
+    });
   });
 });
