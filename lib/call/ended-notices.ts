@@ -41,6 +41,7 @@ export class EndedNoticeCourier {
     if (this.settings.mode === 'off') return;
     const write = this.store
       .addEndedNotice(notice)
+      .then(() => this.log.info({ aor: notice.aor, deviceKey: notice.deviceKey, callId: notice.callId }, 'ended notice owed'))
       .catch((err: unknown) => this.log.error({ err, callId: notice.callId }, 'cannot store ended notice'))
       .finally(() => this.writes.delete(write));
     this.writes.add(write);

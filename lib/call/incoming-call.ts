@@ -34,6 +34,12 @@ interface PushedDevice {
   awaiting: boolean;
   /** Set once the push went out; only such devices are owed an ended notice. */
   pushExpiresAt?: number;
+  /**
+   * Another copy of this call pushed it (the same INVITE forked to another node, or to this one
+   * under another Request-URI): that copy rings it, with the push hint and call UUID the phone
+   * woke for. This one does not, so the phone never gets two INVITEs for one CallKit call.
+   */
+  pushedElsewhere?: boolean;
 }
 
 /** Leg failures that mean the INVITE probably never reached the device (dead flow). */
@@ -152,6 +158,11 @@ export class IncomingCall {
     } catch (err) {
       outcome = { kind: 'failed' as const, code: 'WAKE_ERROR' as const, why: (err as Error).message };
     }
+    if (outcome.kind === 'duplicate') {
+      const d = this.devices.get(b.deviceKey);
+      if (d) d.pushedElsewhere = true;
+      return;
+    }
     if (outcome.kind === 'sent') {
       const pushed = this.devices.get(b.deviceKey);
       if (pushed) pushed.pushExpiresAt = outcome.expiresAt;
@@ -180,7 +191,8 @@ export class IncomingCall {
   deviceRegistered(b: Binding, pushHint?: string): boolean {
     if (!this.isLive) return false;
     const hinted = pushHint !== undefined && pushHint === this.identity.pushHint && b.aor === this.identity.aor;
-    if (!this.devices.get(b.deviceKey)?.awaiting && !hinted) return false;
+    const device = this.devices.get(b.deviceKey);
+    if (!hinted && (!device?.awaiting || device.pushedElsewhere)) return false;
     if (this.legs.has(b.deviceKey)) return true;
     this.stopAwaiting(b.deviceKey);
     this.log.info({ deviceKey: b.deviceKey, hinted }, 'device woke; ringing it');

@@ -47,18 +47,42 @@ export function deviceInviteHeaders(names: LegHeaders, to: { aor: string; from: 
   };
 }
 
+/** Where a device's INVITE goes next, and what it carries for that hop besides the call's headers. */
+export interface LegRoute {
+  proxy: string;
+  headers?: Headers;
+}
+
+/** A device's own flow on this node: straight over it. */
+export const viaOwnFlow = (b: Binding): LegRoute => ({ proxy: flowUri(b.flow) });
+
 /** Starts the legs of every call: one object, shared, so parked calls carry no closures. */
 export class SrfLegs {
   constructor(
     private readonly app: SipApp,
     private readonly names: LegHeaders,
     private readonly trace?: Trace,
+    /** The next hop to a device (another node's, in a cluster); default its own flow. */
+    private readonly route: (b: Binding) => LegRoute = viaOwnFlow,
   ) {}
 
   start(binding: Binding, call: CallIdentity, offer: CallerOffer, log: Logger, onEvent: (ev: LegEvent) => void): DeviceLeg {
     this.trace?.({ kind: 'leg-sending', callId: call.callId, deviceKey: binding.deviceKey, at: performance.now() });
-    return new SrfDeviceLeg(this.app, binding, call, offer, this.names, log, onEvent);
+    const route = this.route(binding);
+    const headers = {
+      ...deviceInviteHeaders(this.names, { aor: binding.aor, from: offer.from, pushHint: call.pushHint, callUuid: call.callUuid }),
+      'Max-Forwards': String(offer.maxForwards),
+      ...route.headers,
+    };
+    return new SrfDeviceLeg(this.app, { contact: binding.contact, deviceKey: binding.deviceKey, proxy: route.proxy }, headers, offer.sdp, log, onEvent);
   }
+}
+
+/** Whom a device leg INVITEs: its contact, reached through `proxy`. */
+export interface LegTarget {
+  contact: string;
+  deviceKey: string;
+  proxy: string;
 }
 
 /** One INVITE to one device, sent over the flow it registered on; CANCELled or BYEd on request. */
@@ -69,19 +93,14 @@ export class SrfDeviceLeg implements DeviceLeg {
 
   constructor(
     app: SipApp,
-    private readonly binding: Binding,
-    call: CallIdentity,
-    offer: CallerOffer,
-    names: LegHeaders,
+    private readonly target: LegTarget,
+    headers: Headers,
+    sdp: string,
     private readonly log: Logger,
     private readonly onEvent: (ev: LegEvent) => void,
   ) {
-    const headers = {
-      ...deviceInviteHeaders(names, { aor: binding.aor, from: offer.from, pushHint: call.pushHint, callUuid: call.callUuid }),
-      'Max-Forwards': String(offer.maxForwards),
-    };
     app
-      .createUac(binding.contact, { headers, ...(offer.sdp ? { localSdp: offer.sdp } : {}), proxy: flowUri(binding.flow) }, {
+      .createUac(target.contact, { headers, ...(sdp ? { localSdp: sdp } : {}), proxy: target.proxy }, {
         onRequestSent: (req) => {
           this.sent = req;
           if (this.cancelReason !== undefined) this.sendCancel(req, this.cancelReason);
@@ -95,7 +114,7 @@ export class SrfDeviceLeg implements DeviceLeg {
   }
 
   get deviceKey(): string {
-    return this.binding.deviceKey;
+    return this.target.deviceKey;
   }
 
   cancel(reason: string): void {
@@ -120,13 +139,13 @@ export class SrfDeviceLeg implements DeviceLeg {
       this.onEvent({ kind: 'failed', status: err.status, reason: err.res?.reason ?? err.message });
       return;
     }
-    this.log.warn({ err, deviceKey: this.binding.deviceKey }, 'INVITE to device could not be sent');
+    this.log.warn({ err, deviceKey: this.target.deviceKey }, 'INVITE to device could not be sent');
     this.onEvent({ kind: 'failed', status: 480, reason: 'Temporarily Unavailable' });
   }
 
   private sendCancel(req: OutboundRequest, reason: string): void {
     req.cancel({ headers: { Reason: reason } }, (err) => {
-      if (err) this.log.debug({ err, deviceKey: this.binding.deviceKey }, 'CANCEL not sent');
+      if (err) this.log.debug({ err, deviceKey: this.target.deviceKey }, 'CANCEL not sent');
     });
   }
 }

@@ -103,6 +103,12 @@ function validate(tree: Tree): PushwakeConfig {
   if ((c.sip.tlsCertFile === '') !== (c.sip.tlsKeyFile === '')) {
     throw new ConfigError(c.sip.tlsCertFile === '' ? 'sip.tlsCertFile' : 'sip.tlsKeyFile', 'must be set together with its pair (tlsCertFile and tlsKeyFile)');
   }
+  if (c.cluster.nodeId !== '' && c.store.kind !== 'redis') {
+    throw new ConfigError('cluster.nodeId', 'needs store.kind redis: the nodes of a cluster share one Redis');
+  }
+  if (c.cluster.secret !== '' && c.cluster.secret.length < 16) {
+    throw new ConfigError('cluster.secret', 'must be at least 16 characters');
+  }
   if (c.apns.keyFile !== '' && (c.apns.keyId === '' || c.apns.teamId === '')) {
     throw new ConfigError(c.apns.keyId === '' ? 'apns.keyId' : 'apns.teamId', 'is required when apns.keyFile is set');
   }

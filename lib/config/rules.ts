@@ -124,5 +124,9 @@ export const rules: Record<string, Rule> = {
   'store.url': nonEmpty,
   'store.keyPrefix': str,
   'store.unavailableRetryAfterSeconds': int(1, 3600),
+  'cluster.nodeId': (v) => (typeof v === 'string' && /^[A-Za-z0-9._-]{0,64}$/.test(v) ? undefined : 'must be up to 64 letters, digits, dots, dashes or underscores'),
+  'cluster.relayHost': str,
+  'cluster.secret': str,
+  'cluster.nodeTimeoutSeconds': int(1, 300),
   'log.level': oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace'),
 };

@@ -80,5 +80,6 @@ export interface PushwakeConfig {
   };
   endedNotice: { mode: EndedNoticeMode; windowSeconds: number };
   store: { kind: 'embedded' | 'redis'; path: string; url: string; keyPrefix: string; unavailableRetryAfterSeconds: number };
+  cluster: { nodeId: string; relayHost: string; secret: string; nodeTimeoutSeconds: number };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' };
 }

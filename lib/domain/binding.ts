@@ -56,6 +56,19 @@ export interface Binding {
   createdAt: number;
   /** Epoch ms of the latest successful registration. */
   registeredAt: number;
+  /**
+   * In a cluster: the node whose engine holds `flow` (the phone's connection), and where other
+   * nodes send the phone's INVITEs for it to deliver. Absent on a single node.
+   */
+  edge?: Edge;
+}
+
+/** A cluster node as the holder of phones' flows. */
+export interface Edge {
+  nodeId: string;
+  /** host:port other nodes reach it at. */
+  host: string;
+  transport: 'udp' | 'tcp' | 'tls';
 }
 
 /** A binding may be pushed only while its upstream registration is alive. */

@@ -9,7 +9,12 @@ import { CallBook } from '../call/call-book.js';
 import { CallIntake } from '../call/call-intake.js';
 import type { CallEnding, CallPorts, CallSettings } from '../call/call-types.js';
 import { DeviceWaker, noApnsKey } from '../call/device-waker.js';
-import { SrfLegs } from '../call/sip-side.js';
+import { SrfLegs, viaOwnFlow, type LegRoute } from '../call/sip-side.js';
+import type { Binding } from '../domain/binding.js';
+import type { ClusterNode } from '../cluster/cluster-node.js';
+import { EdgeAwareStore } from '../cluster/edge-aware-store.js';
+import { EdgeRelay } from '../cluster/edge-relay.js';
+import { RELAY_HEADER } from '../cluster/relay-grant.js';
 import { EndedNoticeCourier } from '../call/ended-notices.js';
 import { IncomingCall } from '../call/incoming-call.js';
 import { TrustedSources } from '../call/trusted-sources.js';
@@ -72,6 +77,8 @@ export interface PathParts {
   onStoreUnavailable: (err: Error) => void;
   onCallEnded: (call: IncomingCall, how: CallEnding) => void;
   onDeviceRegistered: (registered: DeviceRegistered) => void;
+  /** This node's cluster membership; absent on a single node. */
+  cluster?: ClusterNode | undefined;
 }
 
 export interface CallPath {
@@ -79,6 +86,18 @@ export interface CallPath {
   intake: CallIntake;
   relay: RegistrationRelay;
   courier: EndedNoticeCourier;
+  /** Delivers peers' INVITEs over the flows this node holds (cluster only). */
+  edgeRelay?: EdgeRelay;
+}
+
+/** In a cluster, a phone whose flow another node holds is reached through that node, with a grant. */
+function legRoute(cluster: ClusterNode | undefined): (b: Binding) => LegRoute {
+  if (!cluster) return viaOwnFlow;
+  return (b) => {
+    const edge = b.edge;
+    if (!edge || edge.nodeId === cluster.nodeId) return viaOwnFlow(b);
+    return { proxy: `sip:${edge.host};transport=${edge.transport}`, headers: { [RELAY_HEADER]: cluster.grant({ ...b, edge }) } };
+  };
 }
 
 /** Everything a REGISTER and an INVITE meet: the relay, the intake, the calls, their pushes, legs and ended notices. */
@@ -106,7 +125,8 @@ export function buildCallPath(p: PathParts): CallPath {
     skipPushWithinMs: config.call.skipPushWithinSeconds * 1000,
     endedNoticeWindowMs: config.endedNotice.windowSeconds * 1000,
   };
-  const legs = new SrfLegs(app, config.call, trace);
+  const { cluster } = p;
+  const legs = new SrfLegs(app, config.call, trace, legRoute(cluster));
   // Shared by every call (one object, not a set of closures per call: parked calls are many).
   const callPorts: CallPorts = {
     now: Date.now,
@@ -120,7 +140,7 @@ export function buildCallPath(p: PathParts): CallPath {
   };
   const intake = new CallIntake({
     app,
-    store,
+    store: cluster ? new EdgeAwareStore(store, (id) => cluster.isAlive(id)) : store,
     book: calls,
     trusted: new TrustedSources(config.upstream.trustedSources),
     contactUserPrefix: config.registration.contactUserPrefix,
@@ -134,13 +154,22 @@ export function buildCallPath(p: PathParts): CallPath {
   const relay = new RegistrationRelay({
     app, store, log, trace, onStoreUnavailable: p.onStoreUnavailable,
     storeRetryAfterSeconds: config.store.unavailableRetryAfterSeconds,
-    settings: { ...config.registration, pushHintHeader: config.call.pushHintHeader, pushHintParam: config.call.pushHintParam, registrar: config.upstream.registrar, upstreamExpires: config.upstream.registerExpires, registerTimeoutMs: config.upstream.registerTimeoutMs, local: p.local },
+    settings: {
+      ...config.registration, pushHintHeader: config.call.pushHintHeader, pushHintParam: config.call.pushHintParam, registrar: config.upstream.registrar,
+      upstreamExpires: config.upstream.registerExpires, registerTimeoutMs: config.upstream.registerTimeoutMs, local: p.local,
+      ...(cluster ? { edge: () => cluster.edge() } : {}),
+    },
     /** A device registered afresh: the calls waiting for it ring it, and it gets what it is owed. */
     onDeviceRegistered: (registered) => {
       calls.deviceRegistered(registered.binding, registered.pushHint);
       void courier.deviceRegistered(registered.binding);
+      // the calls parked on other nodes hear of it too
+      cluster?.publishRegistered(registered.binding, registered.pushHint);
       p.onDeviceRegistered(registered);
     },
   });
-  return { calls, intake, relay, courier };
+  if (!cluster) return { calls, intake, relay, courier };
+  cluster.onRemoteRegistration((r) => calls.deviceRegistered(r.binding, r.pushHint));
+  const edgeRelay = new EdgeRelay({ app, check: (grant) => cluster.check(grant), pairingHeaders: [config.call.pushHintHeader, config.call.callUuidHeader], log }, config.call.maxParkedCalls);
+  return { calls, intake, relay, courier, edgeRelay };
 }

@@ -20,6 +20,8 @@ import { isStoreUnavailable, storeUnavailableAnswer } from '../store/guarded-sto
 import type { BindingStore } from '../store/binding-store.js';
 import type { Trace } from '../trace.js';
 import { buildCallPath, buildSender, openStore, type CallPath } from './assemble.js';
+import { ClusterNode } from '../cluster/cluster-node.js';
+import { EdgeRelay } from '../cluster/edge-relay.js';
 import { resolveOptions, type PushwakeOptions, type Unclaimed } from './options.js';
 
 /**
@@ -100,13 +102,26 @@ export async function createInstance(options: PushwakeOptions, internals: Intern
   const srf = options.srf;
   const mount = claimMount(srf, name, config, options.bindingStore);
   let opened: BindingStore | undefined;
+  let cluster: ClusterNode | undefined;
   try {
     const { store, onStoreUnavailable } = await openStore(config, options.bindingStore, log);
     if (!options.bindingStore) opened = store;
+    const local = internals.local ?? new LocalAddress({ host: config.sip.advertisedHost, transport: config.sip.advertisedTransport }, []);
+    if (config.cluster.nodeId !== '') {
+      cluster = await ClusterNode.join({
+        nodeId: config.cluster.nodeId, url: config.store.url, keyPrefix: config.store.keyPrefix, secret: config.cluster.secret,
+        nodeTimeoutMs: config.cluster.nodeTimeoutSeconds * 1000, log,
+        edge: () => ({ host: config.cluster.relayHost || local.host, transport: local.transport }),
+      });
+    }
     const sender = options.pushSender ?? buildSender(config, log);
-    return new PushwakeInstance({ srf, name, unclaimed, config, log, store, sender, onStoreUnavailable, internals, release: mount, ownsStore: !options.bindingStore, ownsSender: !options.pushSender });
+    return new PushwakeInstance({
+      srf, name, unclaimed, config, log, store, sender, onStoreUnavailable, internals: { ...internals, local }, learnLocal: !internals.local, cluster,
+      release: mount, ownsStore: !options.bindingStore, ownsSender: !options.pushSender,
+    });
   } catch (err) {
     // nothing it opened may outlive a failed creation
+    await cluster?.leave();
     await opened?.close().catch(() => undefined);
     mount();
     throw err;
@@ -126,6 +141,9 @@ interface InstanceParts {
   release: () => void;
   ownsStore: boolean;
   ownsSender: boolean;
+  /** Learn the advertised host from the Srf (the caller gave none). */
+  learnLocal: boolean;
+  cluster: ClusterNode | undefined;
 }
 
 type Listener<E extends keyof PushwakeEvents> = (e: PushwakeEvents[E]) => void;
@@ -147,9 +165,9 @@ export class PushwakeInstance implements Pushwake {
     this.store = parts.store;
     const app = sipAppOf(srf);
     this.local = internals.local ?? new LocalAddress({ host: config.sip.advertisedHost, transport: config.sip.advertisedTransport }, []);
-    this.stopLearning = internals.local ? () => undefined : learnFromSrf(srf, this.local, config, log);
+    this.stopLearning = parts.learnLocal ? learnFromSrf(srf, this.local, config, log) : () => undefined;
     this.path = buildCallPath({
-      config, app, store: parts.store, sender: parts.sender, local: this.local, log, trace: internals.trace, onStoreUnavailable: parts.onStoreUnavailable,
+      config, app, store: parts.store, sender: parts.sender, local: this.local, log, trace: internals.trace, onStoreUnavailable: parts.onStoreUnavailable, cluster: parts.cluster,
       onCallEnded: (call, how) => this.callEnded(call, how),
       onDeviceRegistered: (r) => this.deviceRegistered(r),
     });
@@ -171,6 +189,12 @@ export class PushwakeInstance implements Pushwake {
   readonly invite: SrfMiddleware = (req, res, next) => {
     const [request, response] = prepareRequest(req, res);
     if (this.closed) return this.refuseClosed(response, next);
+    if (EdgeRelay.asks(request)) {
+      // a peer's INVITE for a phone whose flow this node holds (or a forged one: refused)
+      if (this.path.edgeRelay) return this.path.edgeRelay.handle(request, response);
+      this.parts.log.warn({ callId: request.callId, source: request.source_address }, 'relay request refused: this node is in no cluster');
+      return response.send(403, 'Forbidden', { headers: { Warning: '399 pushwake "relay refused: not a cluster node"' } });
+    }
     this.path.intake.handle(request, response, this.parts.unclaimed === 'pass' ? () => next() : undefined);
   };
 
@@ -208,6 +232,7 @@ export class PushwakeInstance implements Pushwake {
     this.stopLearning();
     this.path.calls.abortAll();
     await this.path.courier.flush();
+    await this.parts.cluster?.leave();
     if (this.parts.ownsSender) await this.parts.sender.close();
     if (this.parts.ownsStore) await this.store.close();
     this.parts.release();

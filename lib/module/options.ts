@@ -34,6 +34,8 @@ export interface PushwakeSettings {
   endedNotice?: Section<'endedNotice'>;
   /** Which store to open; ignored when `bindingStore` is given. */
   store?: Section<'store'>;
+  /** Several nodes on one Redis (docs/scale-out.md). */
+  cluster?: Section<'cluster'>;
 }
 
 export interface PushwakeOptions extends PushwakeSettings {
@@ -53,7 +55,7 @@ export interface PushwakeOptions extends PushwakeSettings {
 
 /** Keys of PushwakeOptions that are not settings. */
 const WIRING = new Set(['srf', 'name', 'logger', 'bindingStore', 'pushSender', 'unclaimed']);
-const SETTINGS = new Set(['sip', 'upstream', 'registration', 'apns', 'call', 'endedNotice', 'store']);
+const SETTINGS = new Set(['sip', 'upstream', 'registration', 'apns', 'call', 'endedNotice', 'store', 'cluster']);
 /** Settings of the standalone proxy that a mounted pushwake leaves to its host, and why. */
 const HOST_OWNED: Record<string, string> = {
   engine: 'is not a module option: the host app owns the Srf and its connection',

@@ -4,7 +4,7 @@
  * points at pushwake. The upstream registrar authenticates the phone: its Authorization is carried
  * across and 401/407 challenges are handed back. A Binding is stored only after the upstream 2xx.
  */
-import type { Binding, Flow, SipTransport } from '../domain/binding.js';
+import type { Binding, Edge, Flow, SipTransport } from '../domain/binding.js';
 import type { Logger } from '../log.js';
 import { ThrottledWarning, tokenPrefix } from '../log.js';
 import type { BindingStore } from '../store/binding-store.js';
@@ -28,6 +28,8 @@ export interface RelaySettings extends RegisterSettings {
    * Request-URI is relayed with the registrar's URI instead, or it would go to pushwake again).
    */
   local: Pick<LocalAddress, 'host' | 'transport' | 'selfAddresses'>;
+  /** In a cluster: this node, as the edge that holds the flows of the phones registered here. */
+  edge?: () => Edge;
 }
 
 export interface DeviceRegistered {
@@ -182,6 +184,7 @@ export class RegistrationRelay {
       upstreamExpiresAt: now + granted * 1000,
       createdAt: existing?.createdAt ?? now,
       registeredAt: now,
+      ...(this.deps.settings.edge ? { edge: this.deps.settings.edge() } : {}),
     };
     await this.deps.store.putBinding(binding);
     const headers: Headers = {

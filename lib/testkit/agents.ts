@@ -154,7 +154,8 @@ export class Phone {
     readonly user: string,
     readonly domain: string,
     readonly transport: 'udp' | 'tcp' | 'tls',
-    private readonly pushwakeHost: string,
+    /** The pushwake (node) it registers through; a phone may move to another cluster node. */
+    public pushwakeHost: string,
     private readonly pushStyle: PushStyle,
     private readonly contactHostPort: string,
   ) {}
