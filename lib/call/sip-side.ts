@@ -47,9 +47,13 @@ export function deviceInviteHeaders(names: LegHeaders, to: { aor: string; from: 
   };
 }
 
-/** Where a device's INVITE goes next, and what it carries for that hop besides the call's headers. */
+/**
+ * Where a device's INVITE goes, and what it carries for that hop besides the call's headers:
+ * the device's contact through `proxy` (its flow), or `uri` (another node, which takes it on).
+ */
 export interface LegRoute {
-  proxy: string;
+  uri?: string;
+  proxy?: string;
   headers?: Headers;
 }
 
@@ -74,15 +78,16 @@ export class SrfLegs {
       'Max-Forwards': String(offer.maxForwards),
       ...route.headers,
     };
-    return new SrfDeviceLeg(this.app, { contact: binding.contact, deviceKey: binding.deviceKey, proxy: route.proxy }, headers, offer.sdp, log, onEvent);
+    const target: LegTarget = { contact: route.uri ?? binding.contact, deviceKey: binding.deviceKey, ...(route.proxy ? { proxy: route.proxy } : {}) };
+    return new SrfDeviceLeg(this.app, target, headers, offer.sdp, log, onEvent);
   }
 }
 
-/** Whom a device leg INVITEs: its contact, reached through `proxy`. */
+/** Whom a device leg INVITEs: its contact, reached through `proxy` when given. */
 export interface LegTarget {
   contact: string;
   deviceKey: string;
-  proxy: string;
+  proxy?: string;
 }
 
 /** One INVITE to one device, sent over the flow it registered on; CANCELled or BYEd on request. */
@@ -100,7 +105,7 @@ export class SrfDeviceLeg implements DeviceLeg {
     private readonly onEvent: (ev: LegEvent) => void,
   ) {
     app
-      .createUac(target.contact, { headers, ...(sdp ? { localSdp: sdp } : {}), proxy: target.proxy }, {
+      .createUac(target.contact, { headers, ...(sdp ? { localSdp: sdp } : {}), ...(target.proxy ? { proxy: target.proxy } : {}) }, {
         onRequestSent: (req) => {
           this.sent = req;
           if (this.cancelReason !== undefined) this.sendCancel(req, this.cancelReason);

@@ -83,7 +83,15 @@ export class ClusterNode {
         disableOfflineQueue: true,
         socket: { connectTimeout: 5_000, reconnectStrategy: (retries: number) => Math.min(50 * (retries + 1), RECONNECT_MAX_DELAY_MS) },
       });
-      c.on('error', () => undefined); // reported by the failing commands, throttled
+      let down = false;
+      c.on('error', () => {
+        // the failing commands report it (throttled); here only note that it went away
+        down = true;
+      });
+      c.on('ready', () => {
+        if (down) opts.log.info('cluster: Redis connection is back');
+        down = false;
+      });
       await c.connect();
       return c as unknown as Client;
     };
@@ -134,7 +142,7 @@ export class ClusterNode {
 
   /** A grant for `edge` to deliver to this binding's flow. */
   grant(b: Binding & { edge: Edge }): string {
-    const grant: RelayGrant = { nodeId: b.edge.nodeId, fromNodeId: this.opts.nodeId, flow: b.flow, aor: b.aor, deviceKey: b.deviceKey, expiresAt: Date.now() + GRANT_LIFETIME_MS };
+    const grant: RelayGrant = { nodeId: b.edge.nodeId, fromNodeId: this.opts.nodeId, flow: b.flow, contact: b.contact, aor: b.aor, deviceKey: b.deviceKey, expiresAt: Date.now() + GRANT_LIFETIME_MS };
     return signGrant(this.key, grant);
   }
 

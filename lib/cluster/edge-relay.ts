@@ -92,7 +92,7 @@ export class EdgeRelay {
         },
       );
     };
-    const leg = new SrfDeviceLeg(this.deps.app, { contact: req.uri, deviceKey: grant.deviceKey, proxy: flowUri(grant.flow) }, headers, req.body ?? '', hopLog, onEvent);
+    const leg = new SrfDeviceLeg(this.deps.app, { contact: grant.contact, deviceKey: grant.deviceKey, proxy: flowUri(grant.flow) }, headers, req.body ?? '', hopLog, onEvent);
     req.on('cancel', (cancel) => {
       settle();
       leg.cancel(cancel.get('Reason') ?? 'SIP;cause=487;text="Call cancelled"');

@@ -22,6 +22,8 @@ export interface RelayGrant {
   /** The node asking (the one holding the call). */
   fromNodeId: string;
   flow: Flow;
+  /** The phone's own Contact URI: the Request-URI of the INVITE the edge sends it. */
+  contact: string;
   aor: string;
   deviceKey: string;
   /** Epoch ms. */
@@ -67,7 +69,7 @@ function isGrant(v: unknown): v is RelayGrant {
   if (typeof v !== 'object' || v === null) return false;
   const g = v as Record<string, unknown>;
   const flow = g['flow'] as Record<string, unknown> | undefined;
-  return typeof g['nodeId'] === 'string' && typeof g['fromNodeId'] === 'string' && typeof g['aor'] === 'string' && typeof g['deviceKey'] === 'string'
+  return typeof g['nodeId'] === 'string' && typeof g['fromNodeId'] === 'string' && typeof g['aor'] === 'string' && typeof g['contact'] === 'string' && typeof g['deviceKey'] === 'string'
     && typeof g['expiresAt'] === 'number' && typeof flow === 'object' && flow !== null
     && ['udp', 'tcp', 'tls', 'ws', 'wss'].includes(flow['transport'] as string) && typeof flow['sourceAddress'] === 'string' && Number.isInteger(flow['sourcePort']);
 }

@@ -96,7 +96,8 @@ function legRoute(cluster: ClusterNode | undefined): (b: Binding) => LegRoute {
   return (b) => {
     const edge = b.edge;
     if (!edge || edge.nodeId === cluster.nodeId) return viaOwnFlow(b);
-    return { proxy: `sip:${edge.host};transport=${edge.transport}`, headers: { [RELAY_HEADER]: cluster.grant({ ...b, edge }) } };
+    // addressed to the edge node itself: a stack with a connection to the phone must not take a shortcut
+    return { uri: `sip:${b.localContactUser}@${edge.host};transport=${edge.transport}`, headers: { [RELAY_HEADER]: cluster.grant({ ...b, edge }) } };
   };
 }
 

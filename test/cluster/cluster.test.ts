@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../../lib/testkit/agents.js';
 import { drachtioBin } from '../../lib/testkit/binaries.js';
+import { RELAY_HEADER, signGrant } from '../../lib/cluster/relay-grant.js';
 import { ClusterLab, clusterEngines } from './support/cluster-lab.js';
 
 if (!drachtioBin()) console.log('[cluster] SKIPPED the drachtio-server runs: no DRACHTIO_BIN and no drachtio on PATH. The cluster suite runs on embedded engines only.');
@@ -76,5 +77,83 @@ describe.each(clusterEngines())('a two-node cluster on %s engines', (engine) => 
       await waitFor('the ended notice', () => phone.invites.length === 1 && phone.invites[0]?.cancelled);
       expect(phone.invites[0]?.cancelReason).toContain('cause=487');
     }, 60_000);
+
+    it('kill -9 of B leaves its phones pushable through A: A pushes, the phone re-registers at A and is rung there', async () => {
+      lab = await ClusterLab.start(engine, ['a', 'b']);
+      const phone = lab.phone('alice', 'b', { transport });
+      await phone.register();
+      await lab.node('b').daemon.kill('SIGKILL');
+      lab.wakeAt.set(phone, 'a');
+      const result = await lab.call('a', 'sip:alice@example.com').done;
+      expect(result.status).toBe(200);
+      expect(lab.pushesFor(phone)).toHaveLength(1);
+      expect(phone.invites).toHaveLength(1);
+      await result.dialog?.destroy();
+    }, 60_000);
   });
+
+  it('an awake phone without push is rung through the node that holds its flow; once that node is gone it is not tried', async () => {
+    lab = await ClusterLab.start(engine, ['a', 'b']);
+    const desk = lab.phone('desk', 'b', { transport: 'tcp', push: 'none' });
+    await desk.register();
+    const result = await lab.call('a', 'sip:desk@example.com').done;
+    expect(result.status).toBe(200);
+    expect(desk.invites).toHaveLength(1);
+    await result.dialog?.destroy();
+    await lab.node('b').daemon.kill('SIGKILL');
+    // B's presence expires after cluster.nodeTimeoutSeconds (2 s here)
+    await new Promise((r) => setTimeout(r, 2_500));
+    const started = Date.now();
+    const after = await lab.call('a', 'sip:desk@example.com').done;
+    expect(after.status).toBe(480);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(desk.invites).toHaveLength(1);
+    expect(lab.sink.pushes).toHaveLength(0);
+  }, 60_000);
+
+  it('an INVITE with a forged or foreign relay grant is refused 403 and never reaches the phone', async () => {
+    lab = await ClusterLab.start(engine, ['a', 'b']);
+    const phone = lab.phone('alice', 'b', { transport: 'tcp' });
+    await phone.register();
+    const contact = `sip:pw-anything@${lab.node('b').sipHost}`;
+    const garbage = await lab.call('b', contact, { [RELAY_HEADER]: 'not-a-grant' }).done;
+    expect(garbage.status).toBe(403);
+    const flow = { transport: 'tcp' as const, sourceAddress: '127.0.0.1', sourcePort: Number(lab.agents.host.split(':')[1]) };
+    const foreign = signGrant(Buffer.from('another cluster entirely, another key'), { nodeId: 'b', fromNodeId: 'a', flow, contact: `sip:${phone.contactUser}@${lab.agents.host}`, aor: phone.aor, deviceKey: 'x', expiresAt: Date.now() + 10_000 });
+    expect((await lab.call('b', contact, { [RELAY_HEADER]: foreign }).done).status).toBe(403);
+    expect(phone.invites).toHaveLength(0);
+    await lab.node('b').daemon.waitForLog('refusal', (l) => l.msg === 'relay request refused' && String(l['why']).includes('bad signature'));
+  }, 60_000);
+
+  it('Redis killed -9 and restarted under REGISTER traffic: no crash, 503s meanwhile, bindings kept, and a cross-node wake works after', async () => {
+    lab = await ClusterLab.start(engine, ['a', 'b']);
+    const phone = lab.phone('alice', 'a', { transport: 'tcp' });
+    await phone.register();
+    const others = [0, 1, 2].map((i) => lab?.phone(`u${i}`, i % 2 === 0 ? 'a' : 'b', { transport: 'udp' }) ).filter((p) => p !== undefined);
+    let stopTraffic = false;
+    const statuses: number[] = [];
+    const traffic = (async () => {
+      while (!stopTraffic) {
+        for (const p of others) statuses.push((await p.register()).status);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    await lab.restartRedis(1_000);
+    await lab.node('a').daemon.waitForLog('cluster back', (l) => l.msg === 'cluster: Redis connection is back', 10_000);
+    await lab.node('b').daemon.waitForLog('cluster back', (l) => l.msg === 'cluster: Redis connection is back', 10_000);
+    const backAt = statuses.length;
+    await waitFor('REGISTERs answered 200 again', () => statuses.slice(backAt).filter((s) => s === 200).length >= 3, 10_000);
+    stopTraffic = true;
+    await traffic;
+    expect(statuses.every((s) => s === 200 || s === 503)).toBe(true);
+    expect(statuses).toContain(503);
+    for (const node of lab.nodes.values()) expect(node.daemon.alive).toBe(true);
+    // the binding made before the restart is still there: B finds it and pushes; the phone wakes at A
+    lab.wakeAt.set(phone, 'a');
+    const result = await lab.call('b', 'sip:alice@example.com').done;
+    expect(result.status).toBe(200);
+    expect(lab.pushesFor(phone)).toHaveLength(1);
+    await lab.node('a').daemon.waitForLog('relay line', (l) => l.msg === 'relaying a peer\'s INVITE over the phone\'s flow');
+    await result.dialog?.destroy();
+  }, 90_000);
 });
