@@ -12,7 +12,7 @@
  * line, and node-redis reconnects (and subscribes again) with backoff.
  */
 import { randomBytes } from 'node:crypto';
-import { createClient } from 'redis';
+import { connectRedis, type RedisConnection, type RedisTarget } from '../store/redis-connection.js';
 import type { Binding, Edge } from '../domain/binding.js';
 import { ThrottledWarning, type Logger } from '../log.js';
 import { parseBinding } from '../store/stored-record.js';
@@ -20,7 +20,7 @@ import { GRANT_LIFETIME_MS, checkGrant, signGrant, type GrantCheck, type RelayGr
 
 export interface ClusterOptions {
   nodeId: string;
-  url: string;
+  redis: RedisTarget;
   keyPrefix: string;
   /** '' = the key kept in Redis. */
   secret: string;
@@ -37,14 +37,7 @@ export interface RemoteRegistration {
   fromNodeId: string;
 }
 
-/** The part of a node-redis client the cluster uses. */
-interface Client {
-  sendCommand(args: string[]): Promise<unknown>;
-  publish(channel: string, message: string): Promise<unknown>;
-  subscribe(channel: string, listener: (message: string) => void): Promise<void>;
-  close(): Promise<void>;
-  destroy(): void;
-}
+type Client = RedisConnection;
 
 /** Close gracefully, or drop the connection when Redis does not answer within a second. */
 async function shut(c: Client): Promise<void> {
@@ -57,7 +50,6 @@ async function shut(c: Client): Promise<void> {
 
 /** Published messages larger than this are ignored (a binding is well under 2 KB). */
 const MAX_MESSAGE_CHARS = 64 * 1024;
-const RECONNECT_MAX_DELAY_MS = 500;
 
 export class ClusterNode {
   private readonly alive = new Set<string>();
@@ -78,22 +70,17 @@ export class ClusterNode {
   /** Join: connect, read (or make) the cluster key, subscribe, announce this node. */
   static async join(opts: ClusterOptions): Promise<ClusterNode> {
     const connect = async (): Promise<Client> => {
-      const c = createClient({
-        url: opts.url,
-        disableOfflineQueue: true,
-        socket: { connectTimeout: 5_000, reconnectStrategy: (retries: number) => Math.min(50 * (retries + 1), RECONNECT_MAX_DELAY_MS) },
-      });
       let down = false;
-      c.on('error', () => {
+      return connectRedis(opts.redis, {
         // the failing commands report it (throttled); here only note that it went away
-        down = true;
+        onError: () => {
+          down = true;
+        },
+        onReady: () => {
+          if (down) opts.log.info('cluster: Redis connection is back');
+          down = false;
+        },
       });
-      c.on('ready', () => {
-        if (down) opts.log.info('cluster: Redis connection is back');
-        down = false;
-      });
-      await c.connect();
-      return c as unknown as Client;
     };
     const cmd = await connect();
     let sub: Client | undefined;
@@ -137,7 +124,7 @@ export class ClusterNode {
   /** Tell the peers a phone registered here. Never rejects. */
   publishRegistered(binding: Binding, pushHint: string | undefined): void {
     const message = JSON.stringify({ v: 1, from: this.opts.nodeId, binding, ...(pushHint ? { pushHint } : {}) });
-    this.cmd.publish(this.channel, message).catch((err: unknown) => this.redisDown.warn({ err: (err as Error).message }));
+    this.cmd.sendCommand(['PUBLISH', this.channel, message]).catch((err: unknown) => this.redisDown.warn({ err: (err as Error).message }));
   }
 
   /** A grant for `edge` to deliver to this binding's flow. */

@@ -123,6 +123,9 @@ export const rules: Record<string, Rule> = {
   'store.path': nonEmpty,
   'store.url': nonEmpty,
   'store.keyPrefix': str,
+  'store.sentinels': (v) => (Array.isArray(v) && v.length <= 32 && v.every((x) => typeof x === 'string' && /^\[?[^\s\]]+?\]?:\d{1,5}$/.test(x) && Number(x.slice(x.lastIndexOf(':') + 1)) <= 65535)
+    ? undefined : 'must be a list of up to 32 "host:port" entries'),
+  'store.sentinelMasterName': nonEmpty,
   'store.unavailableRetryAfterSeconds': int(1, 3600),
   'cluster.nodeId': (v) => (typeof v === 'string' && /^[A-Za-z0-9._-]{0,64}$/.test(v) ? undefined : 'must be up to 64 letters, digits, dots, dashes or underscores'),
   'cluster.relayHost': str,

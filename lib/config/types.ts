@@ -79,7 +79,7 @@ export interface PushwakeConfig {
     payloadTemplate: Record<string, unknown>;
   };
   endedNotice: { mode: EndedNoticeMode; windowSeconds: number };
-  store: { kind: 'embedded' | 'redis'; path: string; url: string; keyPrefix: string; unavailableRetryAfterSeconds: number };
+  store: { kind: 'embedded' | 'redis'; path: string; url: string; keyPrefix: string; sentinels: string[]; sentinelMasterName: string; unavailableRetryAfterSeconds: number };
   cluster: { nodeId: string; relayHost: string; secret: string; nodeTimeoutSeconds: number };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' };
 }

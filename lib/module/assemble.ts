@@ -26,6 +26,15 @@ import type { SipApp } from '../sip/srf.js';
 import type { LocalAddress } from '../sip/local-address.js';
 import type { Trace } from '../trace.js';
 import { GuardedStore, openBindingStore } from '../store/index.js';
+import { parseSentinels, type RedisTarget } from '../store/redis-connection.js';
+
+/** The Redis the config names: a server, or the master behind Sentinel. */
+export function redisTarget(config: PushwakeConfig): RedisTarget {
+  const { store } = config;
+  return store.sentinels.length > 0
+    ? { kind: 'sentinel', sentinels: parseSentinels(store.sentinels), masterName: store.sentinelMasterName, url: store.url }
+    : { kind: 'server', url: store.url };
+}
 import type { BindingStore } from '../store/binding-store.js';
 
 /** An ended-notice INVITE that gets no final answer is given up after RFC 3261 Timer B (64*T1). */
@@ -37,7 +46,9 @@ export async function openStore(config: PushwakeConfig, injected: BindingStore |
   const onStoreUnavailable = (err: Error): void => storeDown.error({ store: config.store.kind, err: err.message });
   let readyOnce = false;
   const inner = injected ?? (await openBindingStore(
-    config.store.kind === 'redis' ? { kind: 'redis', url: config.store.url, keyPrefix: config.store.keyPrefix } : { kind: 'embedded', path: config.store.path },
+    config.store.kind === 'redis'
+      ? { kind: 'redis', url: config.store.url, keyPrefix: config.store.keyPrefix, ...(config.store.sentinels.length > 0 ? { sentinel: { sentinels: parseSentinels(config.store.sentinels), masterName: config.store.sentinelMasterName } } : {}) }
+      : { kind: 'embedded', path: config.store.path },
     {
       onCorruptRecord: (key, err) => log.error({ key, err }, 'corrupt store record skipped'),
       onConnectionError: onStoreUnavailable,

@@ -19,7 +19,7 @@ import { prepareRequest, sipAppOf, type InboundRequest, type ServerResponse } fr
 import { isStoreUnavailable, storeUnavailableAnswer } from '../store/guarded-store.js';
 import type { BindingStore } from '../store/binding-store.js';
 import type { Trace } from '../trace.js';
-import { buildCallPath, buildSender, openStore, type CallPath } from './assemble.js';
+import { buildCallPath, buildSender, openStore, redisTarget, type CallPath } from './assemble.js';
 import { ClusterNode } from '../cluster/cluster-node.js';
 import { EdgeRelay } from '../cluster/edge-relay.js';
 import { resolveOptions, type PushwakeOptions, type Unclaimed } from './options.js';
@@ -109,7 +109,7 @@ export async function createInstance(options: PushwakeOptions, internals: Intern
     const local = internals.local ?? new LocalAddress({ host: config.sip.advertisedHost, transport: config.sip.advertisedTransport }, []);
     if (config.cluster.nodeId !== '') {
       cluster = await ClusterNode.join({
-        nodeId: config.cluster.nodeId, url: config.store.url, keyPrefix: config.store.keyPrefix, secret: config.cluster.secret,
+        nodeId: config.cluster.nodeId, redis: redisTarget(config), keyPrefix: config.store.keyPrefix, secret: config.cluster.secret,
         nodeTimeoutMs: config.cluster.nodeTimeoutSeconds * 1000, log,
         edge: () => ({ host: config.cluster.relayHost || local.host, transport: local.transport }),
       });

@@ -19,7 +19,7 @@ export type BindingStoreConfig =
   /** The default: a LevelDB directory on local disk, for a single instance. */
   | { kind: 'embedded'; path: string; sweepIntervalMs?: number }
   /** Redis shared by several instances. `keyPrefix` defaults to `pushwake:`. */
-  | { kind: 'redis'; url: string; keyPrefix?: string };
+  | { kind: 'redis'; url: string; keyPrefix?: string; sentinel?: { sentinels: Array<{ host: string; port: number }>; masterName: string } };
 
 /** Hooks and clock that are not configuration but wiring, passed by the app (or tests). */
 export type BindingStoreHooks = Pick<LevelBindingStoreOptions, 'now' | 'onCorruptRecord' | 'onSweepError'> &
@@ -33,7 +33,7 @@ export async function openBindingStore(config: BindingStoreConfig, hooks: Bindin
     }
     case 'redis': {
       const { onSweepError: _unused, ...redisHooks } = hooks;
-      return RedisBindingStore.connect({ ...redisHooks, url: config.url, keyPrefix: config.keyPrefix });
+      return RedisBindingStore.connect({ ...redisHooks, url: config.url, keyPrefix: config.keyPrefix, ...(config.sentinel ? { sentinel: config.sentinel } : {}) });
     }
   }
 }

@@ -1,4 +1,4 @@
-import { createClient } from 'redis';
+import { connectRedis, type RedisTarget } from './redis-connection.js';
 import type { Binding, EndedNotice } from '../domain/binding.js';
 import type { BindingStore } from './binding-store.js';
 import { keyPart } from './key-part.js';
@@ -33,6 +33,8 @@ export type { RedisCommandClient } from './redis-scripts.js';
 export interface RedisBindingStoreOptions {
   /** `redis://host:port/db`. The store creates, connects and, on close, closes this client. */
   url?: string;
+  /** Follow the master Redis Sentinel names instead (`url` then only gives credentials). */
+  sentinel?: { sentinels: Array<{ host: string; port: number }>; masterName: string };
   /** An already connected client, shared with the app; close() leaves it open. */
   client?: RedisCommandClient;
   /** Prepended to every key, so instances of other apps (or tests) can share a Redis. */
@@ -48,10 +50,6 @@ export interface RedisBindingStoreOptions {
 }
 
 export const DEFAULT_REDIS_KEY_PREFIX = 'pushwake:';
-/** How long one connection attempt may take. */
-const CONNECT_TIMEOUT_MS = 2_000;
-/** The longest wait between two reconnection attempts. */
-const RECONNECT_MAX_DELAY_MS = 500;
 /** A compare-and-set that keeps losing means something rewrites the key in a loop. */
 const MAX_CAS_ATTEMPTS = 10;
 
@@ -87,20 +85,13 @@ export class RedisBindingStore implements BindingStore {
   static async connect(options: RedisBindingStoreOptions): Promise<RedisBindingStore> {
     if (options.client !== undefined) return new RedisBindingStore(options.client, undefined, options);
     if (options.url === undefined) throw new TypeError('RedisBindingStore needs a url or a client');
-    const owned = createClient({
-      url: options.url,
-      // While Redis is away a command fails at once (the phone gets 503 with Retry-After) instead
-      // of queueing behind a connection that may never come back.
-      disableOfflineQueue: true,
-      socket: {
-        connectTimeout: CONNECT_TIMEOUT_MS,
-        // Try again soon and often: traffic resumes within RECONNECT_MAX_DELAY_MS of Redis' return.
-        reconnectStrategy: (retries: number) => Math.min(50 * (retries + 1), RECONNECT_MAX_DELAY_MS),
-      },
+    const target: RedisTarget = options.sentinel
+      ? { kind: 'sentinel', sentinels: options.sentinel.sentinels, masterName: options.sentinel.masterName, url: options.url }
+      : { kind: 'server', url: options.url };
+    const owned = await connectRedis(target, {
+      ...(options.onConnectionError ? { onError: options.onConnectionError } : {}),
+      ...(options.onReady ? { onReady: options.onReady } : {}),
     });
-    owned.on('error', (err: unknown) => options.onConnectionError?.(err instanceof Error ? err : new Error(String(err))));
-    owned.on('ready', () => options.onReady?.());
-    await owned.connect();
     return new RedisBindingStore(owned, owned, options);
   }
 

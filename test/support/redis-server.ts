@@ -27,6 +27,10 @@ export interface RedisServerOptions {
   dir?: string;
   /** Append-only file fsynced on every write, so a kill -9 loses no acknowledged write. */
   durable?: boolean;
+  /** More redis-server arguments, e.g. `--replicaof 127.0.0.1 6380`; or a config file first with `--sentinel`. */
+  extraArgs?: string[];
+  /** A config file to start from (a sentinel's: it rewrites it). */
+  configFile?: string;
 }
 
 /** Why the Redis tests are skipped when the binary is missing; for `describe.skipIf` titles. */
@@ -72,7 +76,7 @@ async function startOnce(binary: string, opts: RedisServerOptions): Promise<Test
   // Each flag is its own argv element; the empty string is how `--save ""` reaches redis.
   const child = spawn(
     binary,
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir, '--daemonize', 'no'],
+    [...(opts.configFile ? [opts.configFile] : []), '--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir, '--daemonize', 'no', ...(opts.extraArgs ?? [])],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';

@@ -16,6 +16,7 @@ import { freePort } from '../../../lib/testkit/free-port.js';
 import { loopbackOverrides } from '../../../lib/testkit/loopback-config.js';
 import { PushwakeDaemon } from '../../../lib/testkit/pushwake-daemon.js';
 import { REDIS_SERVER_MISSING, startRedisServer, type TestRedisServer } from '../../support/redis-server.js';
+import { SENTINEL_MASTER, startSentinelSet, type TestSentinelSet } from '../../support/redis-sentinel.js';
 
 export type EngineKind = 'embedded' | 'drachtio';
 
@@ -45,21 +46,35 @@ export class ClusterLab {
     readonly keyPrefix: string,
   ) {}
 
-  static async start(engine: EngineKind, nodeIds: string[]): Promise<ClusterLab> {
+  /** Redis Sentinel set, when the lab runs on one (`start(..., { sentinel: true })`). */
+  sentinel: TestSentinelSet | undefined;
+
+  static async start(engine: EngineKind, nodeIds: string[], opts: { sentinel?: boolean } = {}): Promise<ClusterLab> {
     const cleanups: Cleanup[] = [];
     try {
       const dir = mkdtempSync(join(tmpdir(), 'pushwake-cluster-'));
       cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
       mkdirSync(join(dir, 'redis'));
-      const redis = await startRedisServer({ durable: true, dir: join(dir, 'redis') });
-      if (!redis) throw new Error(REDIS_SERVER_MISSING);
-      cleanups.push(() => redis.stop());
+      let sentinel: TestSentinelSet | undefined;
+      let redis: TestRedisServer | undefined;
+      if (opts.sentinel) {
+        const set = await startSentinelSet();
+        cleanups.push(() => set.stop());
+        sentinel = set;
+        redis = set.master;
+      } else {
+        const single = await startRedisServer({ durable: true, dir: join(dir, 'redis') });
+        if (!single) throw new Error(REDIS_SERVER_MISSING);
+        cleanups.push(() => single.stop());
+        redis = single;
+      }
       const sink = await startPushSink({ output: 'none' });
       cleanups.push(() => sink.stop());
       const agents = await startAgentHost();
       cleanups.push(() => agents.stop());
       const pbx = new Pbx(agents.app, 'sip:unused');
       const lab = new ClusterLab(engine, redis, sink, agents, pbx, dir, `lab${Date.now()}:`);
+      lab.sentinel = sentinel;
       lab.cleanups.push(...cleanups);
       agents.app.onRequest('register', (req, res) => pbx.handleRegister(req, res));
       agents.app.onRequest('invite', (req, res) => {
@@ -98,7 +113,9 @@ export class ClusterLab {
       upstream: { trustedSources: ['127.0.0.0/8'] },
       apns: { retryBaseDelayMs: 20 },
       call: { wakeTimeoutMs: 6000, ringTimeoutMs: 10_000 },
-      store: { kind: 'redis', url: this.redis.url, keyPrefix: this.keyPrefix },
+      store: this.sentinel
+        ? { kind: 'redis', url: 'redis://127.0.0.1:1', sentinels: [this.sentinel.sentinelAddress], sentinelMasterName: SENTINEL_MASTER, keyPrefix: this.keyPrefix }
+        : { kind: 'redis', url: this.redis.url, keyPrefix: this.keyPrefix },
       cluster: { nodeId: id, nodeTimeoutSeconds: 2 },
     });
     const daemon = await PushwakeDaemon.start(join(this.dir, `node-${id}.yaml`), config);
