@@ -165,12 +165,15 @@ export class ClusterNode {
       await this.cmd.sendCommand(['SADD', members, this.opts.nodeId]);
       const ids = (await this.cmd.sendCommand(['SMEMBERS', members])) as string[];
       const values = ids.length > 0 ? ((await this.cmd.sendCommand(['MGET', ...ids.map((id) => this.nodeKey(id))])) as Array<string | null>) : [];
+      const before = new Set(this.alive);
       this.alive.clear();
       ids.forEach((id, i) => {
         if (values[i] !== null && values[i] !== undefined) this.alive.add(id);
         // a node gone for good leaves the set (it adds itself again if it comes back)
         else void this.cmd.sendCommand(['SREM', members, id]).catch(() => undefined);
       });
+      for (const id of this.alive) if (!before.has(id) && id !== this.opts.nodeId) this.opts.log.info({ peer: id }, 'cluster: peer joined');
+      for (const id of before) if (!this.alive.has(id)) this.opts.log.warn({ peer: id }, 'cluster: peer gone; its phones are pushed, not rung over its connections');
     } catch (err) {
       this.redisDown.warn({ err: (err as Error).message });
     }

@@ -110,8 +110,8 @@ describe.each(clusterEngines())('a two-node cluster on %s engines', (engine) => 
     expect(desk.invites).toHaveLength(1);
     await result.dialog?.destroy();
     await lab.node('b').daemon.kill('SIGKILL');
-    // B's presence expires after cluster.nodeTimeoutSeconds (2 s here)
-    await new Promise((r) => setTimeout(r, 2_500));
+    // B's presence expires after cluster.nodeTimeoutSeconds (2 s here), and A sees it at its next beat
+    await lab.node('a').daemon.waitForLog('B gone', (l) => l.msg.startsWith('cluster: peer gone') && l['peer'] === 'b', 10_000);
     const started = Date.now();
     const after = await lab.call('a', 'sip:desk@example.com').done;
     expect(after.status).toBe(480);
