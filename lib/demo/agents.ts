@@ -18,15 +18,25 @@ const short = (token: string): string => `${token.slice(0, 8)}…`;
 
 /** The PBX: its registrar answers pushwake's relayed REGISTERs, and it places the call. */
 export class DemoPbx {
-  constructor(private readonly app: SipApp, private readonly ladder: Ladder) {}
+  /**
+   * `node` names the pushwake lane a relayed REGISTER came from (the cluster demo has one per
+   * node); `via` the lane the PBX calls through.
+   */
+  constructor(
+    private readonly app: SipApp,
+    private readonly ladder: Ladder,
+    private readonly node: (req: InboundRequest) => string = () => 'pushwake',
+    private readonly via = 'pushwake',
+  ) {}
 
   handleRegister(req: InboundRequest, res: ServerResponse): void {
     const contacts = parseContactList(req.get('Contact') ?? '');
     const first = Array.isArray(contacts) ? contacts[0] : undefined;
-    this.ladder.message('pushwake', 'PBX', 'REGISTER (relayed)');
+    const node = this.node(req);
+    this.ladder.message(node, 'PBX', 'REGISTER (relayed)');
     const expires = first?.params.get('expires') ?? req.get('Expires') ?? '3600';
     res.send(200, 'OK', { headers: first ? { Contact: `<${first.uri}>;expires=${expires}` } : {} });
-    this.ladder.message('PBX', 'pushwake', '200 OK');
+    this.ladder.message('PBX', node, '200 OK');
   }
 
   /** INVITE through pushwake; hang up after `holdMs`. Resolves with the final status. */
@@ -38,20 +48,20 @@ export class DemoPbx {
         localSdp: sdp('pbx', 40000),
         proxy: pushwakeUri,
       }, {
-        onRequestSent: () => this.ladder.message('PBX', 'pushwake', `INVITE ${target.replace(/^sip:/, '').replace(/@.*$/, '')}`),
-        onProvisional: (res: InboundResponse) => this.ladder.message('pushwake', 'PBX', `${res.status} ${res.reason}`),
+        onRequestSent: () => this.ladder.message('PBX', this.via, `INVITE ${target.replace(/^sip:/, '').replace(/@.*$/, '')}`),
+        onProvisional: (res: InboundResponse) => this.ladder.message(this.via, 'PBX', `${res.status} ${res.reason}`),
       });
     } catch (err) {
       if (!isSipStatusError(err)) throw err;
-      this.ladder.message('pushwake', 'PBX', `${err.status} ${err.res?.reason ?? ''}`.trim());
+      this.ladder.message(this.via, 'PBX', `${err.status} ${err.res?.reason ?? ''}`.trim());
       return err.status;
     }
-    this.ladder.message('pushwake', 'PBX', '200 OK (SDP)');
-    this.ladder.message('PBX', 'pushwake', 'ACK');
+    this.ladder.message(this.via, 'PBX', '200 OK (SDP)');
+    this.ladder.message('PBX', this.via, 'ACK');
     await new Promise((r) => setTimeout(r, holdMs));
-    this.ladder.message('PBX', 'pushwake', 'BYE');
+    this.ladder.message('PBX', this.via, 'BYE');
     await dialog.destroy();
-    this.ladder.message('pushwake', 'PBX', '200 OK');
+    this.ladder.message(this.via, 'PBX', '200 OK');
     return 200;
   }
 }
@@ -74,10 +84,14 @@ export class DemoPhone {
     private readonly app: SipApp,
     private readonly ladder: Ladder,
     readonly aor: string,
-    /** host:port where pushwake listens, and where this phone's SIP stack listens. */
-    private readonly pushwakeHost: string,
+    /** host:port where pushwake listens (a cluster node: the phone may move), and where this phone's SIP stack listens. */
+    public pushwakeHost: string,
     private readonly ownHost: string,
     private readonly wakeDelayMs: number,
+    /** The ladder lane of the pushwake it talks to now. */
+    public lane = 'pushwake',
+    /** Called as the push wakes it, before it re-registers (the cluster demo moves it to another node). */
+    private readonly onWake: () => void = () => undefined,
   ) {}
 
   get contactUser(): string {
@@ -99,11 +113,11 @@ export class DemoPhone {
     const final = new Promise<number>((resolve) => {
       void this.app.request(`sip:${domain}`, { method: 'REGISTER', proxy: `sip:${this.pushwakeHost};transport=tcp`, headers }, (res) => {
         if (res.status < 200) return;
-        this.ladder.message('pushwake', 'phone', `${res.status} ${res.reason}`);
+        this.ladder.message(this.lane, 'phone', `${res.status} ${res.reason}`);
         resolve(res.status);
       });
     });
-    this.ladder.message('phone', 'pushwake', pushHint ? `REGISTER X-Token, X-PushHint ${pushHint}` : `REGISTER X-Token ${short(this.token)}`);
+    this.ladder.message('phone', this.lane, pushHint ? `REGISTER X-Token, X-PushHint ${pushHint}` : `REGISTER X-Token ${short(this.token)}`);
     return final;
   }
 
@@ -111,22 +125,25 @@ export class DemoPhone {
   woken(pushHint: string, callerName: string): void {
     this.ladder.message('APNs sink', 'phone', `VoIP push ${pushHint.slice(0, 8)}…`);
     this.ladder.note('phone', `iOS wakes the app; CallKit shows "${callerName}"`);
-    setTimeout(() => void this.register(pushHint).catch(() => undefined), this.wakeDelayMs);
+    setTimeout(() => {
+      this.onWake();
+      void this.register(pushHint).catch(() => undefined);
+    }, this.wakeDelayMs);
   }
 
   handleInvite(req: InboundRequest, res: ServerResponse): void {
-    this.ladder.message('pushwake', 'phone', `INVITE X-PushHint ${req.get('X-PushHint') ?? '(none)'}`);
+    this.ladder.message(this.lane, 'phone', `INVITE X-PushHint ${req.get('X-PushHint') ?? '(none)'}`);
     res.send(180, 'Ringing', {});
-    this.ladder.message('phone', 'pushwake', '180 Ringing');
+    this.ladder.message('phone', this.lane, '180 Ringing');
     setTimeout(() => {
       this.app.createUas(req, res, { localSdp: sdp('iphone', 41000) }).then(
         (dialog) => {
-          this.ladder.message('phone', 'pushwake', '200 OK (SDP)');
+          this.ladder.message('phone', this.lane, '200 OK (SDP)');
           // drachtio-srf dialogs emit 'ack'; pushwake's SipDialog type leaves it out.
-          (dialog as unknown as EventEmitter).once('ack', () => this.ladder.message('pushwake', 'phone', 'ACK'));
+          (dialog as unknown as EventEmitter).once('ack', () => this.ladder.message(this.lane, 'phone', 'ACK'));
           dialog.on('destroy', () => {
-            this.ladder.message('pushwake', 'phone', 'BYE');
-            this.ladder.message('phone', 'pushwake', '200 OK');
+            this.ladder.message(this.lane, 'phone', 'BYE');
+            this.ladder.message('phone', this.lane, '200 OK');
             this.hangUp?.();
           });
         },

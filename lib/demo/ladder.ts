@@ -3,8 +3,9 @@
  * party, one row per message (an arrow) or per thing a party noted about itself.
  */
 
-export const PARTIES = ['PBX', 'pushwake', 'APNs sink', 'phone'] as const;
-export type Party = (typeof PARTIES)[number];
+/** The lanes of the one-node demo; the cluster demo has a pushwake lane per node. */
+export const PARTIES: readonly string[] = ['PBX', 'pushwake', 'APNs sink', 'phone'];
+export type Party = string;
 
 export type LadderStep =
   | { kind: 'message'; at: number; from: Party; to: Party; label: string }
@@ -16,7 +17,7 @@ const TIME_WIDTH = 11;
 export class Ladder {
   readonly steps: LadderStep[] = [];
 
-  constructor(private readonly clock: () => number = defaultClock) {}
+  constructor(private readonly clock: () => number = defaultClock, private readonly parties: readonly Party[] = PARTIES) {}
 
   now(): number {
     return this.clock();
@@ -40,14 +41,15 @@ export class Ladder {
   }
 
   render(): string {
-    const header = ' '.repeat(TIME_WIDTH) + PARTIES.map((p) => centre(p, LANE_WIDTH)).join('');
-    const lanes = ' '.repeat(TIME_WIDTH) + blankRow().join('');
+    const parties = this.parties;
+    const header = ' '.repeat(TIME_WIDTH) + parties.map((p) => centre(p, LANE_WIDTH)).join('');
+    const lanes = ' '.repeat(TIME_WIDTH) + blankRow(parties).join('');
     const lines = [header, lanes];
     const steps = this.ordered();
     const origin = steps[0]?.at ?? 0;
     for (const step of steps) {
       const time = `+${(step.at - origin).toFixed(1)} ms`.padStart(TIME_WIDTH - 1) + ' ';
-      lines.push(time + (step.kind === 'message' ? arrowRow(step) : noteRow(step)));
+      lines.push(time + (step.kind === 'message' ? arrowRow(parties, step) : noteRow(parties, step)));
     }
     lines.push(lanes);
     return lines.map((l) => l.trimEnd()).join('\n');
@@ -58,18 +60,18 @@ export function defaultClock(): number {
   return performance.timeOrigin + performance.now();
 }
 
-const laneCentre = (p: Party): number => PARTIES.indexOf(p) * LANE_WIDTH + Math.floor(LANE_WIDTH / 2);
+const laneCentre = (parties: readonly Party[], p: Party): number => Math.max(0, parties.indexOf(p)) * LANE_WIDTH + Math.floor(LANE_WIDTH / 2);
 
-function blankRow(): string[] {
-  const row = Array.from({ length: PARTIES.length * LANE_WIDTH }, () => ' ');
-  for (const p of PARTIES) row[laneCentre(p)] = '│';
+function blankRow(parties: readonly Party[]): string[] {
+  const row = Array.from({ length: parties.length * LANE_WIDTH }, () => ' ');
+  for (const p of parties) row[laneCentre(parties, p)] = '│';
   return row;
 }
 
-function arrowRow(step: Extract<LadderStep, { kind: 'message' }>): string {
-  const row = blankRow();
-  const a = laneCentre(step.from);
-  const b = laneCentre(step.to);
+function arrowRow(parties: readonly Party[], step: Extract<LadderStep, { kind: 'message' }>): string {
+  const row = blankRow(parties);
+  const a = laneCentre(parties, step.from);
+  const b = laneCentre(parties, step.to);
   const [left, right] = a < b ? [a, b] : [b, a];
   for (let i = left + 1; i < right; i++) row[i] = '─';
   if (a < b) row[right - 1] = '▶';
@@ -83,9 +85,9 @@ function arrowRow(step: Extract<LadderStep, { kind: 'message' }>): string {
   return row.join('');
 }
 
-function noteRow(step: Extract<LadderStep, { kind: 'note' }>): string {
-  const row = blankRow();
-  const centreAt = laneCentre(step.party);
+function noteRow(parties: readonly Party[], step: Extract<LadderStep, { kind: 'note' }>): string {
+  const row = blankRow(parties);
+  const centreAt = laneCentre(parties, step.party);
   row[centreAt] = '●';
   return `${row.join('').trimEnd()}   ${step.party}: ${step.text}`;
 }

@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { runClusterDemo } from './cluster.js';
 import { pino } from 'pino';
 import { loadConfig } from '../config/load.js';
 import { startPushSink, type PushSink } from '../push-sink/index.js';
@@ -238,17 +240,27 @@ function describeLatency(l: WakeLatency | undefined, wakeDelayMs: number): strin
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  runDemo().then(
-    (result) => {
-      process.stdout.write(`${result.text}\n`);
-      process.exitCode = result.answered ? 0 : 1;
-      // Everything is stopped; should a socket linger anyway, do not hang the terminal.
-      setTimeout(() => process.exit(), 2000).unref();
-    },
+  const nodes = nodesArg(process.argv.slice(2));
+  const finish = (answered: boolean, text: string): void => {
+    process.stdout.write(`${text}\n`);
+    process.exitCode = answered ? 0 : 1;
+    // Everything is stopped; should a socket linger anyway, do not hang the terminal.
+    setTimeout(() => process.exit(), 2000).unref();
+  };
+  const demo = nodes === 2 ? runClusterDemo() : runDemo();
+  demo.then(
+    (result) => finish(result.answered, result.text),
     (err: unknown) => {
       process.stderr.write(`demo failed: ${err instanceof Error ? err.message : String(err)}\n`);
       process.exitCode = 1;
       setTimeout(() => process.exit(), 2000).unref();
     },
   );
+}
+
+/** `--nodes 1` (default) or `--nodes 2`. */
+function nodesArg(args: string[]): 1 | 2 {
+  const { values } = parseArgs({ args, options: { nodes: { type: 'string', default: '1' } }, strict: true });
+  if (values.nodes !== '1' && values.nodes !== '2') throw new Error(`--nodes must be 1 or 2 (got ${values.nodes})`);
+  return values.nodes === '2' ? 2 : 1;
 }
