@@ -14,6 +14,7 @@ import type { Binding } from '../domain/binding.js';
 import type { ClusterNode } from '../cluster/cluster-node.js';
 import { EdgeAwareStore } from '../cluster/edge-aware-store.js';
 import { EdgeRelay } from '../cluster/edge-relay.js';
+import { RecentBindings, StoreWithRecent } from '../cluster/recent-bindings.js';
 import { RELAY_HEADER } from '../cluster/relay-grant.js';
 import { EndedNoticeCourier } from '../call/ended-notices.js';
 import { IncomingCall } from '../call/incoming-call.js';
@@ -150,9 +151,15 @@ export function buildCallPath(p: PathParts): CallPath {
     calls.remove(call);
     p.onCallEnded(call, how);
   };
+  // in a cluster, while Redis is away, a call can still ring a phone whose flow this node holds
+  const recent = cluster ? new RecentBindings() : undefined;
+  const storeAway = new ThrottledWarning(log, 'store unavailable: ringing awake phones from this node\'s own recent registrations (no pushes until it is back)', 5_000);
+  const intakeStore = cluster && recent
+    ? new EdgeAwareStore(new StoreWithRecent(store, recent, () => storeAway.warn({})), (id) => cluster.isAlive(id))
+    : store;
   const intake = new CallIntake({
     app,
-    store: cluster ? new EdgeAwareStore(store, (id) => cluster.isAlive(id)) : store,
+    store: intakeStore,
     book: calls,
     trusted: new TrustedSources(config.upstream.trustedSources),
     contactUserPrefix: config.registration.contactUserPrefix,
@@ -172,11 +179,13 @@ export function buildCallPath(p: PathParts): CallPath {
       ...(cluster ? { edge: () => cluster.edge() } : {}),
     },
     /** A device registered afresh: the calls waiting for it ring it, and it gets what it is owed. */
+    ...(recent ? { onDeviceUnregistered: (aor: string, deviceKey?: string) => recent.unregistered(aor, deviceKey) } : {}),
     onDeviceRegistered: (registered) => {
       calls.deviceRegistered(registered.binding, registered.pushHint);
       void courier.deviceRegistered(registered.binding);
       // the calls parked on other nodes hear of it too
       cluster?.publishRegistered(registered.binding, registered.pushHint);
+      recent?.registered(registered.binding);
       p.onDeviceRegistered(registered);
     },
   });

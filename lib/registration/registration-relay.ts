@@ -51,6 +51,8 @@ export interface RegistrationRelayDeps {
   trace?: Trace;
   /** Called after the phone got its 200, for every successful (re-)registration. */
   onDeviceRegistered: (event: DeviceRegistered) => void;
+  /** A device (or, without deviceKey, every device of the AOR) unregistered and was removed. */
+  onDeviceUnregistered?: (aor: string, deviceKey?: string) => void;
 }
 
 const PASSED_UPSTREAM = ['Authorization', 'Proxy-Authorization', 'User-Agent'];
@@ -156,12 +158,14 @@ export class RegistrationRelay {
     if (intent.kind === 'unregister-all') {
       for (const b of await this.deps.store.listBindings(intent.aor)) await this.deps.store.removeBinding(b.aor, b.deviceKey);
       log.info('all devices unregistered');
+      this.deps.onDeviceUnregistered?.(intent.aor);
       res.send(200, 'OK', {});
       return;
     }
     if (intent.kind === 'unregister') {
       await this.deps.store.removeBinding(intent.aor, intent.deviceKey);
       log.info({ deviceKey: intent.deviceKey }, 'device unregistered');
+      this.deps.onDeviceUnregistered?.(intent.aor, intent.deviceKey);
       res.send(200, 'OK', {});
       return;
     }

@@ -184,4 +184,24 @@ describe.each(clusterEngines())('a two-node cluster on %s engines', (engine) => 
     expect(lab.pushesFor(phone)).toHaveLength(1);
     await result.dialog?.destroy();
   }, 90_000);
+
+  it('while Redis is down: a REGISTER gets 503 with Retry-After, a phone whose flow this node holds is still rung (no push), others get 503', async () => {
+    lab = await ClusterLab.start(engine, ['a', 'b']);
+    const here = lab.phone('alice', 'a', { transport: 'tcp' });
+    const there = lab.phone('bob', 'b', { transport: 'tcp' });
+    await here.register();
+    await there.register();
+    await lab.redis.kill();
+    const reg = await lab.phone('carol', 'a', { transport: 'tcp' }).register();
+    expect(reg.status).toBe(503);
+    expect(reg.get('Retry-After')).toBe('5');
+    const rung = await lab.call('a', 'sip:alice@example.com').done;
+    expect(rung.status).toBe(200);
+    expect(here.invites).toHaveLength(1);
+    expect(lab.sink.pushes).toHaveLength(0);
+    await rung.dialog?.destroy();
+    expect((await lab.call('a', 'sip:bob@example.com').done).status).toBe(503);
+    await lab.node('a').daemon.waitForLog('fallback line', (l) => l.msg.startsWith('store unavailable: ringing awake phones'));
+    for (const node of lab.nodes.values()) expect(node.daemon.alive).toBe(true);
+  }, 60_000);
 });
