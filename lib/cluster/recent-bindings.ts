@@ -5,8 +5,9 @@
  * Entries are served only while the phone's own registration lives.
  */
 import { isStoreUnavailable } from '../store/guarded-store.js';
-import type { Binding, EndedNotice } from '../domain/binding.js';
+import type { Binding } from '../domain/binding.js';
 import type { BindingStore } from '../store/binding-store.js';
+import { DelegatingStore } from '../store/delegating-store.js';
 
 /** About 1 KB each: 50,000 bindings are some 50 MB at most. */
 export const MAX_RECENT = 50_000;
@@ -57,10 +58,12 @@ export class RecentBindings {
  * to this node's recent registrations (`onFallback` is told, for a throttled log line). Anything
  * else, and a look-up that finds nothing here, fails as the store failed (503 to the PBX).
  */
-export class StoreWithRecent implements BindingStore {
-  constructor(private readonly inner: BindingStore, private readonly recent: RecentBindings, private readonly onFallback: () => void) {}
+export class StoreWithRecent extends DelegatingStore {
+  constructor(inner: BindingStore, private readonly recent: RecentBindings, private readonly onFallback: () => void) {
+    super(inner);
+  }
 
-  async listBindings(aor: string): Promise<Binding[]> {
+  override async listBindings(aor: string): Promise<Binding[]> {
     try {
       return await this.inner.listBindings(aor);
     } catch (err) {
@@ -71,7 +74,7 @@ export class StoreWithRecent implements BindingStore {
     }
   }
 
-  async findByLocalContact(localContactUser: string): Promise<Binding | undefined> {
+  override async findByLocalContact(localContactUser: string): Promise<Binding | undefined> {
     try {
       return await this.inner.findByLocalContact(localContactUser);
     } catch (err) {
@@ -80,37 +83,5 @@ export class StoreWithRecent implements BindingStore {
       this.onFallback();
       return found;
     }
-  }
-
-  getBinding(aor: string, deviceKey: string): Promise<Binding | undefined> {
-    return this.inner.getBinding(aor, deviceKey);
-  }
-
-  putBinding(binding: Binding): Promise<void> {
-    return this.inner.putBinding(binding);
-  }
-
-  removeBinding(aor: string, deviceKey: string): Promise<boolean> {
-    return this.inner.removeBinding(aor, deviceKey);
-  }
-
-  clearPushToken(aor: string, deviceKey: string, token: string): Promise<boolean> {
-    return this.inner.clearPushToken(aor, deviceKey, token);
-  }
-
-  claimPush(callId: string, deviceKey: string, ttlMs: number): Promise<boolean> {
-    return this.inner.claimPush(callId, deviceKey, ttlMs);
-  }
-
-  addEndedNotice(notice: EndedNotice): Promise<void> {
-    return this.inner.addEndedNotice(notice);
-  }
-
-  takeEndedNotices(aor: string, deviceKey: string): Promise<EndedNotice[]> {
-    return this.inner.takeEndedNotices(aor, deviceKey);
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }

@@ -5,7 +5,6 @@
  * re-registers at B (where DNS sent it); B stores the binding and publishes it over Redis; A
  * INVITEs the phone through B, which holds its flow; the phone answers; the PBX hangs up.
  */
-import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { loadConfig } from '../config/load.js';
 import { startPushSink } from '../push-sink/index.js';
@@ -16,6 +15,7 @@ import { mergeTrees, runCleanups, type Cleanup } from '../testkit/cleanups.js';
 import { loopbackOverrides } from '../testkit/loopback-config.js';
 import { startRedisServer } from '../testkit/redis-server.js';
 import { defaultClock, Ladder } from './ladder.js';
+import { pushwakeLogTap, type LogEntry } from './log-tap.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,7 +69,7 @@ async function play(cleanups: Cleanup[], wakeDelayMs: number, holdMs: number): P
         cluster: { nodeId },
       }),
     });
-    const log = pino({ level: 'info', base: { app: 'pushwake' }, timestamp: () => `,"time":${defaultClock()}` }, logTap((entry) => {
+    const log = pino({ level: 'info', base: { app: 'pushwake' }, timestamp: () => `,"time":${defaultClock()}` }, pushwakeLogTap((entry) => {
       if (noteFromLog(ladder, lane, entry)) ended();
     }));
     const running = await startPushwake(config, { log });
@@ -120,32 +120,6 @@ function crossNodeWake(ladder: Ladder): number | undefined {
   const ok = steps.slice(wake + 1).find((s) => s.kind === 'message' && s.from === B && s.to === 'phone' && s.label.startsWith('200'));
   const invite = steps.slice(wake + 1).find((s) => s.kind === 'message' && s.from === B && s.to === 'phone' && s.label.startsWith('INVITE'));
   return wake >= 0 && ok && invite ? invite.at - ok.at : undefined;
-}
-
-interface LogEntry {
-  time: number;
-  msg: string;
-  [field: string]: unknown;
-}
-
-function logTap(onEntry: (entry: LogEntry) => void): Writable {
-  let pending = '';
-  return new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      pending += chunk.toString('utf8');
-      let newline: number;
-      while ((newline = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, newline);
-        pending = pending.slice(newline + 1);
-        try {
-          onEntry(JSON.parse(line) as LogEntry);
-        } catch {
-          // not a log line of ours
-        }
-      }
-      done();
-    },
-  });
 }
 
 /** A node's log, as notes on its lane and the messages between the nodes. True once the call ended. */

@@ -9,7 +9,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runClusterDemo } from './cluster.js';
@@ -23,6 +22,7 @@ import { startAgentHost } from '../testkit/agents.js';
 import { mergeTrees } from '../testkit/cleanups.js';
 import { loopbackOverrides } from '../testkit/loopback-config.js';
 import { defaultClock, Ladder, type LadderStep } from './ladder.js';
+import { pushwakeLogTap, type LogEntry } from './log-tap.js';
 
 export interface DemoOptions {
   /** How long the woken app takes to re-register (iOS launch + CallKit report). Default 150 ms. */
@@ -152,33 +152,6 @@ async function play(cleanups: Cleanup[], wakeDelayMs: number, holdMs: number): P
     ...describeLatency(latency, wakeDelayMs),
   ].join('\n');
   return { answered: status === 200, ladder, latency, text };
-}
-
-interface LogEntry {
-  time: number;
-  msg: string;
-  [field: string]: unknown;
-}
-
-/** pushwake logs one JSON object per line; hand each to `onEntry`. */
-function pushwakeLogTap(onEntry: (entry: LogEntry) => void): Writable {
-  let pending = '';
-  return new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      pending += chunk.toString('utf8');
-      let newline: number;
-      while ((newline = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, newline);
-        pending = pending.slice(newline + 1);
-        try {
-          onEntry(JSON.parse(line) as LogEntry);
-        } catch {
-          // not a log line of ours
-        }
-      }
-      done();
-    },
-  });
 }
 
 /** What pushwake's log says it did, as notes and as the APNs answer. True once the call ended. */

@@ -51,6 +51,17 @@ describe('configuration', () => {
     expect(DEFAULTS.upstream.trustedSources).toEqual(['127.0.0.0/8', '::1/128']);
   });
 
+  it('cluster and Sentinel settings are checked, naming the key', () => {
+    expectKey(() => resolveConfig({ cluster: { nodeId: 'a' } }), 'cluster.nodeId');
+    expectKey(() => resolveConfig({ store: { kind: 'redis' }, cluster: { nodeId: 'a b' } }), 'cluster.nodeId');
+    expectKey(() => resolveConfig({ store: { kind: 'redis' }, cluster: { nodeId: 'a', secret: 'short' } }), 'cluster.secret');
+    expectKey(() => resolveConfig({ store: { kind: 'redis' }, cluster: { nodeId: 'a', nodeTimeoutSeconds: 0 } }), 'cluster.nodeTimeoutSeconds');
+    expectKey(() => resolveConfig({ store: { kind: 'redis', sentinels: ['10.0.0.1'] } }), 'store.sentinels');
+    expectKey(() => resolveConfig({ store: { kind: 'redis', sentinels: ['10.0.0.1:99999'] } }), 'store.sentinels');
+    const ok = resolveConfig({ store: { kind: 'redis', sentinels: ['10.0.0.1:26379', '[::1]:26379'] }, cluster: { nodeId: 'pw-1.east' } });
+    expect(ok.cluster).toEqual({ nodeId: 'pw-1.east', relayHost: '', secret: '', nodeTimeoutSeconds: 6 });
+  });
+
   it('a user file overrides only what it names', () => {
     const c = loadConfig({ env: {}, file: file('call:\n  wakeTimeoutMs: 20000\n') });
     expect(c.call.wakeTimeoutMs).toBe(20_000);
