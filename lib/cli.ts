@@ -12,6 +12,7 @@ import { ConfigError, loadConfig } from './config/load.js';
 import { createLogger } from './log.js';
 import { startPushwake } from './pushwake.js';
 import { startPushSink } from './push-sink/index.js';
+import { AdminCliError, adminCommand } from './ops/admin-cli.js';
 
 const USAGE = `usage:
   pushwake start [--config FILE]
@@ -19,6 +20,16 @@ const USAGE = `usage:
       embedded SIP engine on 127.0.0.1:5060 (UDP+TCP), embedded store in ./data/pushwake.
   pushwake check-config [--config FILE]
       Validate the configuration (defaults + FILE + PUSHWAKE_* env) and print it as JSON.
+  pushwake status | calls | reload                          [admin options]
+  pushwake bindings list [--aor A] [--limit N]               [admin options]
+  pushwake bindings show AOR                                 [admin options]
+  pushwake bindings delete AOR [--device KEY]                [admin options]
+  pushwake push (--aor A | --token T [--topic X]) --yes-ring-the-phone   [admin options]
+      Talk to a running pushwake's admin API. Admin options: --admin URL (default: admin.listen
+      of --config FILE, else http://127.0.0.1:8089; env PUSHWAKE_ADMIN_URL), --token T (env
+      PUSHWAKE_ADMIN_TOKEN), --json (machine-readable output).
+      A test push is a VoIP push: the phone shows it as an incoming call (pushwake then ends it
+      with an ended notice), so it needs --yes-ring-the-phone.
   pushwake push-sink [--host H] [--port P] [--key-dir DIR] [--rules FILE] [--jsonl FILE] [--on-push CMD] [--unchecked]
       A local HTTP/2 TLS server speaking APNs' provider API. It checks each push as Apple does,
       prints it as a JSON line (or appends it to --jsonl) and answers per --rules.
@@ -36,6 +47,12 @@ async function main(argv: string[]): Promise<number> {
       return checkConfig(rest);
     case 'push-sink':
       return pushSink(rest);
+    case 'status':
+    case 'calls':
+    case 'reload':
+    case 'bindings':
+    case 'push':
+      return adminCommand(command, rest);
     case undefined:
     case '-h':
     case '--help':
@@ -56,8 +73,8 @@ function configFile(args: string[]): string | undefined {
 async function start(args: string[]): Promise<number> {
   const file = configFile(args);
   const config = loadConfig(file ? { file } : {});
-  const log = createLogger(config.log.level);
-  const running = await startPushwake(config, { log });
+  const log = createLogger(config.log.level, undefined, config.log.format);
+  const running = await startPushwake(config, { log, ...(file ? { configFile: file } : {}) });
   await new Promise<void>((done) => {
     const stop = (signal: string): void => {
       log.info({ signal }, 'stopping');
@@ -66,9 +83,10 @@ async function start(args: string[]): Promise<number> {
         done();
       });
     };
-    // SIGHUP re-reads the SIP TLS certificate and key (live connections are kept)
+    // SIGHUP re-reads the config (and the SIP TLS certificate and key): live keys applied, nothing dropped
     const reload = (): void => {
-      log.info({ signal: 'SIGHUP', reloaded: running.reloadTls() }, 'reload requested');
+      log.info({ signal: 'SIGHUP' }, 'reload requested');
+      void running.reload();
     };
     process.on('SIGHUP', reload);
     process.once('SIGINT', () => stop('SIGINT'));
@@ -139,6 +157,11 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
+    if (err instanceof AdminCliError) {
+      process.stderr.write(`pushwake: ${err.message}\n`);
+      process.exitCode = err.exitCode;
+      return;
+    }
     if (err instanceof ConfigError) process.stderr.write(`pushwake: ${err.message}\n`);
     else process.stderr.write(`pushwake: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 1;

@@ -1,8 +1,18 @@
 import { pino, type Logger } from 'pino';
+import pinoPretty from 'pino-pretty';
 
 export type { Logger };
 
-export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
+/**
+ * pushwake's root logger: JSON lines, or pretty lines (pino-pretty) for a person at a terminal.
+ * `auto` is pretty when stdout is a TTY and no destination is given.
+ */
+export function createLogger(level: string, destination?: NodeJS.WritableStream, format: 'auto' | 'json' | 'pretty' = 'json'): Logger {
+  const pretty = format === 'pretty' || (format === 'auto' && destination === undefined && process.stdout.isTTY === true);
+  if (pretty) {
+    const stream = pinoPretty({ colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,app', destination: destination ?? 1, sync: true });
+    return pino({ level, base: { app: 'pushwake' } }, stream);
+  }
   return pino({ level, base: { app: 'pushwake' } }, destination ?? process.stdout);
 }
 

@@ -68,6 +68,11 @@ export class CallBook {
     return taken;
   }
 
+  /** Every call held now, oldest first (operators' listing). */
+  list(): IncomingCall[] {
+    return [...this.byInviteKey.values()];
+  }
+
   abortAll(): void {
     for (const call of [...this.byInviteKey.values()]) call.abort();
   }

@@ -20,6 +20,8 @@ export interface NoticeSettings {
   inviteTimeoutMs: number;
   /** pushwake's own host, for the From of notices (read at each notice: it can change at connect). */
   localHost: () => string;
+  /** Told of each notice delivered or not (metrics). */
+  onNotice?: (mode: EndedNoticeMode, result: 'delivered' | 'failed') => void;
 }
 
 export class EndedNoticeCourier {
@@ -63,7 +65,13 @@ export class EndedNoticeCourier {
     }
     for (const n of notices) {
       this.log.info({ aor: b.aor, deviceKey: b.deviceKey, callId: n.callId, mode: this.settings.mode }, 'delivering ended notice');
-      await this.deliver(b, n).catch((err: unknown) => this.log.warn({ err, callId: n.callId }, 'ended notice not delivered'));
+      await this.deliver(b, n).then(
+        () => this.settings.onNotice?.(this.settings.mode, 'delivered'),
+        (err: unknown) => {
+          this.settings.onNotice?.(this.settings.mode, 'failed');
+          this.log.warn({ err, callId: n.callId }, 'ended notice not delivered');
+        },
+      );
     }
     return notices.length;
   }

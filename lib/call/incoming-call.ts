@@ -85,6 +85,8 @@ export class IncomingCall {
    * an AbortController per parked call costs more heap than the rest of its state.)
    */
   private readonly pushes = { aborted: false };
+  /** Epoch ms it was parked (operators' listing). */
+  readonly createdAt: number;
 
   constructor(
     readonly identity: CallIdentity,
@@ -93,7 +95,9 @@ export class IncomingCall {
     private readonly settings: CallSettings,
     private readonly log: Logger,
     private readonly onEnded: (call: IncomingCall, how: CallEnding) => void,
-  ) {}
+  ) {
+    this.createdAt = ports.now();
+  }
 
   get currentState(): CallState {
     return this.phase.kind;

@@ -2,15 +2,22 @@
 import { BlockList, isIP } from 'node:net';
 
 export class TrustedSources {
-  private readonly list = new BlockList();
+  private list = new BlockList();
 
   constructor(cidrs: string[]) {
+    this.replace(cidrs);
+  }
+
+  /** The new list takes effect at once (a config reload). */
+  replace(cidrs: string[]): void {
+    const list = new BlockList();
     for (const c of cidrs) {
       const [addr = '', bits] = c.split('/');
       const type = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
-      if (bits === undefined) this.list.addAddress(addr, type);
-      else this.list.addSubnet(addr, Number(bits), type);
+      if (bits === undefined) list.addAddress(addr, type);
+      else list.addSubnet(addr, Number(bits), type);
     }
+    this.list = list;
   }
 
   allows(address: string): boolean {

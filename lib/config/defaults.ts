@@ -77,5 +77,6 @@ export const DEFAULTS: Readonly<PushwakeConfig> = Object.freeze<PushwakeConfig>(
   endedNotice: { mode: 'invite-cancel', windowSeconds: 60 },
   store: { kind: 'embedded', path: './data/pushwake', url: 'redis://127.0.0.1:6379', keyPrefix: 'pushwake:', sentinels: [], sentinelMasterName: 'mymaster', unavailableRetryAfterSeconds: 5 },
   cluster: { nodeId: '', relayHost: '', secret: '', nodeTimeoutSeconds: 6 },
-  log: { level: 'info' },
+  admin: { listen: '127.0.0.1:8089', token: '' },
+  log: { level: 'info', format: 'auto' },
 });

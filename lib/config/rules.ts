@@ -131,5 +131,8 @@ export const rules: Record<string, Rule> = {
   'cluster.relayHost': str,
   'cluster.secret': str,
   'cluster.nodeTimeoutSeconds': int(1, 300),
+  'admin.listen': (v) => (typeof v === 'string' && (v === '' || /^(\[[0-9a-fA-F:.]+\]|[0-9.]+|localhost):\d{1,5}$/.test(v)) ? undefined : 'must be host:port (an IP address, or localhost), or "" for none'),
+  'admin.token': str,
+  'log.format': oneOf('auto', 'json', 'pretty'),
   'log.level': oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace'),
 };

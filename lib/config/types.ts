@@ -81,5 +81,6 @@ export interface PushwakeConfig {
   endedNotice: { mode: EndedNoticeMode; windowSeconds: number };
   store: { kind: 'embedded' | 'redis'; path: string; url: string; keyPrefix: string; sentinels: string[]; sentinelMasterName: string; unavailableRetryAfterSeconds: number };
   cluster: { nodeId: string; relayHost: string; secret: string; nodeTimeoutSeconds: number };
-  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' };
+  admin: { listen: string; token: string };
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'; format: 'auto' | 'json' | 'pretty' };
 }

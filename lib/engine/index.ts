@@ -6,6 +6,7 @@
  */
 import { DialogTable } from './dialogs/dialog-table.js';
 import { fdLimitWarning } from './transport/fd-limit.js';
+import type { EngineStats } from './transport/engine-stats.js';
 import { DEFAULT_MAX_TRANSACTIONS, TransactionLayer } from './transactions/transaction-layer.js';
 import { DEFAULT_TIMERS } from './transactions/timers.js';
 import { SipTransport } from './transport/sip-transport.js';
@@ -20,6 +21,7 @@ import { hostPort } from '../net-address.js';
 export type { EngineLog, EngineLogLevel, TransportName } from './transport/types.js';
 export type { TlsFiles } from './transport/tls-credentials.js';
 export { TlsConfigError } from './transport/tls-credentials.js';
+export type { EngineStats } from './transport/engine-stats.js';
 
 /** The version reported to drachtio-srf; >= v0.8.2 so srf's optional pinging works. */
 export const ENGINE_VERSION = 'v0.9.10-pushwake-embedded';
@@ -72,6 +74,10 @@ export interface EmbeddedEngine {
   sipAddresses: Array<{ transport: TransportName; address: string; port: number }>;
   /** TCP and TLS connections open now */
   readonly connectionCount: number;
+  /** Messages in and out and what was refused, counted since start (for metrics). */
+  readonly stats: EngineStats;
+  /** Open connections by transport (tcp, tls). */
+  connectionsByTransport(): Record<string, number>;
   /** re-reads the TLS certificate and key (e.g. on SIGHUP); false when the new files are bad */
   reloadTls(): boolean;
   stop(): Promise<void>;
@@ -125,6 +131,8 @@ export async function startEmbeddedEngine(options: EmbeddedEngineOptions): Promi
     get connectionCount() {
       return transport.connectionCount;
     },
+    stats: transport.stats,
+    connectionsByTransport: () => transport.connectionsByTransport(),
     reloadTls: () => tls?.reload() ?? false,
     stop: async () => {
       tls?.stop();

@@ -3,7 +3,8 @@
  * sender, the call path (intake, calls, pushes, legs, ended notices) and the registration relay.
  * Used by `createPushwake` (mounted in a host's srf app) and so by `pushwake start`.
  */
-import type { PushwakeConfig } from '../config/types.js';
+import type { EndedNoticeMode, PushwakeConfig } from '../config/types.js';
+import type { PushwakeMetrics } from '../ops/metrics.js';
 import { ThrottledWarning, type Logger } from '../log.js';
 import { CallBook } from '../call/call-book.js';
 import { CallIntake } from '../call/call-intake.js';
@@ -16,7 +17,8 @@ import { EdgeAwareStore } from '../cluster/edge-aware-store.js';
 import { EdgeRelay } from '../cluster/edge-relay.js';
 import { RecentBindings, StoreWithRecent } from '../cluster/recent-bindings.js';
 import { RELAY_HEADER } from '../cluster/relay-grant.js';
-import { EndedNoticeCourier } from '../call/ended-notices.js';
+import { EndedNoticeCourier, type NoticeSettings } from '../call/ended-notices.js';
+import { LiveTemplate } from '../ops/live-parts.js';
 import { IncomingCall } from '../call/incoming-call.js';
 import { TrustedSources } from '../call/trusted-sources.js';
 import { ApnsSender } from '../push/apns-sender.js';
@@ -91,6 +93,7 @@ export interface PathParts {
   onDeviceRegistered: (registered: DeviceRegistered) => void;
   /** This node's cluster membership; absent on a single node. */
   cluster?: ClusterNode | undefined;
+  metrics?: PushwakeMetrics | undefined;
 }
 
 export interface CallPath {
@@ -100,6 +103,28 @@ export interface CallPath {
   courier: EndedNoticeCourier;
   /** Delivers peers' INVITEs over the flows this node holds (cluster only). */
   edgeRelay?: EdgeRelay;
+  /** What a config reload changes in place. */
+  live: LiveSettings;
+}
+
+export interface LiveSettings {
+  template: LiveTemplate;
+  wakeSettings: { ttlMs: number; retryBaseDelayMs: number; retryMaxAttempts: number };
+  noticeSettings: NoticeSettings;
+  callSettings: CallSettings;
+  trusted: TrustedSources;
+}
+
+/** Apply the live keys of a reloaded config in place: calls parked now see them at their next step. */
+export function applyLive(live: LiveSettings, config: PushwakeConfig): void {
+  live.template.replace(compilePayloadTemplate(config.call.payloadTemplate));
+  Object.assign(live.wakeSettings, { ttlMs: config.apns.ttlSeconds * 1000, retryBaseDelayMs: config.apns.retryBaseDelayMs, retryMaxAttempts: config.apns.retryMaxAttempts });
+  Object.assign(live.noticeSettings, { mode: config.endedNotice.mode, pushTtlMs: config.apns.ttlSeconds * 1000 });
+  Object.assign(live.callSettings, {
+    wakeTimeoutMs: config.call.wakeTimeoutMs, ringTimeoutMs: config.call.ringTimeoutMs, sendRinging: config.call.sendRinging,
+    skipPushWithinMs: config.call.skipPushWithinSeconds * 1000, endedNoticeWindowMs: config.endedNotice.windowSeconds * 1000,
+  });
+  live.trusted.replace(config.upstream.trustedSources);
 }
 
 /** In a cluster, a phone whose flow another node holds is reached through that node, with a grant. */
@@ -116,21 +141,20 @@ function legRoute(cluster: ClusterNode | undefined): (b: Binding) => LegRoute {
 /** Everything a REGISTER and an INVITE meet: the relay, the intake, the calls, their pushes, legs and ended notices. */
 export function buildCallPath(p: PathParts): CallPath {
   const { config, app, store, sender, log, trace } = p;
-  const template = compilePayloadTemplate(config.call.payloadTemplate);
+  const template = new LiveTemplate(compilePayloadTemplate(config.call.payloadTemplate));
+  const wakeSettings = { ttlMs: config.apns.ttlSeconds * 1000, retryBaseDelayMs: config.apns.retryBaseDelayMs, retryMaxAttempts: config.apns.retryMaxAttempts };
   const calls = new CallBook(config.call.maxParkedCalls);
-  const waker = new DeviceWaker(sender, template, store, {
-    ttlMs: config.apns.ttlSeconds * 1000,
-    retryBaseDelayMs: config.apns.retryBaseDelayMs,
-    retryMaxAttempts: config.apns.retryMaxAttempts,
-  }, log, trace);
-  const courier = new EndedNoticeCourier(app, store, sender, template, {
+  const waker = new DeviceWaker(sender, template, store, wakeSettings, log, trace);
+  const noticeSettings: NoticeSettings = {
     mode: config.endedNotice.mode,
     pushHintHeader: config.call.pushHintHeader,
     callUuidHeader: config.call.callUuidHeader,
     pushTtlMs: config.apns.ttlSeconds * 1000,
     inviteTimeoutMs: NOTICE_INVITE_TIMEOUT_MS,
     localHost: () => p.local.host,
-  }, log);
+    ...(p.metrics ? { onNotice: (mode: EndedNoticeMode, result: 'delivered' | 'failed') => p.metrics?.endedNotice(mode, result) } : {}),
+  };
+  const courier = new EndedNoticeCourier(app, store, sender, template, noticeSettings, log);
   const callSettings: CallSettings = {
     wakeTimeoutMs: config.call.wakeTimeoutMs,
     ringTimeoutMs: config.call.ringTimeoutMs,
@@ -139,6 +163,7 @@ export function buildCallPath(p: PathParts): CallPath {
     endedNoticeWindowMs: config.endedNotice.windowSeconds * 1000,
   };
   const { cluster } = p;
+  const trusted = new TrustedSources(config.upstream.trustedSources);
   const legs = new SrfLegs(app, config.call, trace, legRoute(cluster));
   // Shared by every call (one object, not a set of closures per call: parked calls are many).
   const callPorts: CallPorts = {
@@ -161,7 +186,7 @@ export function buildCallPath(p: PathParts): CallPath {
     app,
     store: intakeStore,
     book: calls,
-    trusted: new TrustedSources(config.upstream.trustedSources),
+    trusted,
     contactUserPrefix: config.registration.contactUserPrefix,
     retryAfterSeconds: config.call.retryAfterSeconds,
     storeRetryAfterSeconds: config.store.unavailableRetryAfterSeconds,
@@ -189,8 +214,9 @@ export function buildCallPath(p: PathParts): CallPath {
       p.onDeviceRegistered(registered);
     },
   });
-  if (!cluster) return { calls, intake, relay, courier };
+  const live = { template, wakeSettings, noticeSettings, callSettings, trusted };
+  if (!cluster) return { calls, intake, relay, courier, live };
   cluster.onRemoteRegistration((r) => calls.deviceRegistered(r.binding, r.pushHint));
   const edgeRelay = new EdgeRelay({ app, check: (grant) => cluster.check(grant), pairingHeaders: [config.call.pushHintHeader, config.call.callUuidHeader], log }, config.call.maxParkedCalls);
-  return { calls, intake, relay, courier, edgeRelay };
+  return { calls, intake, relay, courier, edgeRelay, live };
 }

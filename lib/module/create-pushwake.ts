@@ -4,11 +4,14 @@
  * embedded engine); pushwake takes the requests that are its business and calls `next()` for the
  * rest. `pushwake start` is this, mounted on an Srf of its own with `unclaimed: 'answer'`.
  */
+import { randomBytes, randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
+import type { Binding } from '../domain/binding.js';
+import { compilePayloadTemplate } from '../push/payload.js';
 import type Srf from 'drachtio-srf';
 import { ConfigError } from '../config/load.js';
 import type { PushwakeConfig } from '../config/types.js';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger, tokenPrefix, type Logger } from '../log.js';
 import type { CallEnding } from '../call/call-types.js';
 import type { IncomingCall } from '../call/incoming-call.js';
 import type { PushSender } from '../push/push-outcome.js';
@@ -19,7 +22,9 @@ import { prepareRequest, sipAppOf, type InboundRequest, type ServerResponse } fr
 import { isStoreUnavailable, storeUnavailableAnswer } from '../store/guarded-store.js';
 import type { BindingStore } from '../store/binding-store.js';
 import type { Trace } from '../trace.js';
-import { buildCallPath, buildSender, openStore, redisTarget, type CallPath } from './assemble.js';
+import type { Registry } from 'prom-client';
+import { PushwakeMetrics, type MetricSources } from '../ops/metrics.js';
+import { applyLive, buildCallPath, buildSender, openStore, redisTarget, type CallPath } from './assemble.js';
 import { ClusterNode } from '../cluster/cluster-node.js';
 import { EdgeRelay } from '../cluster/edge-relay.js';
 import { resolveOptions, type PushwakeOptions, type Unclaimed } from './options.js';
@@ -72,6 +77,8 @@ export interface Pushwake {
   readonly advertisedHost: string;
   /** Calls parked or ringing now. */
   readonly activeCalls: number;
+  /** pushwake's Prometheus metrics (prom-client), on a registry of its own: serve or merge it. */
+  readonly metrics: Registry;
   on<E extends keyof PushwakeEvents>(event: E, fn: (e: PushwakeEvents[E]) => void): this;
   off<E extends keyof PushwakeEvents>(event: E, fn: (e: PushwakeEvents[E]) => void): this;
   /**
@@ -87,6 +94,8 @@ export interface Internals {
   /** Where pushwake is reached, when the caller knows better than the Srf (the embedded engine's listeners). */
   local?: LocalAddress;
   trace?: Trace;
+  /** The embedded engine's counters, when pushwake started it (metrics). */
+  engine?: MetricSources['engine'];
 }
 
 /** Create a pushwake on the host's Srf. Rejects with ConfigError (code PUSHWAKE_CONFIG) naming a bad option. */
@@ -114,11 +123,19 @@ export async function createInstance(options: PushwakeOptions, internals: Intern
         edge: () => ({ host: config.cluster.relayHost || local.host, transport: local.transport }),
       });
     }
-    const sender = options.pushSender ?? buildSender(config, log);
-    return new PushwakeInstance({
-      srf, name, unclaimed, config, log, store, sender, onStoreUnavailable, internals: { ...internals, local }, learnLocal: !internals.local, cluster,
-      release: mount, ownsStore: !options.bindingStore, ownsSender: !options.pushSender,
+    let parked = (): number => 0;
+    const metrics = new PushwakeMetrics({
+      parkedCalls: () => parked(),
+      countBindings: () => store.countBindings(),
+      ...(internals.engine ? { engine: internals.engine } : {}),
     });
+    const sender = metrics.metered(options.pushSender ?? buildSender(config, log));
+    const instance = new PushwakeInstance({
+      srf, name, unclaimed, config, log, store, sender, onStoreUnavailable, internals: { ...internals, local }, learnLocal: !internals.local, cluster,
+      release: mount, ownsStore: !options.bindingStore, ownsSender: !options.pushSender, metrics,
+    });
+    parked = () => instance.activeCalls;
+    return instance;
   } catch (err) {
     // nothing it opened may outlive a failed creation
     await cluster?.leave();
@@ -144,6 +161,7 @@ interface InstanceParts {
   /** Learn the advertised host from the Srf (the caller gave none). */
   learnLocal: boolean;
   cluster: ClusterNode | undefined;
+  metrics: PushwakeMetrics;
 }
 
 type Listener<E extends keyof PushwakeEvents> = (e: PushwakeEvents[E]) => void;
@@ -167,14 +185,15 @@ export class PushwakeInstance implements Pushwake {
     this.local = internals.local ?? new LocalAddress({ host: config.sip.advertisedHost, transport: config.sip.advertisedTransport }, []);
     this.stopLearning = parts.learnLocal ? learnFromSrf(srf, this.local, config, log) : () => undefined;
     this.path = buildCallPath({
-      config, app, store: parts.store, sender: parts.sender, local: this.local, log, trace: internals.trace, onStoreUnavailable: parts.onStoreUnavailable, cluster: parts.cluster,
+      config, app, store: parts.store, sender: parts.sender, local: this.local, log, trace: internals.trace, onStoreUnavailable: parts.onStoreUnavailable, cluster: parts.cluster, metrics: parts.metrics,
       onCallEnded: (call, how) => this.callEnded(call, how),
       onDeviceRegistered: (r) => this.deviceRegistered(r),
     });
   }
 
   readonly register: SrfMiddleware = (req, res, next) => {
-    const [request, response] = prepareRequest(req, res);
+    const [request, plain] = prepareRequest(req, res);
+    const response = countedRegister(plain, this.parts.metrics);
     if (this.closed) return this.refuseClosed(response, next);
     if (this.parts.unclaimed === 'answer') return this.path.relay.handle(request, response);
     const claim = claimRegister((n) => request.get(n), this.path.relay.settings);
@@ -211,6 +230,15 @@ export class PushwakeInstance implements Pushwake {
     return this.path.calls.size;
   }
 
+  get metrics(): Registry {
+    return this.parts.metrics.registry;
+  }
+
+  /** The metric families themselves (the admin server, tests). */
+  get meters(): PushwakeMetrics {
+    return this.parts.metrics;
+  }
+
   on<E extends keyof PushwakeEvents>(event: E, fn: Listener<E>): this {
     (this.listeners[event] as Set<Listener<E>>).add(fn);
     return this;
@@ -219,6 +247,34 @@ export class PushwakeInstance implements Pushwake {
   off<E extends keyof PushwakeEvents>(event: E, fn: Listener<E>): this {
     (this.listeners[event] as Set<Listener<E>>).delete(fn);
     return this;
+  }
+
+  /**
+   * A test VoIP push to one device (operators: `pushwake push`). The phone shows it as a call, so
+   * it is owed an ended notice at once: CallKit's call ends when the phone next registers.
+   */
+  async testPush(b: Binding): Promise<Record<string, unknown>> {
+    if (!b.push) return { deviceKey: b.deviceKey, result: 'no push token' };
+    const { config } = this.parts;
+    const call = { callUuid: randomUUID(), pushHint: randomBytes(8).toString('hex'), callId: `test-push-${randomBytes(6).toString('hex')}` };
+    const payload = compilePayloadTemplate(config.call.payloadTemplate).render({
+      ...call, callerNumber: 'pushwake', callerName: 'pushwake test push', withVideo: false, aor: b.aor,
+    });
+    const outcome = await this.parts.sender.send({ token: b.push, payload, collapseId: call.callUuid, expiresAt: Date.now() + config.apns.ttlSeconds * 1000 });
+    this.parts.log.warn({ aor: b.aor, deviceKey: b.deviceKey, token: tokenPrefix(b.push.token), result: outcome.kind, callUuid: call.callUuid }, 'test VoIP push sent by an operator (the phone shows it as a call)');
+    if (outcome.kind === 'delivered') {
+      this.path.courier.owe({
+        aor: b.aor, deviceKey: b.deviceKey, callUuid: call.callUuid, callId: call.callId, pushHint: call.pushHint,
+        reason: 'SIP;cause=487;text="pushwake test push"', callerNumber: 'pushwake', callerName: 'pushwake test push',
+        expiresAt: Date.now() + config.endedNotice.windowSeconds * 1000,
+      });
+    }
+    return { deviceKey: b.deviceKey, token: tokenPrefix(b.push.token), result: outcome.kind, ...(outcome.kind === 'delivered' ? { callUuid: call.callUuid } : { status: outcome.status, code: outcome.code, reason: outcome.reason }) };
+  }
+
+  /** A reloaded config's live keys, applied in place (pushwake start's reload). */
+  applyLive(config: PushwakeConfig): void {
+    applyLive(this.path.live, config);
   }
 
   /** Hears each call's ending with the call itself (pushwake start, tests). */
@@ -239,12 +295,14 @@ export class PushwakeInstance implements Pushwake {
   }
 
   private callEnded(call: IncomingCall, how: CallEnding): void {
+    this.parts.metrics.callEnded(how);
     for (const fn of this.callEndedHooks) fn(call, how);
     const event: CallEndedEvent = { callId: call.identity.callId, callUuid: call.identity.callUuid, aor: call.identity.aor, ending: how };
     this.emit('callEnded', event);
   }
 
   private deviceRegistered({ binding }: DeviceRegistered): void {
+    this.parts.metrics.deviceRegistered(binding.push?.token);
     this.emit('deviceRegistered', { aor: binding.aor, deviceKey: binding.deviceKey, pushable: binding.push !== undefined, expiresAt: binding.upstreamExpiresAt });
   }
 
@@ -275,6 +333,24 @@ export class PushwakeInstance implements Pushwake {
     this.parts.log.error({ err, callId: req.callId }, 'REGISTER claim failed');
     if (!res.finalResponseSent) res.send(500, 'Server Internal Error', {});
   }
+}
+
+/** The REGISTER's response, counting the final status it gets (once). */
+function countedRegister(res: ServerResponse, metrics: PushwakeMetrics): ServerResponse {
+  let counted = false;
+  const send = res.send.bind(res) as (status: number, ...rest: unknown[]) => void;
+  return new Proxy(res, {
+    get(target, prop, receiver) {
+      if (prop !== 'send') return Reflect.get(target, prop, receiver) as unknown;
+      return (status: number, ...rest: unknown[]) => {
+        if (!counted && status >= 200) {
+          counted = true;
+          metrics.registration(status);
+        }
+        send(status, ...rest);
+      };
+    },
+  });
 }
 
 /* Where drachtio-srf keeps its connections' hostports (srf._app.client.mapServer). */

@@ -60,6 +60,7 @@ const SETTINGS = new Set(['sip', 'upstream', 'registration', 'apns', 'call', 'en
 const HOST_OWNED: Record<string, string> = {
   engine: 'is not a module option: the host app owns the Srf and its connection',
   log: 'is not a module option: pass your pino logger as `logger`',
+  admin: 'is not a module option: serve `pushwake.metrics` from your own HTTP server',
   'sip.listen': 'is not a module option: the host app\'s SIP engine decides where SIP is listened on',
   'sip.tlsCertFile': 'is not a module option: TLS is the host app\'s SIP engine\'s',
   'sip.tlsKeyFile': 'is not a module option: TLS is the host app\'s SIP engine\'s',

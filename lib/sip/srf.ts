@@ -149,6 +149,8 @@ export interface SipApp {
   connect(opts: { host: string; port: number; secret: string; onHostports?: (hostports: string) => void }): Promise<string>;
   disconnect(): void;
   onDisconnect(fn: () => void): void;
+  /** Each (re)connection to the SIP engine. */
+  onConnect(fn: () => void): void;
 }
 
 /* The untyped shape of drachtio-srf's Srf object, as far as we call it. */
@@ -298,6 +300,11 @@ function wrapSrf(raw: RawSrf): SipApp {
     },
     onDisconnect(fn) {
       raw.on('disconnect', () => fn());
+    },
+    onConnect(fn) {
+      raw.on('connect', (err) => {
+        if (!err) fn();
+      });
     },
   };
 }

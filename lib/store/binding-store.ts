@@ -35,5 +35,12 @@ export interface BindingStore {
   /** Take (and delete) every live notice owed to a device. */
   takeEndedNotices(aor: string, deviceKey: string): Promise<EndedNotice[]>;
 
+  /**
+   * For operators, never on the call path: live bindings in no particular order, at most
+   * `limit` of them, and how many live bindings there are (both read the whole store).
+   */
+  scanBindings(limit: number): Promise<Binding[]>;
+  countBindings(): Promise<number>;
+
   close(): Promise<void>;
 }

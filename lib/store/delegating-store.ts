@@ -41,6 +41,14 @@ export class DelegatingStore implements BindingStore {
     return this.inner.takeEndedNotices(aor, deviceKey);
   }
 
+  scanBindings(limit: number): Promise<Binding[]> {
+    return this.inner.scanBindings(limit);
+  }
+
+  countBindings(): Promise<number> {
+    return this.inner.countBindings();
+  }
+
   close(): Promise<void> {
     return this.inner.close();
   }

@@ -51,6 +51,12 @@ export class GuardedStore implements BindingStore {
   takeEndedNotices(aor: string, deviceKey: string): Promise<EndedNotice[]> {
     return this.guard('takeEndedNotices', () => this.inner.takeEndedNotices(aor, deviceKey));
   }
+  scanBindings(limit: number): Promise<Binding[]> {
+    return this.guard('scanBindings', () => this.inner.scanBindings(limit));
+  }
+  countBindings(): Promise<number> {
+    return this.guard('countBindings', () => this.inner.countBindings());
+  }
   close(): Promise<void> {
     return this.inner.close();
   }

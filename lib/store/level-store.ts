@@ -229,6 +229,25 @@ export class LevelBindingStore implements BindingStore {
     return this.#sweeping;
   }
 
+  async scanBindings(limit: number): Promise<Binding[]> {
+    const now = this.#now();
+    const out: Binding[] = [];
+    for await (const [, raw] of this.#db.iterator(prefixRange('b:'))) {
+      if (out.length >= limit) break;
+      try {
+        const b = parseBinding(raw);
+        if (b.upstreamExpiresAt > now) out.push(b);
+      } catch {
+        // a corrupt record is reported and dropped by the call path's reads
+      }
+    }
+    return out;
+  }
+
+  async countBindings(): Promise<number> {
+    return (await this.scanBindings(Number.MAX_SAFE_INTEGER)).length;
+  }
+
   /** Every key on disk, records and index entries alike; for metrics and tests. */
   async countKeys(): Promise<number> {
     let count = 0;

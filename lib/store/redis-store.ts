@@ -135,6 +135,39 @@ export class RedisBindingStore implements BindingStore {
     return live;
   }
 
+  async scanBindings(limit: number): Promise<Binding[]> {
+    const out: Binding[] = [];
+    await this.#scanBindingKeys(async (keys) => {
+      const raws = await this.#client.sendCommand(['MGET', ...keys]);
+      for (const [i, raw] of (Array.isArray(raws) ? raws : []).entries()) {
+        if (out.length >= limit) return false;
+        const b = typeof raw === 'string' ? await this.#live(keys[i] ?? '', raw) : undefined;
+        if (b) out.push(b);
+      }
+      return out.length < limit;
+    });
+    return out;
+  }
+
+  async countBindings(): Promise<number> {
+    let count = 0;
+    await this.#scanBindingKeys((keys) => {
+      count += keys.length;
+      return Promise.resolve(true);
+    });
+    return count;
+  }
+
+  /** SCAN the binding keys in batches; `each` says whether to go on. */
+  async #scanBindingKeys(each: (keys: string[]) => Promise<boolean>): Promise<void> {
+    let cursor = '0';
+    do {
+      const reply = (await this.#client.sendCommand(['SCAN', cursor, 'MATCH', `${this.#prefix}binding:*`, 'COUNT', '1000'])) as [string, string[]];
+      cursor = reply[0];
+      if (reply[1].length > 0 && !(await each(reply[1]))) return;
+    } while (cursor !== '0');
+  }
+
   async findByLocalContact(localContactUser: string): Promise<Binding | undefined> {
     const target = parsePointer(await this.#get(this.#localKey(localContactUser)));
     if (target === undefined) return undefined;

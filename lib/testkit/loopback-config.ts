@@ -19,5 +19,7 @@ export function loopbackOverrides(sink: PushSink, dir: string, registrar: string
     registration: { defaultTopic: 'com.example.phone.voip' },
     apns: { keyFile, keyId: sink.keyId ?? '', teamId: sink.teamId ?? '', host: '127.0.0.1', port: sink.port, caFile },
     store: { kind: 'embedded', path: join(dir, 'store') },
+    // a free port of its own: tests and benchmarks run many pushwakes at once
+    admin: { listen: '127.0.0.1:0' },
   };
 }

@@ -87,6 +87,11 @@ export class PushwakeDaemon {
     clearTimeout(force);
   }
 
+  /** Send a signal and return (SIGHUP: reload). */
+  signal(signal: NodeJS.Signals): void {
+    if (this.alive) this.child.kill(signal);
+  }
+
   /** A clean stop (SIGTERM, as systemd does). */
   stop(): Promise<void> {
     return this.kill('SIGTERM');

@@ -91,6 +91,8 @@ class HeldStore {
       claimPush: unused,
       addEndedNotice: unused,
       takeEndedNotices: unused,
+      scanBindings: unused,
+      countBindings: unused,
       close: () => Promise.resolve(),
     };
   }

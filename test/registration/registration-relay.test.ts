@@ -116,6 +116,7 @@ class FakeApp {
       connect: unused,
       disconnect: unused,
       onDisconnect: unused,
+      onConnect: unused,
     };
   }
 

@@ -53,6 +53,17 @@ export function describeBindingStoreContract(name: string, open: () => Promise<S
         expect(await sut.countStoredKeys()).toBe(0);
       });
 
+      it('operators can scan and count live bindings across AORs, within a limit', async () => {
+        for (let i = 0; i < 5; i++) await store.putBinding(aBinding(now(), { aor: `sip:user${i}@example.com`, localContactUser: `pw-scan-${i}` }));
+        await store.putBinding(aBinding(now(), { aor: 'sip:gone@example.com', localContactUser: 'pw-gone', upstreamExpiresAt: now() + SHORT_MS }));
+        expect(await store.countBindings()).toBe(6);
+        expect((await store.scanBindings(3)).length).toBe(3);
+        await sut.passTime(PAST_SHORT_MS);
+        await sut.dropExpired();
+        expect((await store.scanBindings(100)).map((b) => b.aor).sort()).toEqual([0, 1, 2, 3, 4].map((i) => `sip:user${i}@example.com`));
+        expect(await store.countBindings()).toBe(5);
+      });
+
       it('removing a binding that is not there resolves false', async () => {
         expect(await store.removeBinding('sip:nobody@example.com', 'nothing')).toBe(false);
       });

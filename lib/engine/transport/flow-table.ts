@@ -33,6 +33,13 @@ export class FlowTable {
     return id ? this.flows.get(id) : undefined;
   }
 
+  /** Open flows by transport (a scan: for metrics at scrape time). */
+  countByTransport(): Record<string, number> {
+    const out: Record<string, number> = { tcp: 0, tls: 0 };
+    for (const f of this.flows.values()) out[f.transport] = (out[f.transport] ?? 0) + 1;
+    return out;
+  }
+
   get isFull(): boolean {
     return this.flows.size >= this.max;
   }

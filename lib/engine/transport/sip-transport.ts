@@ -1,3 +1,4 @@
+import { EngineStats } from './engine-stats.js';
 import net from 'node:net';
 import tls from 'node:tls';
 import type dgram from 'node:dgram';
@@ -41,6 +42,8 @@ export class SipTransport {
   private readonly limits: TransportLimits;
   private readonly log: EngineLog;
   private handler: InboundHandler = () => undefined;
+  /** Messages in and out, and what was refused (read by metrics). */
+  readonly stats = new EngineStats();
 
   constructor(private readonly opts: TransportOptions) {
     this.limits = opts.limits;
@@ -110,6 +113,10 @@ export class SipTransport {
     return this.flows.size;
   }
 
+  connectionsByTransport(): Record<string, number> {
+    return this.flows.countByTransport();
+  }
+
   isFlowOpen(flowId: string | undefined): boolean {
     return !!this.flows.get(flowId)?.isOpen;
   }
@@ -126,6 +133,7 @@ export class SipTransport {
   }
 
   async send(msg: SipMessage, dest: Destination): Promise<SentMessage> {
+    this.stats.out(msg.kind === 'request' ? msg.method : undefined);
     return this.sendBytes(msg.serialize(), dest);
   }
 
@@ -209,6 +217,7 @@ export class SipTransport {
   private accept(raw: net.Socket, listener: BoundListener): void {
     raw.on('error', () => undefined); // until a flow owns it: a reset before adoption must not throw
     if (!this.makeRoom()) {
+      this.stats.reject('connection_limit');
       this.throttle.emit('warn', 'connection-limit-in', 'connection refused: connection limit reached and every connection is in use by a registration', {
         limit: this.flows.max, remote: raw.remoteAddress, transport: listener.transport,
       });
@@ -226,6 +235,7 @@ export class SipTransport {
     secure.once('secure', () => { handshakeDone = true; flow.secured(); });
     secure.once('error', (err: NodeJS.ErrnoException) => {
       if (handshakeDone) return;
+      this.stats.reject('tls_handshake');
       this.throttle.emit('warn', `tls-handshake|${err.code ?? 'ERR'}`, 'tls handshake failed', { remote: remote.address, code: err.code, err: err.message.slice(0, 200) });
     });
   }
@@ -272,6 +282,7 @@ export class SipTransport {
       return;
     }
     if (ev.type === 'error') {
+      this.stats.reject('stream');
       this.throttle.emit('warn', `stream-rejected|${ev.error.code}`, 'stream rejected', { code: ev.error.code, transport: flow.transport, remote: flow.remote.address });
       const status = statusForParseError(ev.error.code);
       const head = ev.head ? parseMessage(ev.head, { datagram: true }) : undefined;
@@ -290,16 +301,24 @@ export class SipTransport {
   private receive(bytes: Buffer, source: Peer, local: Endpoint, flow?: StreamFlow): void {
     // accounted before parsing: a flood costs a map lookup per message, not a parse
     const verdict = this.limiter.check(source.address);
-    if (verdict === 'drop') return;
+    if (verdict === 'drop') {
+      this.stats.reject('flood');
+      return;
+    }
     try {
       const parsed = parseMessage(bytes, { datagram: !flow });
       if (!parsed.ok) return this.rejectMalformed(parsed.error, parsed.partial, source, flow);
-      if (bytes.length > this.limits.maxMessageBytes) return this.rejectWith(parsed.message, 413, source, flow);
+      if (bytes.length > this.limits.maxMessageBytes) {
+        this.stats.reject('too_large');
+        return this.rejectWith(parsed.message, 413, source, flow);
+      }
       if (verdict === 'reject-once') {
+        this.stats.reject('flood');
         this.throttle.emit('warn', `rate-limit|${source.address}`, 'source over its message budget; answering 503 then dropping', { source: source.address });
         return this.rejectWith(parsed.message, 503, source, flow, { 'Retry-After': '5' });
       }
       const message = parsed.message;
+      this.stats.in(message.kind === 'request' ? message.method : undefined);
       if (message.kind === 'request') {
         const top = message.headers.entries.find((h) => h.name === 'via');
         if (top) top.value = formatVia(stampReceived(message.topVia, source));
@@ -312,6 +331,7 @@ export class SipTransport {
   }
 
   private rejectMalformed(error: SipParseError, partial: SipMessage | undefined, source: Peer, flow?: StreamFlow): void {
+    this.stats.reject('malformed');
     this.throttle.emit('warn', `malformed|${error.code}`, 'malformed sip message', { code: error.code, reason: error.message.slice(0, 200), source: source.address, transport: source.transport });
     const status = statusForParseError(error.code);
     if (partial?.kind === 'request') this.rejectWith(partial, status, source, flow, { Warning: `399 engine "${error.code}"` });

@@ -1,5 +1,6 @@
 /** Starts an engine plus a drachtio-srf app connected to it, and tears both down. */
 import Srf from 'drachtio-srf';
+import { EngineStats } from '../../../lib/engine/transport/engine-stats.js';
 import { startEmbeddedEngine, type EmbeddedEngine, type EmbeddedEngineOptions } from '../../../lib/engine/index.js';
 import { TestUa, type Target } from './test-ua.js';
 
@@ -212,6 +213,8 @@ function realServer(): EmbeddedEngine | undefined {
     wirePort: wire!,
     sipAddresses: [{ transport: 'udp', address: '127.0.0.1', port: sip! }, { transport: 'tcp', address: '127.0.0.1', port: sip! }],
     connectionCount: 0,
+    stats: new EngineStats(),
+    connectionsByTransport: () => ({}),
     reloadTls: () => false,
     stop: async () => undefined,
   };
