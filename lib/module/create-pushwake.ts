@@ -295,7 +295,11 @@ export class PushwakeInstance implements Pushwake {
   }
 
   private callEnded(call: IncomingCall, how: CallEnding): void {
-    this.parts.metrics.callEnded(how);
+    this.parts.metrics.callEnded(how, {
+      callId: call.identity.callId, aor: call.identity.aor, createdAt: call.createdAt,
+      // pushed and awaited to the end: the push went unanswered
+      unansweredDevices: how === 'wake-timeout' ? call.awaitedDevices : [],
+    });
     for (const fn of this.callEndedHooks) fn(call, how);
     const event: CallEndedEvent = { callId: call.identity.callId, callUuid: call.identity.callUuid, aor: call.identity.aor, ending: how };
     this.emit('callEnded', event);

@@ -10,7 +10,9 @@
  *   GET    /api/status                    a short summary
  *   GET    /api/bindings[?aor=A&limit=N]  bindings of an AOR, or any (at most limit)
  *   DELETE /api/bindings?aor=A[&device=K] forget an AOR's bindings, or one device's
+ *   GET    /                              the status page (the token, if any, as ?token=)
  *   GET    /api/calls                     parked and ringing calls
+ *   GET    /api/overview                  the status page's data
  *   POST   /api/push                      a test push: {"aor": A} or {"token": T, "topic"?: X}, with "confirm": true
  *   POST   /api/reload                    re-read the config file
  *
@@ -21,6 +23,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { STATUS_PAGE } from './status-page.js';
 
 export interface Check {
   ok: boolean;
@@ -35,6 +38,8 @@ export interface AdminTarget {
   bindings(query: { aor?: string; limit: number }): Promise<unknown[]>;
   removeBindings(aor: string, deviceKey?: string): Promise<number>;
   calls(): unknown[];
+  /** The status page's data: calls now, the last calls, wake latency, push results, unanswered devices. */
+  overview(): Promise<unknown>;
   testPush(target: { aor?: string; token?: string; topic?: string }): Promise<unknown>;
   reload(): Promise<unknown>;
 }
@@ -100,6 +105,11 @@ async function route(req: IncomingMessage, res: ServerResponse, token: string, t
   const url = new URL(req.url ?? '/', 'http://admin');
   const method = req.method ?? 'GET';
   const path = url.pathname;
+  if (method === 'GET' && (path === '/' || path === '/index.html')) {
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store', 'Content-Security-Policy': "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'" });
+    res.end(STATUS_PAGE);
+    return;
+  }
   if (method === 'GET' && path === '/healthz') return json(res, 200, { status: 'ok', uptimeSeconds: Math.round(process.uptime()) });
   if (method === 'GET' && path === '/readyz') {
     const checks = await target.readiness();
@@ -129,6 +139,7 @@ async function route(req: IncomingMessage, res: ServerResponse, token: string, t
     }
   }
   if (method === 'GET' && path === '/api/calls') return json(res, 200, { calls: target.calls() });
+  if (method === 'GET' && path === '/api/overview') return json(res, 200, await target.overview());
   if (method === 'POST' && path === '/api/push') {
     const body = await readJson(req);
     if (body['confirm'] !== true) throw new AdminError(400, 'ADMIN_CONFIRM_REQUIRED', 'a VoIP test push shows as a call on the phone: send "confirm": true');

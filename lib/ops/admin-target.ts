@@ -79,6 +79,18 @@ export function adminTarget(p: AdminTargetParts): AdminTarget {
         ageSeconds: Math.round((now - c.createdAt) / 1000),
       }));
     },
+    async overview() {
+      const meters = pushwake.meters;
+      const { wakeHistogram, pushResults } = await meters.overview();
+      return {
+        now: Date.now(),
+        calls: this.calls(),
+        recentCalls: [...meters.recentCalls].reverse(),
+        wakeHistogram,
+        pushResults,
+        unansweredDevices: [...meters.unanswered.values()].sort((a, b) => b.lastAt - a.lastAt).slice(0, 50),
+      };
+    },
     async testPush(target) {
       const config = p.config();
       if (target.aor) {

@@ -51,6 +51,10 @@ export class PushwakeMetrics {
   private readonly notices: Counter<'mode' | 'result'>;
   /** Push sent -> by token, to time the wake (bounded: oldest dropped past MAX_PENDING_WAKES). */
   private readonly pushedAt = new Map<string, number>();
+  /** The last calls' endings, newest last (the status page). */
+  readonly recentCalls: RecentCall[] = [];
+  /** Devices pushed for a call that never registered within the wake window, by aor + device. */
+  readonly unanswered = new Map<string, UnansweredDevice>();
 
   constructor(sources: MetricSources, opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -103,8 +107,32 @@ export class PushwakeMetrics {
     this.registrations.inc({ result: registrationResultOf(status) });
   }
 
-  callEnded(ending: CallEnding): void {
+  callEnded(ending: CallEnding, call?: { callId: string; aor: string; createdAt: number; unansweredDevices: string[] }): void {
     this.calls.inc({ ending });
+    if (!call) return;
+    const now = Date.now();
+    this.recentCalls.push({ callId: call.callId, aor: call.aor, ending, endedAt: now, durationMs: now - call.createdAt });
+    if (this.recentCalls.length > MAX_RECENT_CALLS) this.recentCalls.shift();
+    for (const deviceKey of call.unansweredDevices) {
+      const key = `${call.aor}\n${deviceKey}`;
+      const seen = this.unanswered.get(key) ?? { aor: call.aor, deviceKey, count: 0, lastAt: 0 };
+      this.unanswered.delete(key);
+      this.unanswered.set(key, { ...seen, count: seen.count + 1, lastAt: now });
+      while (this.unanswered.size > MAX_UNANSWERED) {
+        const oldest = this.unanswered.keys().next().value;
+        if (oldest === undefined) break;
+        this.unanswered.delete(oldest);
+      }
+    }
+  }
+
+  /** What the status page shows, from the same figures /metrics serves. */
+  async overview(): Promise<{ wakeHistogram: Array<{ le: string; count: number }>; pushResults: Array<{ result: string; reason: string; count: number }> }> {
+    const wake = await this.wakeSeconds.get();
+    const wakeHistogram = wake.values.filter((v) => v.metricName === 'pushwake_wake_seconds_bucket').map((v) => ({ le: String(v.labels['le']), count: v.value }));
+    const pushes = await this.pushes.get();
+    const pushResults = pushes.values.map((v) => ({ result: String(v.labels['result']), reason: String(v.labels['reason']), count: v.value }));
+    return { wakeHistogram, pushResults };
   }
 
   endedNotice(mode: string, result: 'delivered' | 'failed'): void {
@@ -148,3 +176,22 @@ export class PushwakeMetrics {
 
 /** Pushed devices whose wake is being timed; past it the oldest is no longer timed. */
 const MAX_PENDING_WAKES = 100_000;
+/** Calls kept for the status page's "last calls". */
+const MAX_RECENT_CALLS = 50;
+/** Devices kept in "pushes unanswered"; past it the one seen longest ago goes. */
+const MAX_UNANSWERED = 1000;
+
+export interface RecentCall {
+  callId: string;
+  aor: string;
+  ending: CallEnding;
+  endedAt: number;
+  durationMs: number;
+}
+
+export interface UnansweredDevice {
+  aor: string;
+  deviceKey: string;
+  count: number;
+  lastAt: number;
+}
