@@ -6,7 +6,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createRequire } from 'node:module';
 import { stringify } from 'yaml';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -48,6 +49,15 @@ export class PushwakeDaemon {
       env: { ...process.env, PUSHWAKE_LOG_LEVEL: process.env['PUSHWAKE_LOG_LEVEL'] ?? 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    const daemon = new PushwakeDaemon(child);
+    await daemon.waitForLog('started', (l) => l.msg === 'pushwake started', START_TIMEOUT_MS);
+    return daemon;
+  }
+
+  /** `pushwake <args>` with this cwd and environment (e.g. `start` on the shipped defaults). */
+  static async startWith(args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv }): Promise<PushwakeDaemon> {
+    // tsx by its full URL: a cwd outside the repo would not find it by name
+    const child = spawn(process.execPath, ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href, join(repoRoot, 'lib', 'cli.ts'), ...args], { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
     const daemon = new PushwakeDaemon(child);
     await daemon.waitForLog('started', (l) => l.msg === 'pushwake started', START_TIMEOUT_MS);
     return daemon;

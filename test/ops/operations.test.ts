@@ -212,3 +212,25 @@ describe('reload (SIGHUP)', () => {
     }
   }, 60_000);
 });
+
+describe('npm start on the embedded defaults', () => {
+  it('answers /healthz, /readyz and /metrics on 127.0.0.1:8089, with every family', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pushwake-defaults-'));
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PUSHWAKE_')));
+    const daemon = await PushwakeDaemon.startWith(['start'], { cwd: dir, env });
+    try {
+      const started = await daemon.waitForLog('started', (l) => l.msg === 'pushwake started');
+      expect(started['admin']).toBe('http://127.0.0.1:8089');
+      expect(daemon.lines.some((l) => l.msg === 'listening for SIP on udp/127.0.0.1:5060')).toBe(true);
+      expect((await fetch('http://127.0.0.1:8089/healthz')).status).toBe(200);
+      expect((await fetch('http://127.0.0.1:8089/readyz')).status).toBe(200);
+      const text = await (await fetch('http://127.0.0.1:8089/metrics')).text();
+      for (const family of ['pushwake_registrations_total', 'pushwake_bindings', 'pushwake_pushes_total', 'pushwake_wake_seconds', 'pushwake_calls_total', 'pushwake_sip_connections']) {
+        expect(text).toContain(`# TYPE ${family} `);
+      }
+    } finally {
+      await daemon.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
