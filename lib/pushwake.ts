@@ -161,6 +161,9 @@ export async function startPushwake(startConfig: PushwakeConfig, opts: StartOpti
   for (const l of engine?.sipAddresses ?? []) log.info({ transport: l.transport, address: l.address, port: l.port }, `listening for SIP on ${l.transport}/${hostPort(l.address, l.port)}`);
   if (!engine) log.info({ host: config.engine.host, port: config.engine.port }, `using drachtio-server at ${hostPort(config.engine.host, config.engine.port)}`);
   if (admin) log.info({ url: admin.url }, `admin API and metrics on ${admin.url}`);
+  log.info({ store: config.store.kind }, config.store.kind === 'redis'
+    ? `bindings kept in Redis at ${config.store.sentinels.length > 0 ? `the master "${config.store.sentinelMasterName}" of sentinels ${config.store.sentinels.join(', ')}` : config.store.url.replace(/\/\/([^@/]*)@/, '//(credentials)@')} (key prefix ${config.store.keyPrefix})`
+    : `bindings kept in ${config.store.path} (embedded LevelDB)`);
   log.info({ mode: config.engine.mode, sip: engine?.sipAddresses ?? [], advertisedHost: running.advertisedHost, store: config.store.kind, admin: admin?.url ?? null }, 'pushwake started');
   return {
     app,
