@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { waitFor } from '../../lib/testkit/agents.js';
+import { CallAttempt, startAgentHost, waitFor } from '../../lib/testkit/agents.js';
 import { freePort } from '../../lib/testkit/free-port.js';
 import { loopbackOverrides } from '../../lib/testkit/loopback-config.js';
 import { mergeTrees } from '../../lib/testkit/cleanups.js';
@@ -194,6 +194,15 @@ describe('reload (SIGHUP)', () => {
       daemon.signal('SIGHUP');
       const reloaded = await daemon.waitForLog('reload', (l) => l.msg === 'config reloaded');
       expect(reloaded['applied']).toEqual(['upstream.trustedSources', 'call.wakeTimeoutMs']);
+      // the live knob took effect: the PBX on 127.0.0.1 is no longer a trusted source
+      const agents = await startAgentHost();
+      try {
+        const sipPort = (base['sip'] as { listen: Array<{ port: number }> }).listen[0]?.port ?? 0;
+        const call = await new CallAttempt(agents.app, 'sip:alice@example.com', `sip:127.0.0.1:${sipPort}`, {}).done;
+        expect(call.status).toBe(403);
+      } finally {
+        await agents.stop();
+      }
       expect(reloaded['restartNeeded']).toEqual(['sip.listen']);
       await daemon.waitForLog('restart warning', (l) => l.msg.startsWith('config keys changed that only a restart applies') && JSON.stringify(l['keys']) === '["sip.listen"]');
       writeFileSync(file, 'call:\n  wakeTimeoutMs: fast\n');
