@@ -16,8 +16,19 @@ export interface PushDataSettings {
 export type PushData =
   | { kind: 'none' }
   | { kind: 'valid'; push: PushToken; source: 'header' | 'param' | 'rfc8599' | 'legacy' }
-  /** Push data was present but unusable; the registration is relayed without push. */
-  | { kind: 'invalid'; reason: string };
+  /**
+   * Push data was present but unusable; the registration is relayed without push. An RFC 8599
+   * pn-provider pushwake does not serve is refused instead (555, RFC 8599 4.1.1).
+   */
+  | { kind: 'invalid'; reason: string; unsupportedProvider?: true };
+
+/** The push notification services pushwake serves, as RFC 8599 names them (pn-provider, +sip.pns). */
+export const SUPPORTED_PNS = ['apns'] as const;
+
+/** RFC 8599 13.2 / RFC 6809: the Feature-Caps a proxy puts on responses about pn-* registrations. */
+export function featureCapsPns(): string {
+  return `*;+sip.pns="${SUPPORTED_PNS.join(',')}"`;
+}
 
 /** APNs tokens are 32 bytes today; Apple says they may grow, so allow up to 100 bytes. */
 const TOKEN_RE = /^(?:[0-9a-f]{2}){32,100}$/;
@@ -69,7 +80,7 @@ export function readPushData(
 
 function readRfc8599(provider: string, prid: string | undefined, pnParam: string | undefined): PushData {
   const p = provider.toLowerCase();
-  if (p !== 'apns' && p !== 'apns.dev') return { kind: 'invalid', reason: `unsupported pn-provider ${JSON.stringify(provider.slice(0, 40))}` };
+  if (p !== 'apns' && p !== 'apns.dev') return { kind: 'invalid', reason: `unsupported pn-provider ${JSON.stringify(provider.slice(0, 40))}`, unsupportedProvider: true };
   if (prid === undefined) return { kind: 'invalid', reason: 'pn-provider without pn-prid' };
   if (pnParam === undefined) return { kind: 'invalid', reason: 'pn-provider=apns without pn-param' };
   // Linphone sends "tok1:remote&tok2:voip"; the VoIP token is the one marked voip.

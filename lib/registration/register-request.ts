@@ -4,7 +4,7 @@
  */
 import { aorOf, parseContactList, parseNameAddr, parseSipUri, type NameAddr } from '../sip/name-addr.js';
 import { deviceKeyOf, localContactUserOf, readInstanceId } from './device-identity.js';
-import { readPushData, type PushData, type PushDataSettings } from './push-data.js';
+import { featureCapsPns, readPushData, type PushData, type PushDataSettings } from './push-data.js';
 
 export interface RegisterSettings extends PushDataSettings {
   minExpires: number;
@@ -79,6 +79,10 @@ export function readRegister(header: HeaderReader, s: RegisterSettings): Registe
   const localContactUser = localContactUserOf(s.contactUserPrefix, aor, deviceKey);
 
   if (expires === 0) return { kind: 'unregister', aor, deviceKey, localContactUser, contactUri: contact.uri };
+  if (push.kind === 'invalid' && push.unsupportedProvider) {
+    // RFC 8599 4.1.1: not relayed; the phone learns which services this proxy supports
+    return { kind: 'reject', status: 555, reason: 'Push Notification Service Not Supported', headers: { 'Feature-Caps': featureCapsPns() } };
+  }
   if (expires < s.minExpires) {
     return { kind: 'reject', status: 423, reason: 'Interval Too Brief', headers: { 'Min-Expires': String(s.minExpires) } };
   }

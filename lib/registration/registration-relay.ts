@@ -11,6 +11,7 @@ import type { BindingStore } from '../store/binding-store.js';
 import { parseContactList, parseSipUri } from '../sip/name-addr.js';
 import type { Headers, InboundRequest, InboundResponse, ServerResponse, SipApp } from '../sip/srf.js';
 import { readRegister, type RegisterIntent, type RegisterSettings } from './register-request.js';
+import { featureCapsPns } from './push-data.js';
 import { UpstreamCSeq } from './upstream-cseq.js';
 import { KeyedSerialiser } from '../store/keyed-serialiser.js';
 import { isStoreUnavailable, storeUnavailableAnswer } from '../store/guarded-store.js';
@@ -195,6 +196,10 @@ export class RegistrationRelay {
       Contact: `<${intent.contact.uri}>;expires=${deviceExpires}`,
       Expires: String(deviceExpires),
     };
+    // RFC 8599 4.1.1: a 2xx to a REGISTER with pn-* params says which services the proxy serves.
+    // No +sip.pnsreg: it would promise pushes that only refresh a binding, and a VoIP push must
+    // always be a call (docs: "Phones and apps").
+    if (intent.push.kind === 'valid' && intent.push.source === 'rfc8599') headers['Feature-Caps'] = featureCapsPns();
     const warnings = [intent.push.kind === 'invalid' ? intent.push.reason : undefined, intent.identityWarning].filter((w): w is string => !!w);
     if (warnings.length > 0) {
       headers['Warning'] = warnings.map((w) => `399 ${this.deps.settings.local.host} "${w.replace(/["\\]/g, '')}"`).join(', ');

@@ -275,7 +275,10 @@ describe.each(enginesUnderTest())('call path over %s engine', (engine) => {
 
   it('a phone registering over UDP is woken and answered over UDP', async () => {
     const phone = lab.phone('dave', { transport: 'udp', push: 'rfc8599' });
-    await phone.register();
+    const ok = await phone.register();
+    // RFC 8599 4.1.1: the 2xx says which push services pushwake serves; X-Token clients get a plain 200
+    expect(ok.get('Feature-Caps')).toBe('*;+sip.pns="apns"');
+    expect((await lab.phone('plain', { push: 'x-token' }).register()).get('Feature-Caps')).toBeUndefined();
     const result = await lab.pbx.call('sip:dave@example.com').done;
     expect(result.status).toBe(200);
     expect(phone.invites[0]?.protocol.toLowerCase()).toBe('udp');

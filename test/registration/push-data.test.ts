@@ -58,6 +58,16 @@ describe('reading push data from a REGISTER', () => {
     expect(r).toMatchObject({ kind: 'register', instanceId: 'urn:uuid:0f0e', deviceKey: 'inst:urn:uuid:0f0e' });
   });
 
+  it('an RFC 8599 pn-provider pushwake does not serve gets 555 with the Feature-Caps it does serve, and is not relayed', () => {
+    for (const provider of ['fcm', 'webpush', 'x-unknown']) {
+      expect(read({ Contact: `<sip:a@h;pn-provider=${provider};pn-prid=${TOKEN};pn-param=x>` })).toEqual({
+        kind: 'reject', status: 555, reason: 'Push Notification Service Not Supported', headers: { 'Feature-Caps': '*;+sip.pns="apns"' },
+      });
+    }
+    // an unregister with it still removes the binding
+    expect(read({ Contact: `<sip:a@h;pn-provider=fcm;pn-prid=${TOKEN};pn-param=x>;expires=0` }).kind).toBe('unregister');
+  });
+
   it('reads an echoed push hint from the header or a contact param', () => {
     expect(read({ Contact: '<sip:a@h>', 'X-PushHint': 'abc' })).toMatchObject({ pushHint: 'abc' });
     expect(read({ Contact: '<sip:a@h;pushHint=def>' })).toMatchObject({ pushHint: 'def' });
@@ -67,7 +77,6 @@ describe('reading push data from a REGISTER', () => {
     ['a non-hex token', { 'X-Token': 'zz'.repeat(32) }, 'X-Token is not an APNs token'],
     ['an absurdly long token', { 'X-Token': 'ab'.repeat(5000) }, 'X-Token is not an APNs token'],
     ['a short token', { 'X-Token': 'abcd' }, 'X-Token is not an APNs token'],
-    ['an unknown provider', { Contact: `<sip:a@h;pn-provider=fcm;pn-prid=${TOKEN};pn-param=x>` }, 'unsupported pn-provider'],
     ['pn-provider without prid', { Contact: '<sip:a@h;pn-provider=apns;pn-param=ABCDE12345.a.b>' }, 'without pn-prid'],
     ['a bad pn-param', { Contact: `<sip:a@h;pn-provider=apns;pn-prid=${TOKEN};pn-param=nodots>` }, 'pn-param is not'],
     ['an unknown legacy pn-type', { Contact: `<sip:a@h;pn-type=google;pn-tok=${TOKEN}>` }, 'unsupported pn-type'],
