@@ -67,7 +67,11 @@ export type WakeFailureCode =
   /** APNs did not take the push; the push outcome's own code is in `why`. */
   | 'WAKE_PUSH_FAILED'
   /** The wake port itself failed (a bug or the store): logged, the device is not awaited. */
-  | 'WAKE_ERROR';
+  | 'WAKE_ERROR'
+  /** The device had its share of VoIP pushes this minute (devices.maxVoipPushesPerMinute). */
+  | 'WAKE_RATE_LIMITED'
+  /** The device is suspected restricted by iOS, and was pushed within devices.suspectedPushIntervalSeconds. */
+  | 'WAKE_SUSPECTED_RESTRICTED';
 
 export interface CallPorts {
   now(): number;

@@ -9,6 +9,7 @@ import type { PayloadTemplate } from '../push/payload.js';
 import { pushFailure, type PushSender } from '../push/push-outcome.js';
 import { sendWithRetry, type StopSignal } from '../push/retry.js';
 import type { BindingStore } from '../store/binding-store.js';
+import type { RestrictionWatch } from '../push/restriction-watch.js';
 import type { Trace } from '../trace.js';
 import type { CallIdentity, WakeOutcome } from './call-types.js';
 
@@ -26,6 +27,8 @@ const CLAIM_MARGIN_MS = 10 * 60_000;
 
 export class DeviceWaker {
   private readonly onceSender: PushSender;
+  private watch: RestrictionWatch | undefined;
+  private onSuppressed: (code: string) => void = () => undefined;
 
   constructor(
     private readonly sender: PushSender,
@@ -49,9 +52,21 @@ export class DeviceWaker {
     };
   }
 
+  /** Space out pushes to devices that look restricted, and cap every device's pushes per minute. */
+  watchRestrictions(watch: RestrictionWatch, onSuppressed: (code: string) => void): void {
+    this.watch = watch;
+    this.onSuppressed = onSuppressed;
+  }
+
   async wake(b: Binding, call: CallIdentity, deadline: number, signal?: StopSignal): Promise<WakeOutcome> {
     if (!b.push) return { kind: 'failed', code: 'WAKE_NO_TOKEN', why: 'device has no push token' };
     if (signal?.aborted) return { kind: 'failed', code: 'WAKE_CALL_OVER', why: 'call over before the push' };
+    const admission = this.watch?.admit(b.aor, b.deviceKey) ?? { ok: true };
+    if (!admission.ok) {
+      this.log.info({ deviceKey: b.deviceKey, code: admission.code, why: admission.why }, 'VoIP push withheld');
+      this.onSuppressed(admission.code);
+      return { kind: 'failed', code: admission.code, why: admission.why };
+    }
     const claimed = await this.store.claimPush(call.callId, b.deviceKey, this.settings.ttlMs + CLAIM_MARGIN_MS);
     if (!claimed) {
       this.log.info({ deviceKey: b.deviceKey }, 'device already pushed for this call; not pushing again');
@@ -84,6 +99,7 @@ export class DeviceWaker {
     const token = tokenPrefix(b.push.token);
     switch (outcome.kind) {
       case 'delivered':
+        this.watch?.pushed(b.aor, b.deviceKey);
         this.log.info({ deviceKey: b.deviceKey, token, apnsId: outcome.apnsId }, 'VoIP push sent');
         return { kind: 'sent', expiresAt };
       case 'token-dead':
@@ -93,6 +109,7 @@ export class DeviceWaker {
       case 'rejected':
         if (outcome.code === 'PUSH_DEADLINE_EXCEEDED' && signal?.aborted) return { kind: 'failed', code: 'WAKE_CALL_OVER', why: 'call over before the push' };
         if (outcome.maybeDelivered) {
+          this.watch?.pushed(b.aor, b.deviceKey);
           this.log.warn({ deviceKey: b.deviceKey, token, code: outcome.code, why: outcome.reason }, 'no answer from APNs; the push may have gone out, so the device is awaited and not pushed again');
           return { kind: 'sent', expiresAt };
         }

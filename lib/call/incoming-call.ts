@@ -34,6 +34,8 @@ interface PushedDevice {
   awaiting: boolean;
   /** Set once the push went out; only such devices are owed an ended notice. */
   pushExpiresAt?: number;
+  /** When the push went out. */
+  pushedAt?: number;
   /**
    * Another copy of this call pushed it (the same INVITE forked to another node, or to this one
    * under another Request-URI): that copy rings it, with the push hint and call UUID the phone
@@ -123,6 +125,14 @@ export class IncomingCall {
     return false;
   }
 
+  /**
+   * Devices this call pushed that never registered afterwards, though they had at least `minMs`
+   * to do so (the restriction watch; a caller who hangs up at once proves nothing).
+   */
+  unansweredPushes(now: number, minMs: number): Binding[] {
+    return [...this.devices.values()].filter((d) => d.awaiting && d.pushedAt !== undefined && now - d.pushedAt >= minMs).map((d) => d.binding);
+  }
+
   /** Devices this call still waits on (for tests: nothing left behind). */
   get awaitedDevices(): string[] {
     return [...this.devices].filter(([, d]) => d.awaiting).map(([key]) => key);
@@ -169,7 +179,10 @@ export class IncomingCall {
     }
     if (outcome.kind === 'sent') {
       const pushed = this.devices.get(b.deviceKey);
-      if (pushed) pushed.pushExpiresAt = outcome.expiresAt;
+      if (pushed) {
+        pushed.pushExpiresAt = outcome.expiresAt;
+        pushed.pushedAt = this.ports.now();
+      }
       // The call was settled while this push was in flight: the phone will show it, so it is owed a notice.
       const settled = this.settledReason;
       if (settled !== undefined && !this.legs.has(b.deviceKey)) this.oweNotice(b, settled);

@@ -74,6 +74,7 @@ export const DEFAULTS: Readonly<PushwakeConfig> = Object.freeze<PushwakeConfig>(
       callId: '{{callId}}',
     },
   },
+  devices: { suspectAfterUnansweredPushes: 3, suspectedPushIntervalSeconds: 600, maxVoipPushesPerMinute: 10 },
   endedNotice: { mode: 'invite-cancel', windowSeconds: 60 },
   store: { kind: 'embedded', path: './data/pushwake', url: 'redis://127.0.0.1:6379', keyPrefix: 'pushwake:', sentinels: [], sentinelMasterName: 'mymaster', unavailableRetryAfterSeconds: 5 },
   cluster: { nodeId: '', relayHost: '', secret: '', nodeTimeoutSeconds: 6 },

@@ -78,6 +78,7 @@ export interface PushwakeConfig {
     callUuidHeader: string;
     payloadTemplate: Record<string, unknown>;
   };
+  devices: { suspectAfterUnansweredPushes: number; suspectedPushIntervalSeconds: number; maxVoipPushesPerMinute: number };
   endedNotice: { mode: EndedNoticeMode; windowSeconds: number };
   store: { kind: 'embedded' | 'redis'; path: string; url: string; keyPrefix: string; sentinels: string[]; sentinelMasterName: string; unavailableRetryAfterSeconds: number };
   cluster: { nodeId: string; relayHost: string; secret: string; nodeTimeoutSeconds: number };

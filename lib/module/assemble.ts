@@ -19,6 +19,7 @@ import { RecentBindings, StoreWithRecent } from '../cluster/recent-bindings.js';
 import { RELAY_HEADER } from '../cluster/relay-grant.js';
 import { EndedNoticeCourier, type NoticeSettings } from '../call/ended-notices.js';
 import { LiveTemplate } from '../ops/live-parts.js';
+import { RestrictionWatch, type RestrictionSettings } from '../push/restriction-watch.js';
 import { IncomingCall } from '../call/incoming-call.js';
 import { TrustedSources } from '../call/trusted-sources.js';
 import { ApnsSender } from '../push/apns-sender.js';
@@ -105,6 +106,8 @@ export interface CallPath {
   edgeRelay?: EdgeRelay;
   /** What a config reload changes in place. */
   live: LiveSettings;
+  /** Devices whose VoIP pushes go unanswered (and every device's push rate). */
+  watch: RestrictionWatch;
 }
 
 export interface LiveSettings {
@@ -113,6 +116,7 @@ export interface LiveSettings {
   noticeSettings: NoticeSettings;
   callSettings: CallSettings;
   trusted: TrustedSources;
+  restrictionSettings: RestrictionSettings;
 }
 
 /** Apply the live keys of a reloaded config in place: calls parked now see them at their next step. */
@@ -125,6 +129,11 @@ export function applyLive(live: LiveSettings, config: PushwakeConfig): void {
     skipPushWithinMs: config.call.skipPushWithinSeconds * 1000, endedNoticeWindowMs: config.endedNotice.windowSeconds * 1000,
   });
   live.trusted.replace(config.upstream.trustedSources);
+  Object.assign(live.restrictionSettings, {
+    suspectAfter: config.devices.suspectAfterUnansweredPushes,
+    suspectedIntervalMs: config.devices.suspectedPushIntervalSeconds * 1000,
+    maxPerMinute: config.devices.maxVoipPushesPerMinute,
+  });
 }
 
 /** In a cluster, a phone whose flow another node holds is reached through that node, with a grant. */
@@ -145,6 +154,13 @@ export function buildCallPath(p: PathParts): CallPath {
   const wakeSettings = { ttlMs: config.apns.ttlSeconds * 1000, retryBaseDelayMs: config.apns.retryBaseDelayMs, retryMaxAttempts: config.apns.retryMaxAttempts };
   const calls = new CallBook(config.call.maxParkedCalls);
   const waker = new DeviceWaker(sender, template, store, wakeSettings, log, trace);
+  const restrictionSettings = {
+    suspectAfter: config.devices.suspectAfterUnansweredPushes,
+    suspectedIntervalMs: config.devices.suspectedPushIntervalSeconds * 1000,
+    maxPerMinute: config.devices.maxVoipPushesPerMinute,
+  };
+  const watch = new RestrictionWatch(restrictionSettings, log, () => p.metrics?.deviceSuspected());
+  waker.watchRestrictions(watch, (code) => p.metrics?.pushWithheld(code));
   const noticeSettings: NoticeSettings = {
     mode: config.endedNotice.mode,
     pushHintHeader: config.call.pushHintHeader,
@@ -214,9 +230,9 @@ export function buildCallPath(p: PathParts): CallPath {
       p.onDeviceRegistered(registered);
     },
   });
-  const live = { template, wakeSettings, noticeSettings, callSettings, trusted };
-  if (!cluster) return { calls, intake, relay, courier, live };
+  const live = { template, wakeSettings, noticeSettings, callSettings, trusted, restrictionSettings };
+  if (!cluster) return { calls, intake, relay, courier, live, watch };
   cluster.onRemoteRegistration((r) => calls.deviceRegistered(r.binding, r.pushHint));
   const edgeRelay = new EdgeRelay({ app, check: (grant) => cluster.check(grant), pairingHeaders: [config.call.pushHintHeader, config.call.callUuidHeader], log }, config.call.maxParkedCalls);
-  return { calls, intake, relay, courier, edgeRelay, live };
+  return { calls, intake, relay, courier, edgeRelay, live, watch };
 }

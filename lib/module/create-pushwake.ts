@@ -89,6 +89,12 @@ export interface Pushwake {
   close(): Promise<void>;
 }
 
+/**
+ * A pushed device that has not registered this long after its push, when its call ends, counts
+ * as an unanswered push (iOS wakes an app in 1-3 s; a caller hanging up sooner proves nothing).
+ */
+const UNANSWERED_AFTER_MS = 10_000;
+
 /** Hooks `pushwake start` and tests use; not part of the public API. */
 export interface Internals {
   /** Where pushwake is reached, when the caller knows better than the Srf (the embedded engine's listeners). */
@@ -295,6 +301,8 @@ export class PushwakeInstance implements Pushwake {
   }
 
   private callEnded(call: IncomingCall, how: CallEnding): void {
+    // a device pushed for this call that never registered within the wake window
+    for (const b of call.unansweredPushes(Date.now(), Math.min(this.parts.config.call.wakeTimeoutMs, UNANSWERED_AFTER_MS))) this.path.watch.unanswered(b.aor, b.deviceKey);
     this.parts.metrics.callEnded(how, {
       callId: call.identity.callId, aor: call.identity.aor, createdAt: call.createdAt,
       // pushed and awaited to the end: the push went unanswered
@@ -306,6 +314,7 @@ export class PushwakeInstance implements Pushwake {
   }
 
   private deviceRegistered({ binding }: DeviceRegistered): void {
+    this.path.watch.answered(binding.aor, binding.deviceKey);
     this.parts.metrics.deviceRegistered(binding.push?.token);
     this.emit('deviceRegistered', { aor: binding.aor, deviceKey: binding.deviceKey, pushable: binding.push !== undefined, expiresAt: binding.upstreamExpiresAt });
   }

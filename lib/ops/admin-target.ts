@@ -59,7 +59,7 @@ export function adminTarget(p: AdminTargetParts): AdminTarget {
     },
     async bindings({ aor, limit }) {
       const list = aor ? await pushwake.store.listBindings(aor) : await pushwake.store.scanBindings(limit);
-      return list.slice(0, limit).map(view);
+      return list.slice(0, limit).map((b) => ({ ...view(b), restriction: pushwake.path.watch.state(b.aor, b.deviceKey) ?? null }));
     },
     async removeBindings(aor, deviceKey) {
       if (deviceKey) return (await pushwake.store.removeBinding(aor, deviceKey)) ? 1 : 0;

@@ -49,6 +49,8 @@ export class PushwakeMetrics {
   readonly wakeSeconds: Histogram;
   private readonly calls: Counter<'ending'>;
   private readonly notices: Counter<'mode' | 'result'>;
+  private readonly withheld: Counter<'reason'>;
+  private readonly suspected: Counter;
   /** Push sent -> by token, to time the wake (bounded: oldest dropped past MAX_PENDING_WAKES). */
   private readonly pushedAt = new Map<string, number>();
   /** The last calls' endings, newest last (the status page). */
@@ -82,6 +84,8 @@ export class PushwakeMetrics {
       this.set(sources.parkedCalls());
     } });
     this.notices = new Counter({ name: 'pushwake_ended_notices_total', help: 'Ended notices delivered to phones, by mode and result', labelNames: ['mode', 'result'], registers });
+    this.withheld = new Counter({ name: 'pushwake_pushes_withheld_total', help: 'VoIP pushes not sent to protect the device: rate_limited (devices.maxVoipPushesPerMinute) or suspected_restricted', labelNames: ['reason'], registers });
+    this.suspected = new Counter({ name: 'pushwake_devices_suspected_total', help: 'Devices that became suspected restricted by iOS (VoIP pushes unanswered in a row)', registers });
     const engine = sources.engine;
     new Counter({ name: 'pushwake_sip_messages_total', help: 'SIP messages through the embedded engine, by direction and method (response for responses)', labelNames: ['direction', 'method'], registers, collect() {
       const e = engine?.();
@@ -101,6 +105,14 @@ export class PushwakeMetrics {
       this.reset();
       for (const [reason, n] of e.stats.rejected) this.inc({ reason }, n);
     } });
+  }
+
+  pushWithheld(code: string): void {
+    this.withheld.inc({ reason: code === 'WAKE_RATE_LIMITED' ? 'rate_limited' : 'suspected_restricted' });
+  }
+
+  deviceSuspected(): void {
+    this.suspected.inc();
   }
 
   registration(status: number): void {

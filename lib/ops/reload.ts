@@ -10,6 +10,7 @@ const LIVE = [
   'call.wakeTimeoutMs', 'call.ringTimeoutMs', 'call.sendRinging', 'call.skipPushWithinSeconds', 'call.payloadTemplate',
   'apns.',
   'endedNotice.',
+  'devices.',
   // the certificate and key files are re-read on every reload (the paths themselves need a restart)
 ];
 
