@@ -136,7 +136,7 @@ export async function startPushwake(startConfig: PushwakeConfig, opts: StartOpti
     const applied = changed.filter(isLive);
     const restartNeeded = changed.filter((k) => !isLive(k));
     const merged = mergeLive(config, next, changed);
-    if (applied.some((k) => k.startsWith('apns.') && !['apns.ttlSeconds', 'apns.retryBaseDelayMs', 'apns.retryMaxAttempts'].includes(k))) {
+    if (applied.some((k) => (k.startsWith('apns.') && !['apns.ttlSeconds', 'apns.retryBaseDelayMs', 'apns.retryMaxAttempts'].includes(k)) || k.startsWith('fcm.'))) {
       try {
         sender.swap(buildSender(merged, log));
       } catch (err) {
@@ -203,8 +203,8 @@ export interface ReloadReport {
 
 /** The config sections a mounted pushwake takes (the rest is the standalone's: engine, listeners, log). */
 function settingsOf(config: PushwakeConfig): PushwakeSettings {
-  const { upstream, registration, apns, call, devices, endedNotice, store, cluster } = config;
-  return { sip: { advertisedHost: config.sip.advertisedHost, advertisedTransport: config.sip.advertisedTransport }, upstream, registration, apns, call, devices, endedNotice, store, cluster };
+  const { upstream, registration, apns, fcm, call, devices, endedNotice, store, cluster } = config;
+  return { sip: { advertisedHost: config.sip.advertisedHost, advertisedTransport: config.sip.advertisedTransport }, upstream, registration, apns, fcm, call, devices, endedNotice, store, cluster };
 }
 
 /** Connect drachtio-srf to the engine; resolves once the engine confirmed the routes. */

@@ -58,6 +58,7 @@ export const DEFAULTS: Readonly<PushwakeConfig> = Object.freeze<PushwakeConfig>(
     retryBaseDelayMs: 250,
     retryMaxAttempts: 4,
   },
+  fcm: { serviceAccountFile: '', endpoint: '', tokenUri: '', caFile: '', requestTimeoutMs: 5000 },
   call: {
     wakeTimeoutMs: 25_000,
     ringTimeoutMs: 60_000,

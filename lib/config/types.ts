@@ -66,6 +66,7 @@ export interface PushwakeConfig {
     retryBaseDelayMs: number;
     retryMaxAttempts: number;
   };
+  fcm: { serviceAccountFile: string; endpoint: string; tokenUri: string; caFile: string; requestTimeoutMs: number };
   call: {
     wakeTimeoutMs: number;
     ringTimeoutMs: number;

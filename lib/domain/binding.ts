@@ -15,15 +15,15 @@ export interface Flow {
   sourcePort: number;
 }
 
-export type PushProvider = 'apns';
+export type PushProvider = 'apns' | 'fcm';
 export type ApnsEnvironment = 'production' | 'development';
 
 /** Everything needed to send one VoIP push to one device. */
 export interface PushToken {
   provider: PushProvider;
-  /** APNs device token, lower-case hex. */
+  /** APNs device token, lower-case hex; or the FCM registration token. */
   token: string;
-  /** APNs topic, e.g. `com.example.app.voip`. */
+  /** APNs topic, e.g. `com.example.app.voip`; or the Firebase project id. */
   topic: string;
   environment: ApnsEnvironment;
 }

@@ -22,7 +22,10 @@ import { LiveTemplate } from '../ops/live-parts.js';
 import { RestrictionWatch, type RestrictionSettings } from '../push/restriction-watch.js';
 import { IncomingCall } from '../call/incoming-call.js';
 import { TrustedSources } from '../call/trusted-sources.js';
+import { readFileSync } from 'node:fs';
 import { ApnsSender } from '../push/apns-sender.js';
+import { FcmSender, readServiceAccount } from '../push/fcm-sender.js';
+import { RoutingSender } from '../push/routing-sender.js';
 import { compilePayloadTemplate } from '../push/payload.js';
 import type { PushSender } from '../push/push-outcome.js';
 import { RegistrationRelay, type DeviceRegistered } from '../registration/registration-relay.js';
@@ -66,19 +69,38 @@ export async function openStore(config: PushwakeConfig, injected: BindingStore |
 }
 
 export function buildSender(config: PushwakeConfig, log: Logger): PushSender {
+  let apns: PushSender;
   if (!config.apns.keyFile) {
-    log.warn('apns.keyFile is not set: pushes will not be sent and sleeping phones cannot be woken');
-    return noApnsKey;
+    log.warn('apns.keyFile is not set: pushes will not be sent and sleeping iPhones cannot be woken');
+    apns = noApnsKey;
+  } else {
+    apns = new ApnsSender({
+      signingKeyFile: config.apns.keyFile,
+      keyId: config.apns.keyId,
+      teamId: config.apns.teamId,
+      ...(config.apns.host ? { host: config.apns.host, port: config.apns.port } : {}),
+      ...(config.apns.caFile ? { caFile: config.apns.caFile } : {}),
+      requestTimeoutMs: config.apns.requestTimeoutMs,
+      logger: log,
+    });
   }
-  return new ApnsSender({
-    signingKeyFile: config.apns.keyFile,
-    keyId: config.apns.keyId,
-    teamId: config.apns.teamId,
-    ...(config.apns.host ? { host: config.apns.host, port: config.apns.port } : {}),
-    ...(config.apns.caFile ? { caFile: config.apns.caFile } : {}),
-    requestTimeoutMs: config.apns.requestTimeoutMs,
-    logger: log,
-  });
+  const fcm = config.fcm.serviceAccountFile
+    ? new FcmSender({
+      serviceAccount: readServiceAccount(config.fcm.serviceAccountFile),
+      ...(config.fcm.endpoint ? { endpoint: config.fcm.endpoint } : {}),
+      ...(config.fcm.tokenUri ? { tokenUri: config.fcm.tokenUri } : {}),
+      ...(config.fcm.caFile ? { ca: readFileSync(config.fcm.caFile, 'utf8') } : {}),
+      requestTimeoutMs: config.fcm.requestTimeoutMs,
+      logger: log,
+    })
+    : undefined;
+  return fcm ? new RoutingSender(apns, fcm) : apns;
+}
+
+/** The push services REGISTERs may name (RFC 8599 pn-provider), and the FCM projects served. */
+export function pushServices(config: PushwakeConfig): { pns: string[]; fcmProjects: string[] } {
+  if (!config.fcm.serviceAccountFile) return { pns: ['apns'], fcmProjects: [] };
+  return { pns: ['apns', 'fcm'], fcmProjects: [readServiceAccount(config.fcm.serviceAccountFile).project_id] };
 }
 
 export interface PathParts {
@@ -215,7 +237,7 @@ export function buildCallPath(p: PathParts): CallPath {
     app, store, log, trace, onStoreUnavailable: p.onStoreUnavailable,
     storeRetryAfterSeconds: config.store.unavailableRetryAfterSeconds,
     settings: {
-      ...config.registration, pushHintHeader: config.call.pushHintHeader, pushHintParam: config.call.pushHintParam, registrar: config.upstream.registrar,
+      ...config.registration, ...pushServices(config), pushHintHeader: config.call.pushHintHeader, pushHintParam: config.call.pushHintParam, registrar: config.upstream.registrar,
       upstreamExpires: config.upstream.registerExpires, registerTimeoutMs: config.upstream.registerTimeoutMs, local: p.local,
       ...(cluster ? { edge: () => cluster.edge() } : {}),
     },

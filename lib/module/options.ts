@@ -30,6 +30,7 @@ export interface PushwakeSettings {
   upstream?: Section<'upstream'>;
   registration?: Section<'registration'>;
   apns?: Section<'apns'>;
+  fcm?: Section<'fcm'>;
   call?: Section<'call'>;
   devices?: Section<'devices'>;
   endedNotice?: Section<'endedNotice'>;
@@ -56,7 +57,7 @@ export interface PushwakeOptions extends PushwakeSettings {
 
 /** Keys of PushwakeOptions that are not settings. */
 const WIRING = new Set(['srf', 'name', 'logger', 'bindingStore', 'pushSender', 'unclaimed']);
-const SETTINGS = new Set(['sip', 'upstream', 'registration', 'apns', 'call', 'devices', 'endedNotice', 'store', 'cluster']);
+const SETTINGS = new Set(['sip', 'upstream', 'registration', 'apns', 'fcm', 'call', 'devices', 'endedNotice', 'store', 'cluster']);
 /** Settings of the standalone proxy that a mounted pushwake leaves to its host, and why. */
 const HOST_OWNED: Record<string, string> = {
   engine: 'is not a module option: the host app owns the Srf and its connection',

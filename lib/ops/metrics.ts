@@ -161,9 +161,10 @@ export class PushwakeMetrics {
   }
 
   /** The sender, counted and timed. */
-  metered(sender: PushSender, provider = 'apns'): PushSender {
+  metered(sender: PushSender): PushSender {
     return {
       send: async (push: VoipPush): Promise<PushOutcome> => {
+        const provider = push.token.provider;
         const end = this.pushSeconds.startTimer({ provider });
         const outcome = await sender.send(push);
         end();

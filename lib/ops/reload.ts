@@ -9,6 +9,7 @@ const LIVE = [
   'upstream.trustedSources',
   'call.wakeTimeoutMs', 'call.ringTimeoutMs', 'call.sendRinging', 'call.skipPushWithinSeconds', 'call.payloadTemplate',
   'apns.',
+  'fcm.',
   'endedNotice.',
   'devices.',
   // the certificate and key files are re-read on every reload (the paths themselves need a restart)

@@ -14,6 +14,7 @@ import type { ProviderKey } from './provider-token-check.js';
 import { checkApnsRequest, type AcceptedRequest } from './request-check.js';
 import { loadPushSinkRules, SinkRules, type PushSinkRule, type SinkAnswer } from './rules.js';
 import { selfSignedCertificate } from './tls-cert.js';
+import { FcmSide, type FcmReply } from './fcm.js';
 import { hostPort } from '../net-address.js';
 
 export interface PushSinkOptions {
@@ -43,6 +44,8 @@ export interface PushSinkOptions {
   maxRecorded?: number;
   /** Clock, epoch ms, for provider token ages and timestamps. Default `Date.now`. */
   now?: () => number;
+  /** The Firebase project id of the sink's FCM side. Default `pushwake-sink`. */
+  fcmProjectId?: string;
 }
 
 /**
@@ -50,6 +53,8 @@ export interface PushSinkOptions {
  * `apns-id` the sink answered with, and the provider token it was signed with, flattened.
  */
 export type ReceivedPush = Omit<AcceptedRequest, 'apnsId' | 'providerToken'> & {
+  /** apns, or fcm (then topic is the project id, pushType 'fcm-data', payload the data map). */
+  provider?: 'apns' | 'fcm';
   /** Epoch ms. */
   receivedAt: number;
   /** The `apns-id` the sink answered with. */
@@ -77,6 +82,8 @@ export interface PushSink {
   pushes: ReceivedPush[];
   on(event: 'push', listener: (push: ReceivedPush) => void): void;
   on(event: 'hook-exit', listener: (exit: HookExit) => void): void;
+  /** The FCM side: its service account (write it where fcm.serviceAccountFile points) and its state. */
+  fcm: FcmSide;
   /** Add or replace the rule for `rule.token`. */
   setRule(rule: PushSinkRule): void;
   /** Drop the rule of one token, or all rules. */
@@ -108,8 +115,9 @@ class PushRecorder {
         );
   }
 
-  record(accepted: AcceptedRequest, apnsId: string): void {
+  record(accepted: AcceptedRequest, apnsId: string, provider: 'apns' | 'fcm' = 'apns'): void {
     const push: ReceivedPush = {
+      provider,
       receivedAt: this.now(),
       token: accepted.token,
       topic: accepted.topic,
@@ -170,6 +178,8 @@ class SinkServer {
   private readonly delays = new Set<NodeJS.Timeout>();
   private readonly sessions = new Set<http2.ServerHttp2Session>();
 
+  fcm: FcmSide | undefined;
+
   constructor(
     tls: { certPem: string; keyPem: string },
     private readonly keys: ResolvedKey | undefined,
@@ -212,6 +222,7 @@ class SinkServer {
     stream.on('end', () => {
       const body = Buffer.concat(chunks).subarray(0, BODY_READ_CAP);
       const request = { method: String(headers[':method'] ?? ''), path: String(headers[':path'] ?? ''), headers, body, bodyTruncated: size > BODY_READ_CAP };
+      if (this.fcm && FcmSide.handles(request.path)) return this.fcmStream(stream, request.path, headers, body.toString('utf8'));
       const check = checkApnsRequest(request, this.keys?.check, this.now());
       if (!check.ok) {
         answer(stream, randomUUID(), { status: check.status, reason: check.reason, delayMs: 0 }, this.now());
@@ -219,6 +230,38 @@ class SinkServer {
       }
       this.respond(stream, check.push);
     });
+  }
+
+  /** An FCM request: the token endpoint, or a message. */
+  private fcmStream(stream: http2.ServerHttp2Stream, path: string, headers: http2.IncomingHttpHeaders, body: string): void {
+    const fcm = this.fcm as FcmSide;
+    const reply = (r: FcmReply): void => {
+      if (stream.destroyed) return;
+      stream.respond({ ':status': r.status, 'content-type': 'application/json; charset=utf-8', ...(r.headers ?? {}) });
+      stream.end(JSON.stringify(r.body));
+    };
+    if (path === '/token') return reply(fcm.token(String(headers['content-type'] ?? ''), body));
+    let delayMs = 0;
+    const { reply: r, accepted } = fcm.send(path, String(headers['authorization'] ?? ''), body, (token) => {
+      const a = this.rules.take(token);
+      delayMs = a.delayMs;
+      return a;
+    });
+    const done = (): void => {
+      reply(r);
+      if (accepted) {
+        this.recorder.record({
+          token: accepted.token, topic: accepted.project, pushType: 'fcm-data', priority: 10, expiration: Math.floor(this.now() / 1000) + accepted.ttlSeconds,
+          ...(accepted.collapseKey ? { collapseId: accepted.collapseKey } : {}), payload: accepted.data,
+        }, (r.body as { name?: string }).name ?? '', 'fcm');
+      }
+    };
+    if (delayMs <= 0) return done();
+    const timer = setTimeout(() => {
+      this.delays.delete(timer);
+      done();
+    }, delayMs);
+    this.delays.add(timer);
   }
 
   /** Answer per the rules for its token, at once or after the rule's delay. */
@@ -251,6 +294,8 @@ export async function startPushSink(options: PushSinkOptions = {}): Promise<Push
   const recorder = new PushRecorder(options, now);
   const server = new SinkServer(tls, keys, rules, recorder, now);
   const port = await server.listen(options.port ?? 0, host);
+  const fcm = new FcmSide(`https://${hostPort(host, port)}`, options.fcmProjectId ?? 'pushwake-sink', now);
+  server.fcm = fcm;
   let stopping: Promise<void> | undefined;
   return {
     host,
@@ -263,6 +308,7 @@ export async function startPushSink(options: PushSinkOptions = {}): Promise<Push
     on(event: 'push' | 'hook-exit', listener: ((push: ReceivedPush) => void) | ((exit: HookExit) => void)): void {
       recorder.events.on(event, listener as (value: unknown) => void);
     },
+    fcm,
     setRule: (rule) => rules.set(rule),
     clearRules: (token) => rules.clear(token),
     stop: () => (stopping ??= server.close().then(() => recorder.stop())),

@@ -91,8 +91,9 @@ function resolve(response: SinkResponse): { status: number; reason: string } {
   return typeof response === 'string' ? CANNED[response] : response;
 }
 
+/** APNs tokens are hex, case-insensitive; FCM tokens are case-sensitive text and kept as given. */
 function normaliseToken(token: string): string {
-  return token === '*' ? token : token.toLowerCase();
+  return /^[0-9a-fA-F]+$/.test(token) ? token.toLowerCase() : token;
 }
 
 /** Check rules from JSON: an array of rules, or `{"rules": [...]}`. Throws naming the fault. */
@@ -108,8 +109,8 @@ export function parsePushSinkRules(json: unknown): PushSinkRule[] {
 function parseRule(item: unknown, where: string): PushSinkRule {
   if (typeof item !== 'object' || item === null) throw new Error(`${where}: not an object`);
   const r = item as Record<string, unknown>;
-  if (typeof r['token'] !== 'string' || !/^(\*|[0-9a-fA-F]{1,200})$/.test(r['token'])) {
-    throw new Error(`${where}.token: expected hex device token or "*"`);
+  if (typeof r['token'] !== 'string' || !/^(\*|[0-9a-fA-F]{1,200}|[A-Za-z0-9_:-]{20,4096})$/.test(r['token'])) {
+    throw new Error(`${where}.token: expected an APNs device token (hex), an FCM registration token, or "*"`);
   }
   const rule: PushSinkRule = { token: normaliseToken(r['token']) };
   const respond = r['respond'];

@@ -30,6 +30,8 @@ export type PushFailureCode =
   | 'PUSH_PROVIDER_BUSY'
   /** APNs refused the push for good (bad topic, bad provider key, bad payload...). */
   | 'PUSH_PROVIDER_REFUSED'
+  /** The provider refused pushwake's credentials (FCM: no access token, 401/403). */
+  | 'PUSH_PROVIDER_AUTH'
   /** No connection to APNs, or the stream failed before the request left. */
   | 'PUSH_CONNECT_FAILED'
   /** The request left and no answer came within `apns.requestTimeoutMs`. */

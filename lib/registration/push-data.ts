@@ -11,6 +11,10 @@ export interface PushDataSettings {
   tokenParam: string;
   defaultTopic: string;
   defaultEnvironment: ApnsEnvironment;
+  /** RFC 8599 pn-provider values served (`apns`, and `fcm` when a service account is set). Default apns. */
+  pns?: string[];
+  /** Firebase project ids pushwake holds credentials for. */
+  fcmProjects?: string[];
 }
 
 export type PushData =
@@ -22,13 +26,15 @@ export type PushData =
    */
   | { kind: 'invalid'; reason: string; unsupportedProvider?: true };
 
-/** The push notification services pushwake serves, as RFC 8599 names them (pn-provider, +sip.pns). */
-export const SUPPORTED_PNS = ['apns'] as const;
-
 /** RFC 8599 13.2 / RFC 6809: the Feature-Caps a proxy puts on responses about pn-* registrations. */
-export function featureCapsPns(): string {
-  return `*;+sip.pns="${SUPPORTED_PNS.join(',')}"`;
+export function featureCapsPns(pns: readonly string[] = ['apns']): string {
+  return `*;+sip.pns="${pns.join(',')}"`;
 }
+
+/** FCM registration tokens: URL-safe text (about 160 characters today). */
+const FCM_TOKEN_RE = /^[A-Za-z0-9_:-]{20,4096}$/;
+/** Firebase project ids: 6-30 lower-case letters, digits and hyphens, starting with a letter. */
+const FCM_PROJECT_RE = /^[a-z][a-z0-9-]{5,29}$/;
 
 /** APNs tokens are 32 bytes today; Apple says they may grow, so allow up to 100 bytes. */
 const TOKEN_RE = /^(?:[0-9a-f]{2}){32,100}$/;
@@ -62,7 +68,10 @@ export function readPushData(
   const param = (n: string): string | undefined => contactParam(contact, uriParams, n);
 
   const provider = param('pn-provider');
-  if (provider !== undefined) return readRfc8599(provider, param('pn-prid'), param('pn-param'));
+  if (provider !== undefined) {
+    if (provider.toLowerCase() === 'fcm' && (s.pns ?? ['apns']).includes('fcm')) return readFcm(param('pn-prid'), param('pn-param'), s.fcmProjects ?? []);
+    return readRfc8599(provider, param('pn-prid'), param('pn-param'));
+  }
 
   const legacyTok = param('pn-tok');
   if (legacyTok !== undefined) return readLegacy(legacyTok, param('app-id'), param('pn-type'), s);
@@ -102,6 +111,14 @@ function readRfc8599(provider: string, prid: string | undefined, pnParam: string
   const topic = TEAM_ID_RE.test(team) ? topicFromBundle(bundle) : undefined;
   if (!topic) return { kind: 'invalid', reason: 'pn-param is not <TeamID>.<bundle id>[.voip]' };
   return { kind: 'valid', source: 'rfc8599', push: { provider: 'apns', token, topic, environment: p === 'apns.dev' ? 'development' : 'production' } };
+}
+
+function readFcm(prid: string | undefined, project: string | undefined, served: string[]): PushData {
+  if (prid === undefined) return { kind: 'invalid', reason: 'pn-provider without pn-prid' };
+  if (!FCM_TOKEN_RE.test(prid)) return { kind: 'invalid', reason: 'pn-prid is not an FCM registration token' };
+  if (project === undefined || !FCM_PROJECT_RE.test(project)) return { kind: 'invalid', reason: 'pn-param is not a Firebase project id' };
+  if (!served.includes(project)) return { kind: 'invalid', reason: `FCM project ${JSON.stringify(project)} is not configured (fcm.serviceAccountFile)` };
+  return { kind: 'valid', source: 'rfc8599', push: { provider: 'fcm', token: prid, topic: project, environment: 'production' } };
 }
 
 function readLegacy(tok: string, appId: string | undefined, pnType: string | undefined, s: PushDataSettings): PushData {

@@ -81,7 +81,7 @@ export function readRegister(header: HeaderReader, s: RegisterSettings): Registe
   if (expires === 0) return { kind: 'unregister', aor, deviceKey, localContactUser, contactUri: contact.uri };
   if (push.kind === 'invalid' && push.unsupportedProvider) {
     // RFC 8599 4.1.1: not relayed; the phone learns which services this proxy supports
-    return { kind: 'reject', status: 555, reason: 'Push Notification Service Not Supported', headers: { 'Feature-Caps': featureCapsPns() } };
+    return { kind: 'reject', status: 555, reason: 'Push Notification Service Not Supported', headers: { 'Feature-Caps': featureCapsPns(s.pns) } };
   }
   if (expires < s.minExpires) {
     return { kind: 'reject', status: 423, reason: 'Interval Too Brief', headers: { 'Min-Expires': String(s.minExpires) } };

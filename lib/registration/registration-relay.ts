@@ -199,7 +199,7 @@ export class RegistrationRelay {
     // RFC 8599 4.1.1: a 2xx to a REGISTER with pn-* params says which services the proxy serves.
     // No +sip.pnsreg: it would promise pushes that only refresh a binding, and a VoIP push must
     // always be a call (docs: "Phones and apps").
-    if (intent.push.kind === 'valid' && intent.push.source === 'rfc8599') headers['Feature-Caps'] = featureCapsPns();
+    if (intent.push.kind === 'valid' && intent.push.source === 'rfc8599') headers['Feature-Caps'] = featureCapsPns(this.deps.settings.pns);
     const warnings = [intent.push.kind === 'invalid' ? intent.push.reason : undefined, intent.identityWarning].filter((w): w is string => !!w);
     if (warnings.length > 0) {
       headers['Warning'] = warnings.map((w) => `399 ${this.deps.settings.local.host} "${w.replace(/["\\]/g, '')}"`).join(', ');

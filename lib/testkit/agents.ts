@@ -122,7 +122,10 @@ export class CallAttempt {
 }
 
 export type PhoneBehaviour = 'answer' | 'decline' | 'busy' | 'ring';
-export type PushStyle = 'x-token' | 'xtoken' | 'rfc8599' | 'none' | 'bad-token';
+export type PushStyle = 'x-token' | 'xtoken' | 'rfc8599' | 'none' | 'bad-token' | 'fcm';
+
+/** The Firebase project id Android test phones name (the push sink's FCM side uses the same). */
+export const TEST_FCM_PROJECT = 'pushwake-sink';
 
 export interface ReceivedInvite {
   uri: string;
@@ -197,6 +200,7 @@ export class Phone {
     const headers: Record<string, string> = {};
     if (this.pushStyle === 'xtoken') params += `;xToken=${this.token}`;
     if (this.pushStyle === 'rfc8599') params += `;pn-provider=apns;pn-prid=${this.token};pn-param=ABCDE12345.com.example.phone.voip`;
+    if (this.pushStyle === 'fcm') params += `;pn-provider=fcm;pn-prid=${this.token};pn-param=${TEST_FCM_PROJECT}`;
     if (this.pushStyle === 'x-token') headers['X-Token'] = this.token;
     if (this.pushStyle === 'bad-token') headers['X-Token'] = 'not-a-token';
     if (opts.authorization) headers['Authorization'] = opts.authorization;

@@ -12,12 +12,15 @@ export function loopbackOverrides(sink: PushSink, dir: string, registrar: string
   const caFile = join(dir, 'push-sink-ca.pem');
   writeFileSync(keyFile, sink.keyPem ?? '', { mode: 0o600 });
   writeFileSync(caFile, sink.caCertPem);
+  const serviceAccountFile = join(dir, 'fcm-service-account.json');
+  writeFileSync(serviceAccountFile, JSON.stringify(sink.fcm.serviceAccount), { mode: 0o600 });
   return {
     sip: { listen: [{ address: '127.0.0.1', port: 0, transports: ['udp', 'tcp'] }] },
     engine: { mode: 'embedded', port: 0 },
     upstream: { registrar },
     registration: { defaultTopic: 'com.example.phone.voip' },
     apns: { keyFile, keyId: sink.keyId ?? '', teamId: sink.teamId ?? '', host: '127.0.0.1', port: sink.port, caFile },
+    fcm: { serviceAccountFile, endpoint: sink.url, caFile },
     store: { kind: 'embedded', path: join(dir, 'store') },
     // a free port of its own: tests and benchmarks run many pushwakes at once
     admin: { listen: '127.0.0.1:0' },

@@ -5,7 +5,7 @@
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SipLab, enginesUnderTest } from './support/sip-lab.js';
-import { OFFER_SDP, waitFor } from '../../lib/testkit/agents.js';
+import { OFFER_SDP, TEST_FCM_PROJECT, waitFor } from '../../lib/testkit/agents.js';
 import { requestFinal } from '../../lib/sip/srf.js';
 import { drachtioBin } from '../../lib/testkit/binaries.js';
 import { findRedisServer, startRedisServer, type TestRedisServer } from '../support/redis-server.js';
@@ -277,12 +277,37 @@ describe.each(enginesUnderTest())('call path over %s engine', (engine) => {
     const phone = lab.phone('dave', { transport: 'udp', push: 'rfc8599' });
     const ok = await phone.register();
     // RFC 8599 4.1.1: the 2xx says which push services pushwake serves; X-Token clients get a plain 200
-    expect(ok.get('Feature-Caps')).toBe('*;+sip.pns="apns"');
+    expect(ok.get('Feature-Caps')).toBe('*;+sip.pns="apns,fcm"');
     expect((await lab.phone('plain', { push: 'x-token' }).register()).get('Feature-Caps')).toBeUndefined();
     const result = await lab.pbx.call('sip:dave@example.com').done;
     expect(result.status).toBe(200);
     expect(phone.invites[0]?.protocol.toLowerCase()).toBe('udp');
     await result.dialog?.destroy();
+  });
+
+  it('an Android phone (RFC 8599 pn-provider=fcm) is woken by a high-priority FCM data message and answers', async () => {
+    const phone = lab.phone('andy', { push: 'fcm' });
+    const ok = await phone.register();
+    expect(ok.status).toBe(200);
+    expect(ok.get('Feature-Caps')).toBe('*;+sip.pns="apns,fcm"');
+    expect((await lab.pushwake.store.listBindings('sip:andy@example.com'))[0]?.push).toMatchObject({ provider: 'fcm', token: phone.token, topic: TEST_FCM_PROJECT });
+    const result = await lab.pbx.call('sip:andy@example.com').done;
+    expect(result.status).toBe(200);
+    const pushes = lab.pushesFor(phone);
+    expect(pushes).toEqual([expect.objectContaining({ provider: 'fcm', topic: TEST_FCM_PROJECT, pushType: 'fcm-data' })]);
+    const aps = JSON.parse(String(pushes[0]?.payload['aps'])) as Record<string, unknown>;
+    expect(phone.invites[0]?.pushHint).toBe(aps['pushHint']);
+    expect(phone.invites[0]?.callUuid).toBe(pushes[0]?.payload['callUuid']);
+    await result.dialog?.destroy();
+  });
+
+  it('FCM UNREGISTERED drops the Android token, as APNs 410 does', async () => {
+    const phone = lab.phone('andy', { push: 'fcm' });
+    await phone.register();
+    phone.wakeOnPush = false;
+    lab.sink.setRule({ token: phone.token, respond: 'unregistered' });
+    await lab.pbx.call('sip:andy@example.com').done;
+    expect((await lab.pushwake.store.listBindings('sip:andy@example.com'))[0]?.push).toBeUndefined();
   });
 
   it('Expires: 0 removes the binding and unregisters upstream', async () => {

@@ -68,6 +68,18 @@ describe('reading push data from a REGISTER', () => {
     expect(read({ Contact: `<sip:a@h;pn-provider=fcm;pn-prid=${TOKEN};pn-param=x>;expires=0` }).kind).toBe('unregister');
   });
 
+  it('with FCM configured: an Android REGISTER becomes an FCM binding; an unknown project is relayed without push', () => {
+    const fcm = { ...s, pns: ['apns', 'fcm'], fcmProjects: ['my-project-1'] };
+    const token = `dGVzdC10b2tlbg:APA91b${'Q'.repeat(120)}`;
+    const ok = read({ Contact: `<sip:a@h;pn-provider=fcm;pn-prid=${token};pn-param=my-project-1>` }, fcm);
+    expect(ok).toMatchObject({ kind: 'register', push: { kind: 'valid', source: 'rfc8599', push: { provider: 'fcm', token, topic: 'my-project-1' } } });
+    const other = read({ Contact: `<sip:a@h;pn-provider=fcm;pn-prid=${token};pn-param=someone-else>` }, fcm);
+    expect(other).toMatchObject({ kind: 'register', push: { kind: 'invalid', reason: 'FCM project "someone-else" is not configured (fcm.serviceAccountFile)' } });
+    expect(read({ Contact: `<sip:a@h;pn-provider=fcm;pn-prid=bad token;pn-param=my-project-1>` }, fcm)).toMatchObject({ push: { kind: 'invalid' } });
+    // an unsupported provider lists both served services
+    expect(read({ Contact: `<sip:a@h;pn-provider=webpush;pn-prid=${token};pn-param=x>` }, fcm)).toMatchObject({ status: 555, headers: { 'Feature-Caps': '*;+sip.pns="apns,fcm"' } });
+  });
+
   it('reads an echoed push hint from the header or a contact param', () => {
     expect(read({ Contact: '<sip:a@h>', 'X-PushHint': 'abc' })).toMatchObject({ pushHint: 'abc' });
     expect(read({ Contact: '<sip:a@h;pushHint=def>' })).toMatchObject({ pushHint: 'def' });
