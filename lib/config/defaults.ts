@@ -57,6 +57,8 @@ export const DEFAULTS: Readonly<PushwakeConfig> = Object.freeze<PushwakeConfig>(
     ttlSeconds: 30,
     retryBaseDelayMs: 250,
     retryMaxAttempts: 4,
+    topics: [],
+    apps: [],
   },
   fcm: { serviceAccountFile: '', endpoint: '', tokenUri: '', caFile: '', requestTimeoutMs: 5000 },
   call: {

@@ -43,6 +43,22 @@ function isCidr(s: string): boolean {
   return Number(bits) <= (family === 4 ? 32 : 128);
 }
 
+const BUNDLE = /^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/;
+
+export const apnsApps: Rule = (v) => {
+  if (!Array.isArray(v)) return 'must be a list of { topics, keyFile, keyId, teamId }';
+  for (const [i, item] of v.entries()) {
+    if (typeof item !== 'object' || item === null) return `[${i}] must be an object`;
+    const e = item as Record<string, unknown>;
+    const unknown = Object.keys(e).filter((k) => !['topics', 'keyFile', 'keyId', 'teamId'].includes(k));
+    if (unknown.length > 0) return `[${i}] has unknown key ${unknown[0]}`;
+    const topics = e['topics'];
+    if (!Array.isArray(topics) || topics.length === 0 || !topics.every((t) => typeof t === 'string' && BUNDLE.test(t))) return `[${i}].topics must be a non-empty list of bundle ids`;
+    for (const k of ['keyFile', 'keyId', 'teamId']) if (typeof e[k] !== 'string' || e[k] === '') return `[${i}].${k} is required`;
+  }
+  return undefined;
+};
+
 export const listenList: Rule = (v) => {
   if (!Array.isArray(v) || v.length === 0) return 'must be a non-empty list of {address, port, transports}';
   for (const [i, item] of v.entries()) {
@@ -107,6 +123,8 @@ export const rules: Record<string, Rule> = {
   'apns.ttlSeconds': int(0, 3600),
   'apns.retryBaseDelayMs': int(1, 60_000),
   'apns.retryMaxAttempts': int(1, 20),
+  'apns.topics': (v) => (Array.isArray(v) && v.every((t) => typeof t === 'string' && BUNDLE.test(t)) ? undefined : 'must be a list of bundle ids'),
+  'apns.apps': apnsApps,
   'fcm.serviceAccountFile': str,
   'fcm.endpoint': (v) => (typeof v === 'string' && (v === '' || /^https:\/\/[^\s/]+$/.test(v)) ? undefined : 'must be an https:// origin, or ""'),
   'fcm.tokenUri': (v) => (typeof v === 'string' && (v === '' || /^https:\/\/\S+$/.test(v)) ? undefined : 'must be an https:// URL, or ""'),

@@ -10,6 +10,14 @@ export interface SipListen {
   tlsPort?: number;
 }
 
+/** One more iOS app: the key that may push to its topics. */
+export interface ApnsApp {
+  topics: string[];
+  keyFile: string;
+  keyId: string;
+  teamId: string;
+}
+
 export type EndedNoticeMode = 'invite-cancel' | 'message' | 'push' | 'off';
 
 export interface PushwakeConfig {
@@ -65,6 +73,8 @@ export interface PushwakeConfig {
     ttlSeconds: number;
     retryBaseDelayMs: number;
     retryMaxAttempts: number;
+    topics: string[];
+    apps: ApnsApp[];
   };
   fcm: { serviceAccountFile: string; endpoint: string; tokenUri: string; caFile: string; requestTimeoutMs: number };
   call: {

@@ -25,7 +25,7 @@ import { TrustedSources } from '../call/trusted-sources.js';
 import { readFileSync } from 'node:fs';
 import { ApnsSender } from '../push/apns-sender.js';
 import { FcmSender, readServiceAccount } from '../push/fcm-sender.js';
-import { RoutingSender } from '../push/routing-sender.js';
+import { RoutingSender, TopicRoutedSender } from '../push/routing-sender.js';
 import { compilePayloadTemplate } from '../push/payload.js';
 import type { PushSender } from '../push/push-outcome.js';
 import { RegistrationRelay, type DeviceRegistered } from '../registration/registration-relay.js';
@@ -69,21 +69,22 @@ export async function openStore(config: PushwakeConfig, injected: BindingStore |
 }
 
 export function buildSender(config: PushwakeConfig, log: Logger): PushSender {
-  let apns: PushSender;
-  if (!config.apns.keyFile) {
-    log.warn('apns.keyFile is not set: pushes will not be sent and sleeping iPhones cannot be woken');
-    apns = noApnsKey;
+  const a = config.apns;
+  const apnsWith = (keyFile: string, keyId: string, teamId: string): PushSender => new ApnsSender({
+    signingKeyFile: keyFile, keyId, teamId,
+    ...(a.host ? { host: a.host, port: a.port } : {}),
+    ...(a.caFile ? { caFile: a.caFile } : {}),
+    requestTimeoutMs: a.requestTimeoutMs,
+    logger: log,
+  });
+  let fallback: PushSender;
+  if (!a.keyFile) {
+    if (a.apps.length === 0) log.warn('apns.keyFile is not set: pushes will not be sent and sleeping iPhones cannot be woken');
+    fallback = noApnsKey;
   } else {
-    apns = new ApnsSender({
-      signingKeyFile: config.apns.keyFile,
-      keyId: config.apns.keyId,
-      teamId: config.apns.teamId,
-      ...(config.apns.host ? { host: config.apns.host, port: config.apns.port } : {}),
-      ...(config.apns.caFile ? { caFile: config.apns.caFile } : {}),
-      requestTimeoutMs: config.apns.requestTimeoutMs,
-      logger: log,
-    });
+    fallback = apnsWith(a.keyFile, a.keyId, a.teamId);
   }
+  const apns = a.apps.length === 0 ? fallback : new TopicRoutedSender(fallback, a.apps.map((app) => ({ topics: app.topics, sender: apnsWith(app.keyFile, app.keyId, app.teamId) })));
   const fcm = config.fcm.serviceAccountFile
     ? new FcmSender({
       serviceAccount: readServiceAccount(config.fcm.serviceAccountFile),
@@ -98,9 +99,11 @@ export function buildSender(config: PushwakeConfig, log: Logger): PushSender {
 }
 
 /** The push services REGISTERs may name (RFC 8599 pn-provider), and the FCM projects served. */
-export function pushServices(config: PushwakeConfig): { pns: string[]; fcmProjects: string[] } {
-  if (!config.fcm.serviceAccountFile) return { pns: ['apns'], fcmProjects: [] };
-  return { pns: ['apns', 'fcm'], fcmProjects: [readServiceAccount(config.fcm.serviceAccountFile).project_id] };
+export function pushServices(config: PushwakeConfig): { pns: string[]; fcmProjects: string[]; apnsTopics?: string[] } {
+  // with apns.topics set, a topic no key serves is refused (relayed without push)
+  const topics = config.apns.topics.length > 0 ? { apnsTopics: [...config.apns.topics, ...config.apns.apps.flatMap((app) => app.topics)] } : {};
+  if (!config.fcm.serviceAccountFile) return { pns: ['apns'], fcmProjects: [], ...topics };
+  return { pns: ['apns', 'fcm'], fcmProjects: [readServiceAccount(config.fcm.serviceAccountFile).project_id], ...topics };
 }
 
 export interface PathParts {

@@ -5,10 +5,20 @@ export interface ProviderKey {
   publicKey: KeyObject;
   keyId: string;
   teamId: string;
+  /** Topics (bundle ids, with or without .voip) this key may push to; absent: any. */
+  topics?: string[];
+}
+
+/** The key a token names by its `kid`, among several (a deployment with several apps). */
+export function keyForToken(authorization: string | undefined, keys: readonly ProviderKey[]): ProviderKey | undefined {
+  const header = /^bearer\s+([A-Za-z0-9_-]+)\./i.exec(authorization?.trim() ?? '')?.[1];
+  if (!header) return keys[0];
+  const kid = decodeJson(header)?.['kid'];
+  return keys.find((k) => k.keyId === kid) ?? keys[0];
 }
 
 export type ProviderTokenCheck =
-  | { ok: true; issuedAt: number; fingerprint: string }
+  | { ok: true; issuedAt: number; fingerprint: string; keyId: string }
   | {
       ok: false;
       reason: 'MissingProviderToken' | 'InvalidProviderToken' | 'ExpiredProviderToken';
@@ -58,7 +68,7 @@ export function checkProviderToken(
   if (nowS - iat > MAX_TOKEN_AGE_S) return { ok: false, reason: 'ExpiredProviderToken' };
   // Enough to see whether two pushes carried the same token, without logging a credential.
   const fingerprint = createHash('sha256').update(authorization).digest('hex').slice(0, 16);
-  return { ok: true, issuedAt: iat, fingerprint };
+  return { ok: true, issuedAt: iat, fingerprint, keyId: key.keyId };
 }
 
 function decodeJson(part: string): Record<string, unknown> | undefined {

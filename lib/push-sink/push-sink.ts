@@ -61,6 +61,8 @@ export type ReceivedPush = Omit<AcceptedRequest, 'apnsId' | 'providerToken'> & {
   apnsId: string;
   /** `iat` of the provider token, epoch seconds. */
   providerTokenIssuedAt?: number;
+  /** `kid` of the key the provider token was signed with. */
+  providerKeyId?: string;
   /** Short hash of the `authorization` header: equal for pushes sent with the same JWT. */
   providerTokenFingerprint?: string;
 };
@@ -84,6 +86,11 @@ export interface PushSink {
   on(event: 'hook-exit', listener: (exit: HookExit) => void): void;
   /** The FCM side: its service account (write it where fcm.serviceAccountFile points) and its state. */
   fcm: FcmSide;
+  /**
+   * Another APNs key (another team's app): the sink accepts pushes signed with it, for `topics`
+   * only when given. Resolves with the key pushwake should sign with.
+   */
+  addProviderKey(opts?: { topics?: string[] }): { keyPem: string; keyId: string; teamId: string };
   /** Add or replace the rule for `rule.token`. */
   setRule(rule: PushSinkRule): void;
   /** Drop the rule of one token, or all rules. */
@@ -129,7 +136,7 @@ class PushRecorder {
       payload: accepted.payload,
       ...(accepted.providerToken === undefined
         ? {}
-        : { providerTokenIssuedAt: accepted.providerToken.issuedAt, providerTokenFingerprint: accepted.providerToken.fingerprint }),
+        : { providerTokenIssuedAt: accepted.providerToken.issuedAt, providerTokenFingerprint: accepted.providerToken.fingerprint, providerKeyId: accepted.providerToken.keyId }),
     };
     this.pushes.push(push);
     if (this.pushes.length > (this.options.maxRecorded ?? 1000)) this.pushes.shift();
@@ -179,6 +186,8 @@ class SinkServer {
   private readonly sessions = new Set<http2.ServerHttp2Session>();
 
   fcm: FcmSide | undefined;
+  /** Keys of further apps (addProviderKey). */
+  readonly extraKeys: ProviderKey[] = [];
 
   constructor(
     tls: { certPem: string; keyPem: string },
@@ -223,7 +232,7 @@ class SinkServer {
       const body = Buffer.concat(chunks).subarray(0, BODY_READ_CAP);
       const request = { method: String(headers[':method'] ?? ''), path: String(headers[':path'] ?? ''), headers, body, bodyTruncated: size > BODY_READ_CAP };
       if (this.fcm && FcmSide.handles(request.path)) return this.fcmStream(stream, request.path, headers, body.toString('utf8'));
-      const check = checkApnsRequest(request, this.keys?.check, this.now());
+      const check = checkApnsRequest(request, this.keys ? [this.keys.check, ...this.extraKeys] : undefined, this.now());
       if (!check.ok) {
         answer(stream, randomUUID(), { status: check.status, reason: check.reason, delayMs: 0 }, this.now());
         return;
@@ -309,6 +318,11 @@ export async function startPushSink(options: PushSinkOptions = {}): Promise<Push
       recorder.events.on(event, listener as (value: unknown) => void);
     },
     fcm,
+    addProviderKey: (opts = {}) => {
+      const k = generateApnsTestKey();
+      server.extraKeys.push({ publicKey: createPublicKey(k.keyPem), keyId: k.keyId, teamId: k.teamId, ...(opts.topics ? { topics: opts.topics } : {}) });
+      return { keyPem: k.keyPem, keyId: k.keyId, teamId: k.teamId };
+    },
     setRule: (rule) => rules.set(rule),
     clearRules: (token) => rules.clear(token),
     stop: () => (stopping ??= server.close().then(() => recorder.stop())),

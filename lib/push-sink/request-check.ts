@@ -1,4 +1,4 @@
-import { checkProviderToken, type ProviderKey } from './provider-token-check.js';
+import { checkProviderToken, keyForToken, type ProviderKey } from './provider-token-check.js';
 
 /** One request as the sink received it. */
 export interface ApnsRequest {
@@ -23,7 +23,7 @@ export interface AcceptedRequest {
   apnsId?: string;
   payload: Record<string, unknown>;
   /** Absent when the sink does not check provider tokens. */
-  providerToken?: { issuedAt: number; fingerprint: string };
+  providerToken?: { issuedAt: number; fingerprint: string; keyId: string };
 }
 
 export type RequestCheck =
@@ -44,7 +44,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  */
 export function checkApnsRequest(
   request: ApnsRequest,
-  providerKey: ProviderKey | undefined,
+  providerKey: ProviderKey | readonly ProviderKey[] | undefined,
   nowMs: number,
 ): RequestCheck {
   if (request.method !== 'POST') return fail(405, 'BadMethod');
@@ -60,13 +60,19 @@ export function checkApnsRequest(
     single[name] = value;
   }
   let providerToken: AcceptedRequest['providerToken'];
+  let key: ProviderKey | undefined;
   if (providerKey !== undefined) {
-    const auth = checkProviderToken(single['authorization'], providerKey, nowMs);
+    key = keyForToken(single['authorization'], isKeyList(providerKey) ? providerKey : [providerKey]);
+    if (!key) return fail(403, 'InvalidProviderToken');
+    const auth = checkProviderToken(single['authorization'], key, nowMs);
     if (!auth.ok) return fail(403, auth.reason);
-    providerToken = { issuedAt: auth.issuedAt, fingerprint: auth.fingerprint };
+    providerToken = { issuedAt: auth.issuedAt, fingerprint: auth.fingerprint, keyId: auth.keyId };
   }
   const apns = checkApnsHeaders(single);
   if ('ok' in apns) return apns;
+  // a key is good only for its team's apps (APNs: 400 TopicDisallowed)
+  const bundle = (t: string): string => (t.endsWith('.voip') ? t.slice(0, -5) : t);
+  if (key?.topics && !key.topics.map(bundle).includes(bundle(apns.topic))) return fail(400, 'TopicDisallowed');
 
   const limit = apns.pushType === 'voip' ? 5120 : 4096;
   if (request.bodyTruncated || request.body.length > limit) return fail(413, 'PayloadTooLarge');
@@ -117,4 +123,8 @@ function parseObject(body: Buffer): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
+}
+
+function isKeyList(k: ProviderKey | readonly ProviderKey[]): k is readonly ProviderKey[] {
+  return Array.isArray(k);
 }

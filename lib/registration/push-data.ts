@@ -15,6 +15,17 @@ export interface PushDataSettings {
   pns?: string[];
   /** Firebase project ids pushwake holds credentials for. */
   fcmProjects?: string[];
+  /** APNs topics some key serves (apns.topics + apns.apps); absent: any topic. */
+  apnsTopics?: string[];
+}
+
+const bundle = (t: string): string => (t.endsWith('.voip') ? t.slice(0, -5) : t);
+
+/** Valid APNs push data whose topic no configured key serves is relayed without push. Pure. */
+function servedTopic(data: PushData, s: PushDataSettings): PushData {
+  if (data.kind !== 'valid' || data.push.provider !== 'apns' || !s.apnsTopics) return data;
+  if (s.apnsTopics.map(bundle).includes(bundle(data.push.topic))) return data;
+  return { kind: 'invalid', reason: `APNs topic ${JSON.stringify(data.push.topic)} is not configured (apns.topics, apns.apps)` };
 }
 
 export type PushData =
@@ -60,6 +71,15 @@ function topicFromBundle(bundle: string): string | undefined {
 }
 
 export function readPushData(
+  contact: NameAddr | undefined,
+  uriParams: Map<string, string | null>,
+  header: (name: string) => string | undefined,
+  s: PushDataSettings,
+): PushData {
+  return servedTopic(readAnyPushData(contact, uriParams, header, s), s);
+}
+
+function readAnyPushData(
   contact: NameAddr | undefined,
   uriParams: Map<string, string | null>,
   header: (name: string) => string | undefined,

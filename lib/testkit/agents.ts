@@ -172,6 +172,9 @@ export class Phone {
     return `${this.user}-${this.instance.slice(9, 17)}`;
   }
 
+  /** RFC 8599 pn-param of an iOS phone: <Team ID>.<bundle id>.voip, which names its app. */
+  pnParam = 'ABCDE12345.com.example.phone.voip';
+
   /** The REGISTER Request-URI; default `sip:<domain>`. Phones whose domain is the proxy send it here. */
   registerUri: string | undefined;
 
@@ -199,7 +202,7 @@ export class Phone {
     let params = `;transport=${this.transport}`;
     const headers: Record<string, string> = {};
     if (this.pushStyle === 'xtoken') params += `;xToken=${this.token}`;
-    if (this.pushStyle === 'rfc8599') params += `;pn-provider=apns;pn-prid=${this.token};pn-param=ABCDE12345.com.example.phone.voip`;
+    if (this.pushStyle === 'rfc8599') params += `;pn-provider=apns;pn-prid=${this.token};pn-param=${this.pnParam}`;
     if (this.pushStyle === 'fcm') params += `;pn-provider=fcm;pn-prid=${this.token};pn-param=${TEST_FCM_PROJECT}`;
     if (this.pushStyle === 'x-token') headers['X-Token'] = this.token;
     if (this.pushStyle === 'bad-token') headers['X-Token'] = 'not-a-token';

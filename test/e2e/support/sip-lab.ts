@@ -27,6 +27,8 @@ export interface LabOptions {
   config?: DeepPartial<PushwakeConfig>;
   /** Use this store kind (default: embedded, in a temp dir). */
   redisUrl?: string;
+  /** More config made once the push sink exists (e.g. a second app's APNs key from sink.addProviderKey). */
+  withSink?: (sink: PushSink, dir: string) => DeepPartial<PushwakeConfig>;
   /** pushwake also listens on SIP over TLS, with a certificate from a CA the phones trust (on
    * engine 'drachtio', drachtio-server listens on TLS with that certificate) */
   tls?: boolean;
@@ -106,7 +108,7 @@ export class SipLab {
             },
           } : {}),
         }),
-        opts.config ?? {},
+        mergeTrees(opts.config ?? {}, opts.withSink?.(sink, dir) ?? {}),
       ),
     });
     const log = process.env['PUSHWAKE_TEST_LOG'] ? createLogger(process.env['PUSHWAKE_TEST_LOG']) : silentLogger();
