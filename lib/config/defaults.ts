@@ -47,6 +47,9 @@ export const DEFAULTS: Readonly<PushwakeConfig> = Object.freeze<PushwakeConfig>(
     contactUserPrefix: 'pw-',
   },
   apns: {
+    certFile: '',
+    certKeyFile: '',
+    certPassphrase: '',
     keyFile: '',
     keyId: '',
     teamId: '',

@@ -50,11 +50,13 @@ export const apnsApps: Rule = (v) => {
   for (const [i, item] of v.entries()) {
     if (typeof item !== 'object' || item === null) return `[${i}] must be an object`;
     const e = item as Record<string, unknown>;
-    const unknown = Object.keys(e).filter((k) => !['topics', 'keyFile', 'keyId', 'teamId'].includes(k));
+    const unknown = Object.keys(e).filter((k) => !['topics', 'keyFile', 'keyId', 'teamId', 'certFile', 'certKeyFile', 'certPassphrase'].includes(k));
     if (unknown.length > 0) return `[${i}] has unknown key ${unknown[0]}`;
     const topics = e['topics'];
     if (!Array.isArray(topics) || topics.length === 0 || !topics.every((t) => typeof t === 'string' && BUNDLE.test(t))) return `[${i}].topics must be a non-empty list of bundle ids`;
-    for (const k of ['keyFile', 'keyId', 'teamId']) if (typeof e[k] !== 'string' || e[k] === '') return `[${i}].${k} is required`;
+    for (const k of ['keyFile', 'keyId', 'teamId', 'certFile', 'certKeyFile', 'certPassphrase']) if (e[k] !== undefined && typeof e[k] !== 'string') return `[${i}].${k} must be a string`;
+    if (e['certFile']) continue;
+    for (const k of ['keyFile', 'keyId', 'teamId']) if (typeof e[k] !== 'string' || e[k] === '') return `[${i}].${k} is required (or certFile, for certificate auth)`;
   }
   return undefined;
 };
@@ -123,6 +125,9 @@ export const rules: Record<string, Rule> = {
   'apns.ttlSeconds': int(0, 3600),
   'apns.retryBaseDelayMs': int(1, 60_000),
   'apns.retryMaxAttempts': int(1, 20),
+  'apns.certFile': str,
+  'apns.certKeyFile': str,
+  'apns.certPassphrase': str,
   'apns.topics': (v) => (Array.isArray(v) && v.every((t) => typeof t === 'string' && BUNDLE.test(t)) ? undefined : 'must be a list of bundle ids'),
   'apns.apps': apnsApps,
   'fcm.serviceAccountFile': str,

@@ -10,12 +10,16 @@ export interface SipListen {
   tlsPort?: number;
 }
 
-/** One more iOS app: the key that may push to its topics. */
+/** One more iOS app: the .p8 key (or the push certificate) that may push to its topics. */
 export interface ApnsApp {
   topics: string[];
-  keyFile: string;
-  keyId: string;
-  teamId: string;
+  keyFile?: string;
+  keyId?: string;
+  teamId?: string;
+  /** Certificate-based auth: .p12/.pfx, or a PEM certificate (its key in certKeyFile, or in the same file). */
+  certFile?: string;
+  certKeyFile?: string;
+  certPassphrase?: string;
 }
 
 export type EndedNoticeMode = 'invite-cancel' | 'message' | 'push' | 'off';
@@ -63,6 +67,9 @@ export interface PushwakeConfig {
     contactUserPrefix: string;
   };
   apns: {
+    certFile: string;
+    certKeyFile: string;
+    certPassphrase: string;
     keyFile: string;
     keyId: string;
     teamId: string;

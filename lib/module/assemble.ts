@@ -3,7 +3,7 @@
  * sender, the call path (intake, calls, pushes, legs, ended notices) and the registration relay.
  * Used by `createPushwake` (mounted in a host's srf app) and so by `pushwake start`.
  */
-import type { EndedNoticeMode, PushwakeConfig } from '../config/types.js';
+import type { ApnsApp, EndedNoticeMode, PushwakeConfig } from '../config/types.js';
 import type { PushwakeMetrics } from '../ops/metrics.js';
 import { ThrottledWarning, type Logger } from '../log.js';
 import { CallBook } from '../call/call-book.js';
@@ -70,21 +70,23 @@ export async function openStore(config: PushwakeConfig, injected: BindingStore |
 
 export function buildSender(config: PushwakeConfig, log: Logger): PushSender {
   const a = config.apns;
-  const apnsWith = (keyFile: string, keyId: string, teamId: string): PushSender => new ApnsSender({
-    signingKeyFile: keyFile, keyId, teamId,
+  /** One app's sender: its .p8 key, or its push certificate. */
+  const apnsFor = (app: ApnsApp): PushSender => new ApnsSender({
+    ...(app.certFile ? { certificate: certificateOf(app) } : { signingKeyFile: app.keyFile ?? '' }),
+    keyId: app.keyId ?? '', teamId: app.teamId ?? '',
     ...(a.host ? { host: a.host, port: a.port } : {}),
     ...(a.caFile ? { caFile: a.caFile } : {}),
     requestTimeoutMs: a.requestTimeoutMs,
     logger: log,
   });
   let fallback: PushSender;
-  if (!a.keyFile) {
+  if (!a.keyFile && !a.certFile) {
     if (a.apps.length === 0) log.warn('apns.keyFile is not set: pushes will not be sent and sleeping iPhones cannot be woken');
     fallback = noApnsKey;
   } else {
-    fallback = apnsWith(a.keyFile, a.keyId, a.teamId);
+    fallback = apnsFor({ topics: [], keyFile: a.keyFile, keyId: a.keyId, teamId: a.teamId, certFile: a.certFile, certKeyFile: a.certKeyFile, certPassphrase: a.certPassphrase });
   }
-  const apns = a.apps.length === 0 ? fallback : new TopicRoutedSender(fallback, a.apps.map((app) => ({ topics: app.topics, sender: apnsWith(app.keyFile, app.keyId, app.teamId) })));
+  const apns = a.apps.length === 0 ? fallback : new TopicRoutedSender(fallback, a.apps.map((app) => ({ topics: app.topics, sender: apnsFor(app) })));
   const fcm = config.fcm.serviceAccountFile
     ? new FcmSender({
       serviceAccount: readServiceAccount(config.fcm.serviceAccountFile),
@@ -96,6 +98,14 @@ export function buildSender(config: PushwakeConfig, log: Logger): PushSender {
     })
     : undefined;
   return fcm ? new RoutingSender(apns, fcm) : apns;
+}
+
+/** An app's push certificate: .p12/.pfx, or PEM (key beside it, or in the same file). */
+function certificateOf(app: ApnsApp): { pfx?: Buffer; passphrase?: string; cert?: string; key?: string } {
+  const file = app.certFile ?? '';
+  if (/\.(p12|pfx)$/i.test(file)) return { pfx: readFileSync(file), ...(app.certPassphrase ? { passphrase: app.certPassphrase } : {}) };
+  const cert = readFileSync(file, 'utf8');
+  return { cert, key: app.certKeyFile ? readFileSync(app.certKeyFile, 'utf8') : cert };
 }
 
 /** The push services REGISTERs may name (RFC 8599 pn-provider), and the FCM projects served. */

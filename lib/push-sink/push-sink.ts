@@ -46,6 +46,11 @@ export interface PushSinkOptions {
   now?: () => number;
   /** The Firebase project id of the sink's FCM side. Default `pushwake-sink`. */
   fcmProjectId?: string;
+  /**
+   * Accept certificate-based authentication too: client certificates this CA issued (PEM), whose
+   * subject CN names the app as Apple's do ("Apple VoIP Services: <bundle id>").
+   */
+  clientCa?: string;
 }
 
 /**
@@ -195,8 +200,13 @@ class SinkServer {
     private readonly rules: SinkRules,
     private readonly recorder: PushRecorder,
     private readonly now: () => number,
+    clientCa?: string,
   ) {
-    this.server = http2.createSecureServer({ key: tls.keyPem, cert: tls.certPem });
+    this.server = http2.createSecureServer({
+      key: tls.keyPem, cert: tls.certPem,
+      // certificate auth is checked per request; token-auth clients present no certificate
+      ...(clientCa ? { ca: clientCa, requestCert: true, rejectUnauthorized: false } : {}),
+    });
     this.server.on('session', (session) => {
       this.sessions.add(session);
       session.on('close', () => this.sessions.delete(session));
@@ -232,7 +242,7 @@ class SinkServer {
       const body = Buffer.concat(chunks).subarray(0, BODY_READ_CAP);
       const request = { method: String(headers[':method'] ?? ''), path: String(headers[':path'] ?? ''), headers, body, bodyTruncated: size > BODY_READ_CAP };
       if (this.fcm && FcmSide.handles(request.path)) return this.fcmStream(stream, request.path, headers, body.toString('utf8'));
-      const check = checkApnsRequest(request, this.keys ? [this.keys.check, ...this.extraKeys] : undefined, this.now());
+      const check = checkApnsRequest(request, this.keys ? [this.keys.check, ...this.extraKeys] : undefined, this.now(), clientCertOf(stream));
       if (!check.ok) {
         answer(stream, randomUUID(), { status: check.status, reason: check.reason, delayMs: 0 }, this.now());
         return;
@@ -301,7 +311,7 @@ export async function startPushSink(options: PushSinkOptions = {}): Promise<Push
     for (const rule of await loadPushSinkRules(options.rulesFile)) rules.set(rule);
   }
   const recorder = new PushRecorder(options, now);
-  const server = new SinkServer(tls, keys, rules, recorder, now);
+  const server = new SinkServer(tls, keys, rules, recorder, now, options.clientCa);
   const port = await server.listen(options.port ?? 0, host);
   const fcm = new FcmSide(`https://${hostPort(host, port)}`, options.fcmProjectId ?? 'pushwake-sink', now);
   server.fcm = fcm;
@@ -347,4 +357,14 @@ function resolveProviderKey(option: PushSinkOptions['providerKey']): ResolvedKey
     ...(given.keyPem === undefined ? {} : { keyPem: given.keyPem }),
     publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
   };
+}
+
+/** The client certificate of a request's connection, when one was presented and the CA vouches for it. */
+function clientCertOf(stream: http2.ServerHttp2Stream): { bundle: string } | undefined {
+  const socket = stream.session?.socket as (import('node:tls').TLSSocket) | undefined;
+  if (!socket?.authorized) return undefined;
+  const cn = socket.getPeerCertificate().subject?.CN;
+  const name = Array.isArray(cn) ? cn[0] : cn;
+  const bundle = /^Apple (?:VoIP|Push) Services: (\S+)$/.exec(name ?? '')?.[1];
+  return bundle ? { bundle } : undefined;
 }

@@ -46,6 +46,8 @@ export function checkApnsRequest(
   request: ApnsRequest,
   providerKey: ProviderKey | readonly ProviderKey[] | undefined,
   nowMs: number,
+  /** A verified client certificate (certificate-based auth) and the app it names. */
+  clientCert?: { bundle: string },
 ): RequestCheck {
   if (request.method !== 'POST') return fail(405, 'BadMethod');
   const path = /^\/3\/device\/([^/?#]*)$/.exec(request.path);
@@ -60,19 +62,25 @@ export function checkApnsRequest(
     single[name] = value;
   }
   let providerToken: AcceptedRequest['providerToken'];
-  let key: ProviderKey | undefined;
-  if (providerKey !== undefined) {
-    key = keyForToken(single['authorization'], isKeyList(providerKey) ? providerKey : [providerKey]);
+  /** The apps the credential may push to; undefined: any. */
+  let allowedTopics: string[] | undefined;
+  if (clientCert !== undefined && (single['authorization'] ?? '') === '') {
+    // certificate auth: the certificate names the one app it may push to
+    allowedTopics = [clientCert.bundle];
+    providerToken = { issuedAt: Math.floor(nowMs / 1000), fingerprint: `cert:${clientCert.bundle}`, keyId: `certificate:${clientCert.bundle}` };
+  } else if (providerKey !== undefined) {
+    const key = keyForToken(single['authorization'], isKeyList(providerKey) ? providerKey : [providerKey]);
     if (!key) return fail(403, 'InvalidProviderToken');
     const auth = checkProviderToken(single['authorization'], key, nowMs);
     if (!auth.ok) return fail(403, auth.reason);
     providerToken = { issuedAt: auth.issuedAt, fingerprint: auth.fingerprint, keyId: auth.keyId };
+    allowedTopics = key.topics;
   }
   const apns = checkApnsHeaders(single);
   if ('ok' in apns) return apns;
   // a key is good only for its team's apps (APNs: 400 TopicDisallowed)
   const bundle = (t: string): string => (t.endsWith('.voip') ? t.slice(0, -5) : t);
-  if (key?.topics && !key.topics.map(bundle).includes(bundle(apns.topic))) return fail(400, 'TopicDisallowed');
+  if (allowedTopics && !allowedTopics.map(bundle).includes(bundle(apns.topic))) return fail(400, 'TopicDisallowed');
 
   const limit = apns.pushType === 'voip' ? 5120 : 4096;
   if (request.bodyTruncated || request.body.length > limit) return fail(413, 'PayloadTooLarge');

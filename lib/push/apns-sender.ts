@@ -47,6 +47,11 @@ export interface PushLogger {
 }
 
 export interface ApnsSenderOptions {
+  /**
+   * Certificate-based authentication instead of a .p8 key: the app's push certificate as a
+   * .p12 (`pfx`, with `passphrase`) or PEM (`cert` and `key`), presented on the TLS connection.
+   */
+  certificate?: { pfx?: Buffer; passphrase?: string; cert?: string; key?: string };
   /** The .p8 key, PEM text. Either this or `signingKeyFile`. */
   signingKey?: string;
   /** Path of the .p8 key file. */
@@ -100,7 +105,7 @@ export function topicFor(pushType: 'voip' | 'alert', topic: string): string {
 const silentLogger: PushLogger = { debug() {}, warn() {}, error() {} };
 
 export class ApnsSender implements PushSender {
-  private readonly providerToken: ProviderToken;
+  private readonly providerToken: ProviderToken | undefined;
   private readonly ca: string | undefined;
   private readonly timeoutMs: number;
   private readonly now: () => number;
@@ -116,9 +121,9 @@ export class ApnsSender implements PushSender {
       (options.signingKeyFile === undefined
         ? undefined
         : readFileSync(options.signingKeyFile, 'utf8'));
-    if (signingKey === undefined) throw new Error('ApnsSender needs signingKey or signingKeyFile');
+    if (signingKey === undefined && !options.certificate) throw new Error('ApnsSender needs signingKey, signingKeyFile or certificate');
     this.now = options.now ?? Date.now;
-    this.providerToken = new ProviderToken({
+    this.providerToken = signingKey === undefined ? undefined : new ProviderToken({
       signingKey,
       keyId: options.keyId,
       teamId: options.teamId,
@@ -137,7 +142,7 @@ export class ApnsSender implements PushSender {
     try {
       const outcome = await this.exchange(push);
       if (outcome.kind === 'retryable' && outcome.reason === EXPIRED_PROVIDER_TOKEN) {
-        this.providerToken.invalidate();
+        this.providerToken?.invalidate();
       }
       return this.logged(push, outcome);
     } catch (err) {
@@ -213,7 +218,8 @@ export class ApnsSender implements PushSender {
     return {
       ':method': 'POST',
       ':path': `/3/device/${push.token.token.toLowerCase()}`,
-      authorization: `bearer ${this.providerToken.current()}`,
+      // certificate auth: the TLS client certificate is the credential, no provider token
+      ...(this.providerToken ? { authorization: `bearer ${this.providerToken.current()}` } : {}),
       'apns-id': apnsId,
       'apns-push-type': pushType,
       'apns-priority': String(push.priority ?? 10),
@@ -228,7 +234,12 @@ export class ApnsSender implements PushSender {
     const origin = apnsOrigin(environment, this.options);
     const existing = this.sessions.get(origin);
     if (existing !== undefined && !existing.closed && !existing.destroyed) return existing;
-    const session = http2.connect(origin, this.ca === undefined ? {} : { ca: this.ca });
+    const cert = this.options.certificate;
+    const session = http2.connect(origin, {
+      ...(this.ca === undefined ? {} : { ca: this.ca }),
+      ...(cert?.pfx ? { pfx: cert.pfx, ...(cert.passphrase !== undefined ? { passphrase: cert.passphrase } : {}) } : {}),
+      ...(cert?.cert && cert.key ? { cert: cert.cert, key: cert.key } : {}),
+    });
     const forget = (): void => {
       if (this.sessions.get(origin) === session) this.sessions.delete(origin);
     };

@@ -24,7 +24,7 @@ export interface TestPki {
   caCertFile: string;
   caCertPem: string;
   /** A leaf certificate for these DNS names / IPs; `expired` makes one valid only in 2020. */
-  issue(label: string, opts?: { names?: string[]; expired?: boolean }): Promise<IssuedCertificate>;
+  issue(label: string, opts?: { names?: string[]; expired?: boolean; commonName?: string }): Promise<IssuedCertificate>;
   remove(): Promise<void>;
 }
 
@@ -75,7 +75,7 @@ export async function createTestPki(): Promise<TestPki> {
       const certFile = join(dir, `${label}.pem`);
       await run('openssl', [
         'req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-        '-keyout', keyFile, '-out', csr, '-subj', `/CN=${names[0] ?? label}`, '-addext', `subjectAltName=${san}`,
+        '-keyout', keyFile, '-out', csr, '-subj', `/CN=${opts.commonName ?? names[0] ?? label}`, '-addext', `subjectAltName=${san}`,
       ]);
       const now = Date.now();
       const [start, end] = opts.expired
