@@ -36,6 +36,10 @@ interface PushedDevice {
   pushExpiresAt?: number;
   /** When the push went out. */
   pushedAt?: number;
+  /** Not pushed: suspected restricted by iOS (the restriction watch withheld it). */
+  withheld?: boolean;
+  /** It registered afresh after its push (and was rung). */
+  woke?: boolean;
   /**
    * Another copy of this call pushed it (the same INVITE forked to another node, or to this one
    * under another Request-URI): that copy rings it, with the push hint and call UUID the phone
@@ -89,6 +93,7 @@ export class IncomingCall {
   private readonly pushes = { aborted: false };
   /** Epoch ms it was parked (operators' listing). */
   readonly createdAt: number;
+  private answeredDeviceKey: string | undefined;
 
   constructor(
     readonly identity: CallIdentity,
@@ -130,7 +135,19 @@ export class IncomingCall {
    * to do so (the restriction watch; a caller who hangs up at once proves nothing).
    */
   unansweredPushes(now: number, minMs: number): Binding[] {
-    return [...this.devices.values()].filter((d) => d.awaiting && d.pushedAt !== undefined && now - d.pushedAt >= minMs).map((d) => d.binding);
+    // the wake window closed without it, or it had long enough (a call answered elsewhere)
+    return [...this.devices.values()].filter((d) => !d.woke && d.pushedAt !== undefined && (this.wakeWindowClosed || now - d.pushedAt >= minMs)).map((d) => d.binding);
+  }
+
+  /** Devices a VoIP push went to, and devices withheld as suspected restricted (alert pushes). */
+  get pushedDevices(): { pushed: Binding[]; withheld: Binding[] } {
+    const all = [...this.devices.values()];
+    return { pushed: all.filter((d) => d.pushedAt !== undefined).map((d) => d.binding), withheld: all.filter((d) => d.withheld).map((d) => d.binding) };
+  }
+
+  /** The device whose answer the caller got, once answered. */
+  get answeredBy(): string | undefined {
+    return this.answeredDeviceKey;
   }
 
   /** Devices this call still waits on (for tests: nothing left behind). */
@@ -188,6 +205,10 @@ export class IncomingCall {
       if (settled !== undefined && !this.legs.has(b.deviceKey)) this.oweNotice(b, settled);
       return;
     }
+    if (outcome.kind === 'failed' && outcome.code === 'WAKE_SUSPECTED_RESTRICTED') {
+      const d = this.devices.get(b.deviceKey);
+      if (d) d.withheld = true;
+    }
     if (outcome.kind !== 'failed' || !this.isLive) return;
     if (!this.stopAwaiting(b.deviceKey)) return;
     if (isAwake(b, this.ports.now())) {
@@ -210,6 +231,7 @@ export class IncomingCall {
     const hinted = pushHint !== undefined && pushHint === this.identity.pushHint && b.aor === this.identity.aor;
     const device = this.devices.get(b.deviceKey);
     if (!hinted && (!device?.awaiting || device.pushedElsewhere)) return false;
+    if (device) device.woke = true;
     if (this.legs.has(b.deviceKey)) return true;
     this.stopAwaiting(b.deviceKey);
     this.log.info({ deviceKey: b.deviceKey, hinted }, 'device woke; ringing it');
@@ -289,6 +311,7 @@ export class IncomingCall {
       return;
     }
     this.phase = { kind: 'answered', reason: Reasons.completedElsewhere };
+    this.answeredDeviceKey = deviceKey;
     this.pushes.aborted = true;
     this.clearTimers();
     this.log.info({ deviceKey }, 'answered');

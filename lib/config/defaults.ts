@@ -39,6 +39,8 @@ export const DEFAULTS: Readonly<PushwakeConfig> = Object.freeze<PushwakeConfig>(
   registration: {
     tokenHeader: 'X-Token',
     tokenParam: 'xToken',
+    alertTokenHeader: 'X-Alert-Token',
+    alertTokenParam: 'alertToken',
     defaultTopic: '',
     defaultEnvironment: 'production',
     minExpires: 30,
@@ -76,6 +78,23 @@ export const DEFAULTS: Readonly<PushwakeConfig> = Object.freeze<PushwakeConfig>(
     callUuidHeader: 'X-Call-UUID',
     payloadTemplate: {
       aps: { callerNumber: '{{callerNumber}}', callerName: '{{callerName}}', withVideo: '{{withVideo}}', pushHint: '{{pushHint}}' },
+      callUuid: '{{callUuid}}',
+      callId: '{{callId}}',
+    },
+  },
+  alerts: {
+    missedCall: false,
+    answeredElsewhere: false,
+    ttlSeconds: 86_400,
+    missedCallTemplate: {
+      aps: { alert: { 'title-loc-key': 'MISSED_CALL_TITLE', 'loc-key': 'MISSED_CALL_BODY', 'loc-args': ['{{callerName}}', '{{callerNumber}}'] }, sound: 'default' },
+      event: 'missed-call',
+      callUuid: '{{callUuid}}',
+      callId: '{{callId}}',
+    },
+    answeredElsewhereTemplate: {
+      aps: { alert: { 'loc-key': 'ANSWERED_ELSEWHERE_BODY', 'loc-args': ['{{callerName}}', '{{callerNumber}}'] } },
+      event: 'answered-elsewhere',
       callUuid: '{{callUuid}}',
       callId: '{{callId}}',
     },

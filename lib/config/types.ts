@@ -59,6 +59,8 @@ export interface PushwakeConfig {
   registration: {
     tokenHeader: string;
     tokenParam: string;
+    alertTokenHeader: string;
+    alertTokenParam: string;
     defaultTopic: string;
     defaultEnvironment: 'production' | 'development';
     minExpires: number;
@@ -95,6 +97,13 @@ export interface PushwakeConfig {
     pushHintParam: string;
     callUuidHeader: string;
     payloadTemplate: Record<string, unknown>;
+  };
+  alerts: {
+    missedCall: boolean;
+    answeredElsewhere: boolean;
+    ttlSeconds: number;
+    missedCallTemplate: Record<string, unknown>;
+    answeredElsewhereTemplate: Record<string, unknown>;
   };
   devices: { suspectAfterUnansweredPushes: number; suspectedPushIntervalSeconds: number; maxVoipPushesPerMinute: number };
   endedNotice: { mode: EndedNoticeMode; windowSeconds: number };

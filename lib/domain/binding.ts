@@ -41,6 +41,8 @@ export interface Binding {
   flow: Flow;
   /** Absent when the device registered without (valid) push data. */
   push?: PushToken;
+  /** The app's regular (alert) APNs token, for missed-call alert pushes; same topic without .voip. */
+  alertToken?: string;
   /**
    * User part of the Contact pushwake registered upstream for this device, e.g. `pw-3f2a9c1e`.
    * The PBX sends this device's calls to `sip:<localContactUser>@<pushwake>`.

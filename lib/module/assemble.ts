@@ -18,6 +18,7 @@ import { EdgeRelay } from '../cluster/edge-relay.js';
 import { RecentBindings, StoreWithRecent } from '../cluster/recent-bindings.js';
 import { RELAY_HEADER } from '../cluster/relay-grant.js';
 import { EndedNoticeCourier, type NoticeSettings } from '../call/ended-notices.js';
+import { AlertCourier } from '../call/alert-notices.js';
 import { LiveTemplate } from '../ops/live-parts.js';
 import { RestrictionWatch, type RestrictionSettings } from '../push/restriction-watch.js';
 import { IncomingCall } from '../call/incoming-call.js';
@@ -143,6 +144,8 @@ export interface CallPath {
   live: LiveSettings;
   /** Devices whose VoIP pushes go unanswered (and every device's push rate). */
   watch: RestrictionWatch;
+  /** Missed-call and answered-elsewhere alert pushes. */
+  alerts: AlertCourier;
 }
 
 export interface LiveSettings {
@@ -152,6 +155,7 @@ export interface LiveSettings {
   callSettings: CallSettings;
   trusted: TrustedSources;
   restrictionSettings: RestrictionSettings;
+  alerts: AlertCourier;
 }
 
 /** Apply the live keys of a reloaded config in place: calls parked now see them at their next step. */
@@ -164,6 +168,7 @@ export function applyLive(live: LiveSettings, config: PushwakeConfig): void {
     skipPushWithinMs: config.call.skipPushWithinSeconds * 1000, endedNoticeWindowMs: config.endedNotice.windowSeconds * 1000,
   });
   live.trusted.replace(config.upstream.trustedSources);
+  live.alerts.configure(config.alerts);
   Object.assign(live.restrictionSettings, {
     suspectAfter: config.devices.suspectAfterUnansweredPushes,
     suspectedIntervalMs: config.devices.suspectedPushIntervalSeconds * 1000,
@@ -265,9 +270,10 @@ export function buildCallPath(p: PathParts): CallPath {
       p.onDeviceRegistered(registered);
     },
   });
-  const live = { template, wakeSettings, noticeSettings, callSettings, trusted, restrictionSettings };
-  if (!cluster) return { calls, intake, relay, courier, live, watch };
+  const alerts = new AlertCourier(sender, config.alerts, log);
+  const live = { template, wakeSettings, noticeSettings, callSettings, trusted, restrictionSettings, alerts };
+  if (!cluster) return { calls, intake, relay, courier, live, watch, alerts };
   cluster.onRemoteRegistration((r) => calls.deviceRegistered(r.binding, r.pushHint));
   const edgeRelay = new EdgeRelay({ app, check: (grant) => cluster.check(grant), pairingHeaders: [config.call.pushHintHeader, config.call.callUuidHeader], log }, config.call.maxParkedCalls);
-  return { calls, intake, relay, courier, edgeRelay, live, watch };
+  return { calls, intake, relay, courier, edgeRelay, live, watch, alerts };
 }

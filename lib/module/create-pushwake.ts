@@ -301,12 +301,13 @@ export class PushwakeInstance implements Pushwake {
   }
 
   private callEnded(call: IncomingCall, how: CallEnding): void {
-    // a device pushed for this call that never registered within the wake window
-    for (const b of call.unansweredPushes(Date.now(), Math.min(this.parts.config.call.wakeTimeoutMs, UNANSWERED_AFTER_MS))) this.path.watch.unanswered(b.aor, b.deviceKey);
+    this.path.alerts.callEnded(call, how);
+    // devices pushed for this call that never registered within the wake window
+    const unanswered = call.unansweredPushes(Date.now(), Math.min(this.parts.config.call.wakeTimeoutMs, UNANSWERED_AFTER_MS));
+    for (const b of unanswered) this.path.watch.unanswered(b.aor, b.deviceKey);
     this.parts.metrics.callEnded(how, {
       callId: call.identity.callId, aor: call.identity.aor, createdAt: call.createdAt,
-      // pushed and awaited to the end: the push went unanswered
-      unansweredDevices: how === 'wake-timeout' ? call.awaitedDevices : [],
+      unansweredDevices: unanswered.map((b) => b.deviceKey),
     });
     for (const fn of this.callEndedHooks) fn(call, how);
     const event: CallEndedEvent = { callId: call.identity.callId, callUuid: call.identity.callUuid, aor: call.identity.aor, ending: how };

@@ -32,6 +32,7 @@ export interface PushwakeSettings {
   apns?: Section<'apns'>;
   fcm?: Section<'fcm'>;
   call?: Section<'call'>;
+  alerts?: Section<'alerts'>;
   devices?: Section<'devices'>;
   endedNotice?: Section<'endedNotice'>;
   /** Which store to open; ignored when `bindingStore` is given. */
@@ -57,7 +58,7 @@ export interface PushwakeOptions extends PushwakeSettings {
 
 /** Keys of PushwakeOptions that are not settings. */
 const WIRING = new Set(['srf', 'name', 'logger', 'bindingStore', 'pushSender', 'unclaimed']);
-const SETTINGS = new Set(['sip', 'upstream', 'registration', 'apns', 'fcm', 'call', 'devices', 'endedNotice', 'store', 'cluster']);
+const SETTINGS = new Set(['sip', 'upstream', 'registration', 'apns', 'fcm', 'call', 'alerts', 'devices', 'endedNotice', 'store', 'cluster']);
 /** Settings of the standalone proxy that a mounted pushwake leaves to its host, and why. */
 const HOST_OWNED: Record<string, string> = {
   engine: 'is not a module option: the host app owns the Srf and its connection',

@@ -12,6 +12,7 @@ const LIVE = [
   'fcm.',
   'endedNotice.',
   'devices.',
+  'alerts.',
   // the certificate and key files are re-read on every reload (the paths themselves need a restart)
 ];
 

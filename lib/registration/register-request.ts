@@ -7,6 +7,9 @@ import { deviceKeyOf, localContactUserOf, readInstanceId } from './device-identi
 import { featureCapsPns, readPushData, type PushData, type PushDataSettings } from './push-data.js';
 
 export interface RegisterSettings extends PushDataSettings {
+  /** Where the app's regular (alert) APNs token comes: a header, or a Contact parameter. */
+  alertTokenHeader?: string;
+  alertTokenParam?: string;
   minExpires: number;
   maxExpires: number;
   defaultExpires: number;
@@ -30,6 +33,8 @@ export type RegisterIntent =
       localContactUser: string;
       /** A push hint the client echoed, pairing this REGISTER with a parked call. */
       pushHint?: string;
+      /** The app's regular APNs token, for alert pushes (missed calls). */
+      alertToken?: string;
     }
   /** `contactUri`: the Contact's URI, to find a device that unregisters without its push data. */
   | { kind: 'unregister'; aor: string; deviceKey: string; localContactUser: string; contactUri: string }
@@ -98,5 +103,14 @@ export function readRegister(header: HeaderReader, s: RegisterSettings): Registe
     deviceKey,
     localContactUser,
     ...(hint && hint.length <= 128 ? { pushHint: hint } : {}),
+    ...alertTokenOf(header, contact, contactUri.params, s),
   };
+}
+
+/** The app's regular APNs token, when it sent one that looks like one (hex, 64-200 digits). Pure. */
+function alertTokenOf(header: HeaderReader, contact: NameAddr, uriParams: Map<string, string | null>, s: RegisterSettings): { alertToken?: string } {
+  const name = s.alertTokenParam?.toLowerCase();
+  const raw = (s.alertTokenHeader ? header(s.alertTokenHeader) : undefined) ?? (name ? uriParams.get(name) ?? contact.params.get(name) : undefined);
+  const token = raw?.trim().toLowerCase();
+  return token && /^(?:[0-9a-f]{2}){32,100}$/.test(token) ? { alertToken: token } : {};
 }

@@ -183,6 +183,7 @@ export class RegistrationRelay {
       contact: intent.contact.uri,
       flow: flowOf(req),
       ...(intent.push.kind === 'valid' ? { push: intent.push.push } : {}),
+      ...(intent.alertToken && intent.push.kind === 'valid' && intent.push.push.provider === 'apns' ? { alertToken: intent.alertToken } : {}),
       localContactUser: intent.localContactUser,
       upstreamCallId: req.callId,
       deviceExpiresAt: now + deviceExpires * 1000,

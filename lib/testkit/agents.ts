@@ -172,6 +172,9 @@ export class Phone {
     return `${this.user}-${this.instance.slice(9, 17)}`;
   }
 
+  /** The app's regular (alert) APNs token, sent in X-Alert-Token when set. */
+  alertToken: string | undefined;
+
   /** RFC 8599 pn-param of an iOS phone: <Team ID>.<bundle id>.voip, which names its app. */
   pnParam = 'ABCDE12345.com.example.phone.voip';
 
@@ -209,6 +212,7 @@ export class Phone {
     if (opts.authorization) headers['Authorization'] = opts.authorization;
     if (opts.proxyAuthorization) headers['Proxy-Authorization'] = opts.proxyAuthorization;
     if (opts.pushHint) headers['X-PushHint'] = opts.pushHint;
+    if (this.alertToken) headers['X-Alert-Token'] = this.alertToken;
     let resolveFinal: (res: InboundResponse) => void = () => undefined;
     const final = new Promise<InboundResponse>((resolve) => (resolveFinal = resolve));
     await this.app.request(this.registerUri ?? `sip:${this.domain}`, {
