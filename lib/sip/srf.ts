@@ -4,6 +4,7 @@
  * rest of pushwake sees only these interfaces; `wrapSrf` is the one place that touches the
  * untyped object.
  */
+import { createRequire } from 'node:module';
 import Srf from 'drachtio-srf';
 import { PendingInvites, type PendingInvite } from './pending-invites.js';
 
@@ -219,6 +220,27 @@ async function routesInPlace(raw: RawSrf): Promise<void> {
     })));
 }
 
+/** Status codes newer than drachtio-srf's table (sip-status), which Response#send refuses otherwise. */
+const MISSING_STATUS: Readonly<Record<number, string>> = { 555: 'Push Notification Service Not Supported' };
+
+/**
+ * Teach every loaded copy of sip-status (drachtio-srf's table of response codes) the codes above:
+ * pushwake's own copy of drachtio-srf, and a host app's, which may be another. Idempotent.
+ */
+export function allowNewerStatusCodes(): void {
+  const require = createRequire(import.meta.url);
+  const tables: Array<Record<number, string>> = [];
+  try {
+    tables.push(createRequire(require.resolve('drachtio-srf'))('sip-status') as Record<number, string>);
+  } catch {
+    // resolved through the cache below
+  }
+  for (const [path, mod] of Object.entries(require.cache)) {
+    if (/[\\/]sip-status[\\/]index\.js$/.test(path) && mod && typeof mod.exports === 'object') tables.push(mod.exports as Record<number, string>);
+  }
+  for (const table of tables) for (const [code, reason] of Object.entries(MISSING_STATUS)) table[Number(code)] ??= reason;
+}
+
 /** A new drachtio-srf Srf, with the 'error' listener without which Node would throw on socket trouble. */
 export function newSrf(): Srf {
   const srf = new Srf();
@@ -232,6 +254,7 @@ export function createSipApp(srf: Srf = newSrf()): SipApp {
 
 /** The typed view of a drachtio-srf Srf (the host's, when pushwake is mounted in an app). */
 export function sipAppOf(srf: Srf): SipApp {
+  allowNewerStatusCodes();
   return wrapSrf(srf as unknown as RawSrf);
 }
 

@@ -53,3 +53,28 @@ describe('several apps in one deployment', () => {
     expect(brand2KeyId).not.toBe(lab.sink.keyId);
   }, 60_000);
 });
+
+describe('RFC 8599 end to end', () => {
+  it('a push service pushwake does not serve gets 555 with Feature-Caps, and nothing is relayed upstream', async () => {
+    const lab = await SipLab.start({ engine: 'embedded' });
+    try {
+      const before = lab.pbx.registers.length;
+      const res = await new Promise<{ status: number; caps: string | undefined }>((resolve, reject) => {
+        lab.agentApp.request('sip:example.com', {
+          method: 'REGISTER',
+          proxy: `sip:${lab.pushwakeHost};transport=tcp`,
+          headers: {
+            From: '<sip:web@example.com>;tag=w1', To: '<sip:web@example.com>', 'Call-ID': 'webpush-1', CSeq: '1 REGISTER',
+            Contact: '<sip:web@127.0.0.1:5999;transport=tcp;pn-provider=webpush;pn-prid=abc;pn-param=x>', Expires: '600',
+          },
+        }, (r) => {
+          if (r.status >= 200) resolve({ status: r.status, caps: r.get('Feature-Caps') });
+        }).catch(reject);
+      });
+      expect(res).toEqual({ status: 555, caps: '*;+sip.pns="apns,fcm"' });
+      expect(lab.pbx.registers.length).toBe(before);
+    } finally {
+      await lab.stop();
+    }
+  }, 30_000);
+});
