@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitFor } from '../../lib/testkit/agents.js';
+import { waitFor, type Phone } from '../../lib/testkit/agents.js';
 import { SipLab } from '../e2e/support/sip-lab.js';
 
 describe('alert pushes', () => {
@@ -15,16 +15,22 @@ describe('alert pushes', () => {
     lab = undefined;
   });
 
-  it('a missed call: one VoIP push, then one alert push (type alert, non-VoIP topic, the alert token, localisable)', async () => {
-    lab = await SipLab.start({ engine: 'embedded', config: { alerts: { missedCall: true } } });
-    const phone = lab.phone('alice');
+  /** A phone with an alert token that sleeps through a call its caller then cancels. */
+  async function missedCall(l: SipLab): Promise<Phone> {
+    const phone = l.phone('alice');
     phone.alertToken = randomBytes(32).toString('hex');
     await phone.register();
     phone.wakeOnPush = false;
-    const call = lab.pbx.call('sip:alice@example.com');
-    await waitFor('voip push', () => lab?.pushesFor(phone).length === 1);
+    const call = l.pbx.call('sip:alice@example.com');
+    await waitFor('voip push', () => l.pushesFor(phone).length === 1);
     call.cancel();
     expect((await call.done).status).toBe(487);
+    return phone;
+  }
+
+  it('a missed call: one VoIP push, then one alert push (type alert, non-VoIP topic, the alert token, localisable)', async () => {
+    lab = await SipLab.start({ engine: 'embedded', config: { alerts: { missedCall: true } } });
+    const phone = await missedCall(lab);
     const alert = await waitFor('alert push', () => lab?.sink.pushes.find((p) => p.token === phone.alertToken));
     expect(alert).toMatchObject({ pushType: 'alert', topic: 'com.example.phone', priority: 10 });
     expect(alert.payload).toMatchObject({ event: 'missed-call', aps: { alert: { 'loc-key': 'MISSED_CALL_BODY', 'loc-args': ['Bob Caller', '1000'] }, sound: 'default' } });
@@ -71,14 +77,7 @@ describe('alert pushes', () => {
 
   it('off by default: no alert push for a missed call', async () => {
     lab = await SipLab.start({ engine: 'embedded' });
-    const phone = lab.phone('alice');
-    phone.alertToken = randomBytes(32).toString('hex');
-    await phone.register();
-    phone.wakeOnPush = false;
-    const call = lab.pbx.call('sip:alice@example.com');
-    await waitFor('voip push', () => lab?.pushesFor(phone).length === 1);
-    call.cancel();
-    await call.done;
+    await missedCall(lab);
     await new Promise((r) => setTimeout(r, 300));
     expect(lab.sink.pushes.filter((p) => p.pushType === 'alert')).toHaveLength(0);
   }, 30_000);
