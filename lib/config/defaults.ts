@@ -65,7 +65,7 @@ export const DEFAULTS: Readonly<PushwakeConfig> = Object.freeze<PushwakeConfig>(
     topics: [],
     apps: [],
   },
-  fcm: { serviceAccountFile: '', endpoint: '', tokenUri: '', caFile: '', requestTimeoutMs: 5000 },
+  fcm: { serviceAccountFile: '', moreServiceAccountFiles: [], endpoint: '', tokenUri: '', caFile: '', requestTimeoutMs: 5000 },
   call: {
     wakeTimeoutMs: 25_000,
     ringTimeoutMs: 60_000,

@@ -103,6 +103,9 @@ function validate(tree: Tree): PushwakeConfig {
   if ((c.sip.tlsCertFile === '') !== (c.sip.tlsKeyFile === '')) {
     throw new ConfigError(c.sip.tlsCertFile === '' ? 'sip.tlsCertFile' : 'sip.tlsKeyFile', 'must be set together with its pair (tlsCertFile and tlsKeyFile)');
   }
+  if (c.fcm.moreServiceAccountFiles.length > 0 && c.fcm.serviceAccountFile === '') {
+    throw new ConfigError('fcm.moreServiceAccountFiles', 'needs fcm.serviceAccountFile (the first project) as well');
+  }
   if (c.cluster.nodeId !== '' && c.store.kind !== 'redis') {
     throw new ConfigError('cluster.nodeId', 'needs store.kind redis: the nodes of a cluster share one Redis');
   }

@@ -133,6 +133,7 @@ export const rules: Record<string, Rule> = {
   'apns.topics': (v) => (Array.isArray(v) && v.every((t) => typeof t === 'string' && BUNDLE.test(t)) ? undefined : 'must be a list of bundle ids'),
   'apns.apps': apnsApps,
   'fcm.serviceAccountFile': str,
+  'fcm.moreServiceAccountFiles': (v) => (Array.isArray(v) && v.every((f) => typeof f === 'string' && f !== '') ? undefined : 'must be a list of file paths'),
   'fcm.endpoint': (v) => (typeof v === 'string' && (v === '' || /^https:\/\/[^\s/]+$/.test(v)) ? undefined : 'must be an https:// origin, or ""'),
   'fcm.tokenUri': (v) => (typeof v === 'string' && (v === '' || /^https:\/\/\S+$/.test(v)) ? undefined : 'must be an https:// URL, or ""'),
   'fcm.caFile': str,

@@ -85,7 +85,7 @@ export interface PushwakeConfig {
     topics: string[];
     apps: ApnsApp[];
   };
-  fcm: { serviceAccountFile: string; endpoint: string; tokenUri: string; caFile: string; requestTimeoutMs: number };
+  fcm: { serviceAccountFile: string; moreServiceAccountFiles: string[]; endpoint: string; tokenUri: string; caFile: string; requestTimeoutMs: number };
   call: {
     wakeTimeoutMs: number;
     ringTimeoutMs: number;

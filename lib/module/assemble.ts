@@ -88,17 +88,20 @@ export function buildSender(config: PushwakeConfig, log: Logger): PushSender {
     fallback = apnsFor({ topics: [], keyFile: a.keyFile, keyId: a.keyId, teamId: a.teamId, certFile: a.certFile, certKeyFile: a.certKeyFile, certPassphrase: a.certPassphrase });
   }
   const apns = a.apps.length === 0 ? fallback : new TopicRoutedSender(fallback, a.apps.map((app) => ({ topics: app.topics, sender: apnsFor(app) })));
-  const fcm = config.fcm.serviceAccountFile
-    ? new FcmSender({
-      serviceAccount: readServiceAccount(config.fcm.serviceAccountFile),
+  const fcm = new Map<string, PushSender>();
+  const files = config.fcm.serviceAccountFile ? [config.fcm.serviceAccountFile, ...config.fcm.moreServiceAccountFiles] : [];
+  for (const file of files) {
+    const account = readServiceAccount(file);
+    fcm.set(account.project_id, new FcmSender({
+      serviceAccount: account,
       ...(config.fcm.endpoint ? { endpoint: config.fcm.endpoint } : {}),
       ...(config.fcm.tokenUri ? { tokenUri: config.fcm.tokenUri } : {}),
       ...(config.fcm.caFile ? { ca: readFileSync(config.fcm.caFile, 'utf8') } : {}),
       requestTimeoutMs: config.fcm.requestTimeoutMs,
       logger: log,
-    })
-    : undefined;
-  return fcm ? new RoutingSender(apns, fcm) : apns;
+    }));
+  }
+  return fcm.size > 0 ? new RoutingSender(apns, fcm) : apns;
 }
 
 /** An app's push certificate: .p12/.pfx, or PEM (key beside it, or in the same file). */
@@ -114,7 +117,8 @@ export function pushServices(config: PushwakeConfig): { pns: string[]; fcmProjec
   // with apns.topics set, a topic no key serves is refused (relayed without push)
   const topics = config.apns.topics.length > 0 ? { apnsTopics: [...config.apns.topics, ...config.apns.apps.flatMap((app) => app.topics)] } : {};
   if (!config.fcm.serviceAccountFile) return { pns: ['apns'], fcmProjects: [], ...topics };
-  return { pns: ['apns', 'fcm'], fcmProjects: [readServiceAccount(config.fcm.serviceAccountFile).project_id], ...topics };
+  const files = [config.fcm.serviceAccountFile, ...config.fcm.moreServiceAccountFiles];
+  return { pns: ['apns', 'fcm'], fcmProjects: files.map((f) => readServiceAccount(f).project_id), ...topics };
 }
 
 export interface PathParts {

@@ -35,25 +35,46 @@ export interface FcmAccepted {
 
 const SCOPE = 'https://www.googleapis.com/auth/firebase.messaging';
 
-export class FcmSide {
-  readonly serviceAccount: FcmServiceAccount;
-  private readonly publicKey: KeyObject;
-  private readonly tokens = new Map<string, number>();
-  /** Access tokens issued so far (tests check caching and refresh). */
-  tokenRequests = 0;
-  /** Lifetime of issued tokens, in seconds. */
-  tokenLifetimeSeconds = 3600;
+interface Account {
+  serviceAccount: FcmServiceAccount;
+  publicKey: KeyObject;
+}
 
-  constructor(origin: string, readonly projectId: string, private readonly now: () => number) {
-    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    this.publicKey = publicKey;
-    this.serviceAccount = {
+function makeAccount(origin: string, projectId: string): Account {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return {
+    publicKey,
+    serviceAccount: {
       type: 'service_account',
       project_id: projectId,
       client_email: `pushwake-sink@${projectId}.iam.gserviceaccount.com`,
       private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
       token_uri: `${origin}/token`,
-    };
+    },
+  };
+}
+
+export class FcmSide {
+  /** The first project's service account. */
+  readonly serviceAccount: FcmServiceAccount;
+  /** Accounts by client_email (one per project). */
+  private readonly accounts = new Map<string, Account>();
+  /** Issued access tokens: until when, and for which project. */
+  private readonly tokens = new Map<string, { expiresAt: number; project: string }>();
+  /** Access tokens issued so far (tests check caching and refresh). */
+  tokenRequests = 0;
+  /** Lifetime of issued tokens, in seconds. */
+  tokenLifetimeSeconds = 3600;
+
+  constructor(private readonly origin: string, readonly projectId: string, private readonly now: () => number) {
+    this.serviceAccount = this.addProject(projectId);
+  }
+
+  /** Serve another Firebase project: its own service account (another Android app). */
+  addProject(projectId: string): FcmServiceAccount {
+    const a = makeAccount(this.origin, projectId);
+    this.accounts.set(a.serviceAccount.client_email, a);
+    return a.serviceAccount;
   }
 
   /** Every access token issued so far stops working (FCM answers 401 to it). */
@@ -70,10 +91,10 @@ export class FcmSide {
     if (!contentType.startsWith('application/x-www-form-urlencoded')) return oauthError('invalid_request', 'form body expected');
     const form = new URLSearchParams(body);
     if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:jwt-bearer') return oauthError('unsupported_grant_type', 'jwt-bearer expected');
-    const why = this.checkAssertion(form.get('assertion') ?? '');
-    if (why) return oauthError('invalid_grant', why);
+    const checked = this.checkAssertion(form.get('assertion') ?? '');
+    if (typeof checked === 'string') return oauthError('invalid_grant', checked);
     const token = `sink-${randomBytes(16).toString('hex')}`;
-    this.tokens.set(token, this.now() + this.tokenLifetimeSeconds * 1000);
+    this.tokens.set(token, { expiresAt: this.now() + this.tokenLifetimeSeconds * 1000, project: checked.serviceAccount.project_id });
     this.tokenRequests++;
     return { status: 200, body: { access_token: token, expires_in: this.tokenLifetimeSeconds, token_type: 'Bearer' } };
   }
@@ -81,12 +102,12 @@ export class FcmSide {
   /** POST /v1/projects/<id>/messages:send, checked; `answer` is the sink's rule for the token. */
   send(path: string, authorization: string, body: string, answer: (token: string) => SinkAnswer): { reply: FcmReply; accepted?: FcmAccepted } {
     const bearer = /^Bearer (\S+)$/.exec(authorization)?.[1];
-    const expiresAt = bearer ? this.tokens.get(bearer) : undefined;
-    if (expiresAt === undefined || expiresAt < this.now()) return { reply: fcmError(401, 'UNAUTHENTICATED', 'Request had invalid authentication credentials.') };
+    const issued = bearer ? this.tokens.get(bearer) : undefined;
+    if (issued === undefined || issued.expiresAt < this.now()) return { reply: fcmError(401, 'UNAUTHENTICATED', 'Request had invalid authentication credentials.') };
     const m = /^\/v1\/projects\/([^/]+)\/messages:send$/.exec(path);
     if (!m) return { reply: fcmError(404, 'NOT_FOUND', `no route ${path}`) };
     const project = decodeURIComponent(m[1] ?? '');
-    if (project !== this.projectId) return { reply: fcmError(403, 'PERMISSION_DENIED', `the service account cannot send for project ${project}`, 'SENDER_ID_MISMATCH') };
+    if (project !== issued.project) return { reply: fcmError(403, 'PERMISSION_DENIED', `the service account cannot send for project ${project}`, 'SENDER_ID_MISMATCH') };
     let message: Record<string, unknown>;
     try {
       message = (JSON.parse(body) as { message?: Record<string, unknown> }).message ?? {};
@@ -100,23 +121,25 @@ export class FcmSide {
     return { reply: { status: 200, body: { name: `projects/${project}/messages/${randomBytes(8).toString('hex')}` } }, accepted: { ...shape, project } };
   }
 
-  private checkAssertion(assertion: string): string | undefined {
+  /** The account a good assertion is from, or why it is not good. */
+  private checkAssertion(assertion: string): Account | string {
     const [h, p, sig] = assertion.split('.');
     if (!h || !p || !sig) return 'assertion is not a JWT';
-    const ok = createVerify('RSA-SHA256').update(`${h}.${p}`).verify(this.publicKey, Buffer.from(sig, 'base64url'));
-    if (!ok) return 'assertion not signed with the service account key';
     let claims: Record<string, unknown>;
     try {
       claims = JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as Record<string, unknown>;
     } catch {
       return 'assertion claims are not JSON';
     }
+    const account = this.accounts.get(String(claims['iss']));
+    if (!account) return 'iss is not a service account of this sink';
+    const ok = createVerify('RSA-SHA256').update(`${h}.${p}`).verify(account.publicKey, Buffer.from(sig, 'base64url'));
+    if (!ok) return 'assertion not signed with the service account key';
     const now = Math.floor(this.now() / 1000);
-    if (claims['iss'] !== this.serviceAccount.client_email) return 'iss is not the service account';
-    if (claims['aud'] !== this.serviceAccount.token_uri) return 'aud is not the token_uri';
+    if (claims['aud'] !== account.serviceAccount.token_uri) return 'aud is not the token_uri';
     if (typeof claims['scope'] !== 'string' || !claims['scope'].split(' ').includes(SCOPE)) return `scope lacks ${SCOPE}`;
     if (typeof claims['exp'] !== 'number' || claims['exp'] < now || typeof claims['iat'] !== 'number' || claims['iat'] > now + 60) return 'assertion expired or issued in the future';
-    return undefined;
+    return account;
   }
 }
 

@@ -2,17 +2,23 @@
 import { pushFailure, type PushOutcome, type PushSender, type VoipPush } from './push-outcome.js';
 
 export class RoutingSender implements PushSender {
-  constructor(private readonly apns: PushSender, private readonly fcm: PushSender | undefined) {}
+  /** FCM senders by Firebase project id. */
+  private readonly fcm: Map<string, PushSender>;
+
+  constructor(private readonly apns: PushSender, fcm: Map<string, PushSender>) {
+    this.fcm = fcm;
+  }
 
   send(push: VoipPush): Promise<PushOutcome> {
     if (push.token.provider === 'fcm') {
-      return this.fcm ? this.fcm.send(push) : Promise.resolve(pushFailure('rejected', 'PUSH_NO_KEY', 'no FCM service account configured (fcm.serviceAccountFile)'));
+      const sender = this.fcm.get(push.token.topic);
+      return sender ? sender.send(push) : Promise.resolve(pushFailure('rejected', 'PUSH_NO_KEY', `no FCM service account for project ${push.token.topic}`));
     }
     return this.apns.send(push);
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.apns.close(), this.fcm?.close()]);
+    await Promise.all([this.apns.close(), ...[...this.fcm.values()].map((s) => s.close())]);
   }
 }
 

@@ -172,6 +172,9 @@ export class Phone {
     return `${this.user}-${this.instance.slice(9, 17)}`;
   }
 
+  /** The Firebase project an Android phone's app belongs to (pn-param). */
+  fcmProject = TEST_FCM_PROJECT;
+
   /** The app's regular (alert) APNs token, sent in X-Alert-Token when set. */
   alertToken: string | undefined;
 
@@ -206,7 +209,7 @@ export class Phone {
     const headers: Record<string, string> = {};
     if (this.pushStyle === 'xtoken') params += `;xToken=${this.token}`;
     if (this.pushStyle === 'rfc8599') params += `;pn-provider=apns;pn-prid=${this.token};pn-param=${this.pnParam}`;
-    if (this.pushStyle === 'fcm') params += `;pn-provider=fcm;pn-prid=${this.token};pn-param=${TEST_FCM_PROJECT}`;
+    if (this.pushStyle === 'fcm') params += `;pn-provider=fcm;pn-prid=${this.token};pn-param=${this.fcmProject}`;
     if (this.pushStyle === 'x-token') headers['X-Token'] = this.token;
     if (this.pushStyle === 'bad-token') headers['X-Token'] = 'not-a-token';
     if (opts.authorization) headers['Authorization'] = opts.authorization;

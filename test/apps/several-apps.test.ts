@@ -1,6 +1,6 @@
 /**
  * One pushwake for several apps: two iOS apps (two teams, two .p8 keys, each key allowed only its
- * own topics by the sink, as APNs does) and one Android project, in one run. Each push is signed
+ * own topics by the sink, as APNs does) and two Android apps in two Firebase projects, in one run. Each push is signed
  * with its app's key; a phone of an app no key serves is relayed without push, with a Warning.
  */
 import { writeFileSync } from 'node:fs';
@@ -20,7 +20,12 @@ describe('several apps in one deployment', () => {
         brand2KeyId = key.keyId;
         const keyFile = join(dir, 'brand2.p8');
         writeFileSync(keyFile, key.keyPem, { mode: 0o600 });
-        return { apns: { topics: ['com.example.phone'], apps: [{ topics: ['com.brand2.phone'], keyFile, keyId: key.keyId, teamId: key.teamId }] } };
+        const second = join(dir, 'second-project.json');
+        writeFileSync(second, JSON.stringify(sink.fcm.addProject('second-app-2')), { mode: 0o600 });
+        return {
+          apns: { topics: ['com.example.phone'], apps: [{ topics: ['com.brand2.phone'], keyFile, keyId: key.keyId, teamId: key.teamId }] },
+          fcm: { moreServiceAccountFiles: [second] },
+        };
       },
     });
   });
@@ -33,15 +38,17 @@ describe('several apps in one deployment', () => {
     const brand2 = lab.phone('ben', { push: 'rfc8599' });
     brand2.pnParam = 'TEAM222222.com.brand2.phone.voip';
     const android = lab.phone('cat', { push: 'fcm' });
+    const android2 = lab.phone('eve', { push: 'fcm' });
+    android2.fcmProject = 'second-app-2';
     const stranger = lab.phone('dan', { push: 'rfc8599' });
     stranger.pnParam = 'TEAM333333.com.unknown.app.voip';
-    for (const p of [brand1, brand2, android]) expect((await p.register()).status).toBe(200);
+    for (const p of [brand1, brand2, android, android2]) expect((await p.register()).status).toBe(200);
     const refused = await stranger.register();
     expect(refused.status).toBe(200);
     expect(refused.get('Warning')).toContain('APNs topic com.unknown.app.voip is not configured');
     expect((await lab.pushwake.store.listBindings(stranger.aor))[0]?.push).toBeUndefined();
 
-    for (const p of [brand1, brand2, android]) {
+    for (const p of [brand1, brand2, android, android2]) {
       const result = await lab.pbx.call(p.aor).done;
       expect(result.status, p.user).toBe(200);
       await result.dialog?.destroy();
@@ -50,6 +57,7 @@ describe('several apps in one deployment', () => {
     expect(p1).toEqual([expect.objectContaining({ topic: 'com.example.phone.voip', providerKeyId: lab.sink.keyId })]);
     expect(p2).toEqual([expect.objectContaining({ topic: 'com.brand2.phone.voip', providerKeyId: brand2KeyId })]);
     expect(p3).toEqual([expect.objectContaining({ provider: 'fcm', topic: TEST_FCM_PROJECT })]);
+    expect(lab.pushesFor(android2)).toEqual([expect.objectContaining({ provider: 'fcm', topic: 'second-app-2' })]);
     expect(brand2KeyId).not.toBe(lab.sink.keyId);
   }, 60_000);
 });
