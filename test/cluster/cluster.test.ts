@@ -148,8 +148,11 @@ describe.each(clusterEngines())('a two-node cluster on %s engines', (engine) => 
       }
     })();
     await lab.restartRedis(1_000);
-    await lab.node('a').daemon.waitForLog('cluster back', (l) => l.msg === 'cluster: Redis connection is back', 10_000);
-    await lab.node('b').daemon.waitForLog('cluster back', (l) => l.msg === 'cluster: Redis connection is back', 10_000);
+    for (const id of ['a', 'b']) {
+      // both of each node's connections: the store's and the cluster's
+      await lab.node(id).daemon.waitForLog('cluster back', (l) => l.msg === 'cluster: Redis connection is back', 10_000);
+      await lab.node(id).daemon.waitForLog('store back', (l) => l.msg === 'binding store connection is back', 10_000);
+    }
     const backAt = statuses.length;
     await waitFor('REGISTERs answered 200 again', () => statuses.slice(backAt).filter((s) => s === 200).length >= 3, 10_000);
     stopTraffic = true;
