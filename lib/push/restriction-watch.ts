@@ -52,6 +52,7 @@ export class RestrictionWatch {
     private readonly log: Logger,
     private readonly onSuspected: () => void = () => undefined,
     private readonly now: () => number = Date.now,
+    private readonly maxDevices = MAX_WATCHED_DEVICES,
   ) {}
 
   /** May this device be VoIP-pushed now? Pure with respect to the record (nothing is counted here). */
@@ -116,7 +117,7 @@ export class RestrictionWatch {
     const d = this.devices.get(k) ?? { aor, unansweredInARow: 0, recent: [] };
     this.devices.delete(k);
     this.devices.set(k, d);
-    while (this.devices.size > MAX_WATCHED_DEVICES) {
+    while (this.devices.size > this.maxDevices) {
       const oldest = this.devices.keys().next().value;
       if (oldest === undefined) break;
       this.devices.delete(oldest);

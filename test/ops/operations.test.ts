@@ -173,6 +173,9 @@ describe('a token on the admin API', () => {
       expect((await fetch(`${url}/api/nothing`, { headers: { Authorization: 'Bearer s3cret-token' } })).status).toBe(404);
       const badBody = await fetch(`${url}/api/push`, { method: 'POST', headers: { Authorization: 'Bearer s3cret-token' }, body: '{nope' });
       expect(await badBody.json()).toMatchObject({ error: { code: 'ADMIN_BAD_REQUEST' } });
+      const huge = await fetch(`${url}/api/push`, { method: 'POST', headers: { Authorization: 'Bearer s3cret-token' }, body: `{"pad":"${'x'.repeat(70 * 1024)}"}` });
+      expect(huge.status).toBe(413);
+      expect(await huge.json()).toMatchObject({ error: { code: 'ADMIN_BODY_TOO_LARGE' } });
     } finally {
       await lab.stop();
     }

@@ -96,6 +96,20 @@ describe('RestrictionWatch', () => {
     expect(w.admit(AOR, 'dev').ok).toBe(true);
   });
 
+  it('tracks at most its bound of devices: the one seen longest ago is forgotten (and so pushed again)', () => {
+    let now = 0;
+    const w = new RestrictionWatch({ ...settings, suspectAfter: 1 }, silentLogger(), undefined, () => now, 2);
+    for (const dev of ['a', 'b', 'c']) {
+      w.pushed(AOR, dev);
+      w.unanswered(AOR, dev);
+      now += 1000;
+    }
+    expect(w.state(AOR, 'a')).toBeUndefined();
+    expect(w.admit(AOR, 'a')).toEqual({ ok: true });
+    expect(w.state(AOR, 'c')).toMatchObject({ unansweredInARow: 1 });
+    expect(w.suspectedCount).toBe(2);
+  });
+
   it('0 turns the watch and the cap off', () => {
     let now = 0;
     const w = new RestrictionWatch({ suspectAfter: 0, suspectedIntervalMs: 600_000, maxPerMinute: 0 }, silentLogger(), undefined, () => now);
