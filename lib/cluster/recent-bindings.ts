@@ -4,6 +4,7 @@
  * cluster-wide claim in Redis). Bounded: past MAX_RECENT the oldest registration is forgotten.
  * Entries are served only while the phone's own registration lives.
  */
+import { trimOldest } from '../bounded-map.js';
 import { isStoreUnavailable } from '../store/guarded-store.js';
 import type { Binding } from '../domain/binding.js';
 import type { BindingStore } from '../store/binding-store.js';
@@ -26,11 +27,7 @@ export class RecentBindings {
     const key = `${b.aor}\n${b.deviceKey}`;
     this.byKey.delete(key);
     this.byKey.set(key, b);
-    while (this.byKey.size > this.max) {
-      const oldest = this.byKey.keys().next().value;
-      if (oldest === undefined) break;
-      this.byKey.delete(oldest);
-    }
+    trimOldest(this.byKey, this.max);
   }
 
   unregistered(aor: string, deviceKey?: string): void {

@@ -7,6 +7,7 @@
  * need a look (bindings, parked calls, SIP connections, the engine's message counts) are read at
  * scrape time.
  */
+import { trimOldest } from '../bounded-map.js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CallEnding } from '../call/call-types.js';
 import type { EngineStats } from '../engine/transport/engine-stats.js';
@@ -130,11 +131,7 @@ export class PushwakeMetrics {
       const seen = this.unanswered.get(key) ?? { aor: call.aor, deviceKey, count: 0, lastAt: 0 };
       this.unanswered.delete(key);
       this.unanswered.set(key, { ...seen, count: seen.count + 1, lastAt: now });
-      while (this.unanswered.size > MAX_UNANSWERED) {
-        const oldest = this.unanswered.keys().next().value;
-        if (oldest === undefined) break;
-        this.unanswered.delete(oldest);
-      }
+      trimOldest(this.unanswered, MAX_UNANSWERED);
     }
   }
 
@@ -179,11 +176,7 @@ export class PushwakeMetrics {
   private notePushed(token: string): void {
     this.pushedAt.delete(token);
     this.pushedAt.set(token, Date.now());
-    while (this.pushedAt.size > MAX_PENDING_WAKES) {
-      const oldest = this.pushedAt.keys().next().value;
-      if (oldest === undefined) break;
-      this.pushedAt.delete(oldest);
-    }
+    trimOldest(this.pushedAt, MAX_PENDING_WAKES);
   }
 }
 

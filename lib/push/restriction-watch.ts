@@ -17,6 +17,7 @@
  * whenever it comes back, clears everything. State is per node and in memory (bounded): a
  * restart forgets it, which errs on the side of pushing.
  */
+import { trimOldest } from '../bounded-map.js';
 import type { Logger } from '../log.js';
 
 export interface RestrictionSettings {
@@ -117,11 +118,7 @@ export class RestrictionWatch {
     const d = this.devices.get(k) ?? { aor, unansweredInARow: 0, recent: [] };
     this.devices.delete(k);
     this.devices.set(k, d);
-    while (this.devices.size > this.maxDevices) {
-      const oldest = this.devices.keys().next().value;
-      if (oldest === undefined) break;
-      this.devices.delete(oldest);
-    }
+    trimOldest(this.devices, this.maxDevices);
     return d;
   }
 }
