@@ -13,7 +13,7 @@
  * --cpu-prof during the storm and prints where its CPU went.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -42,6 +42,8 @@ interface StormResult {
   latencyRate: number;
   latencyFailed: number;
   cpuPerRegisterMs: number;
+  /** pushwake's CPU per registration in the fixed-rate phase */
+  cpuPerRegisterAtRateMs: number;
   heapMiB: number;
   stored: number;
   profile?: Array<{ where: string; percent: number }>;
@@ -152,10 +154,17 @@ async function runStorm(engine: 'embedded' | 'drachtio', opts: { phones: number;
     const stored = after.bindings;
     await stop(pw.child);
     const profile = profileDir ? summarizeProfile(profileDir) : undefined;
+    const keep = stringFlag('profile-keep', '');
+    if (profileDir && keep) {
+      mkdirSync(keep, { recursive: true });
+      for (const f of readdirSync(profileDir)) copyFileSync(join(profileDir, f), join(keep, `${engine}-${f}`));
+      progress(NAME, `${engine}: profile kept in ${keep}`);
+    }
     return {
       engine, phones: opts.phones, ok, failed: opts.phones - ok, saturationPerSec: ok / elapsed,
       latency: distributionOf(samples), latencyRate, latencyFailed,
       cpuPerRegisterMs: ((cpu1.cpuSeconds - cpu0.cpuSeconds) * 1000) / Math.max(1, opts.phones),
+      cpuPerRegisterAtRateMs: ((after.cpuSeconds - cpu1.cpuSeconds) * 1000) / Math.max(1, opts.latencyCount),
       heapMiB: after.heapBytes / 1024 / 1024, stored,
       ...(profile ? { profile } : {}),
     };
@@ -189,9 +198,9 @@ function summarizeProfile(dir: string): Array<{ where: string; percent: number }
 
 export function printStorm(results: StormResult[]): void {
   console.log(`register storm: REGISTERs through pushwake to a digest-challenging registrar (${machineLoad()})`);
-  console.log('  engine     phones  200s   failed  saturation/s  p50 @rate   p99 @rate   (rate, failed)   CPU/REGISTER  heap      stored');
+  console.log('  engine     phones  200s   failed  saturation/s  p50 @rate   p99 @rate   (rate, failed)   CPU/REGISTER (storm, @rate)  heap      stored');
   for (const r of results) {
-    console.log(`  ${r.engine.padEnd(9)}  ${String(r.phones).padStart(6)}  ${String(r.ok).padStart(5)}  ${String(r.failed).padStart(6)}  ${r.saturationPerSec.toFixed(0).padStart(12)}  ${ms(r.latency.p50).padEnd(10)}  ${ms(r.latency.p99).padEnd(10)}  (${r.latencyRate.toFixed(0)}/s, ${r.latencyFailed})      ${r.cpuPerRegisterMs.toFixed(3)} ms    ${r.heapMiB.toFixed(1)} MiB  ${r.stored}${r.stored < r.ok ? ' LOST' : ''}`);
+    console.log(`  ${r.engine.padEnd(9)}  ${String(r.phones).padStart(6)}  ${String(r.ok).padStart(5)}  ${String(r.failed).padStart(6)}  ${r.saturationPerSec.toFixed(0).padStart(12)}  ${ms(r.latency.p50).padEnd(10)}  ${ms(r.latency.p99).padEnd(10)}  (${r.latencyRate.toFixed(0)}/s, ${r.latencyFailed})      ${r.cpuPerRegisterMs.toFixed(3)} ms, ${r.cpuPerRegisterAtRateMs.toFixed(3)} ms    ${r.heapMiB.toFixed(1)} MiB  ${r.stored}${r.stored < r.ok ? ' LOST' : ''}`);
   }
   console.log('  a REGISTER here is the phone\'s whole registration: its first REGISTER, the registrar\'s 401 relayed back, the answered REGISTER, its 200');
   for (const r of results) {

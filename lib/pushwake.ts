@@ -213,6 +213,7 @@ function connectApp(app: SipApp, config: PushwakeConfig, engine: EmbeddedEngine 
     host: config.engine.host,
     port: engine?.wirePort ?? config.engine.port,
     secret: config.engine.secret,
+    ...(engine && config.engine.appLink === 'in-process' ? { inProcess: () => engine.openAppLink() } : {}),
     // with an external drachtio-server, what it listens on is known only now
     onHostports: (hostports) => {
       if (!engine && !local.learn(hostports)) log.warn({ hostports, advertisedTransport: config.sip.advertisedTransport }, 'drachtio-server has no listener for sip.advertisedTransport; set sip.advertisedHost');

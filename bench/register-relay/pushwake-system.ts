@@ -97,7 +97,9 @@ export async function startPushwakeSystem(opts: PushwakeSystemOptions): Promise<
     writeFileSync(configFile, stringify(config));
     const tally = new LogTally();
     let stderr = '';
-    const c = spawn(process.execPath, [join(repo, 'dist', 'lib', 'cli.js'), 'start', '--config', configFile], {
+    // BENCH_PUSHWAKE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof": profile pushwake (written as it exits)
+    const nodeArgs = (process.env['BENCH_PUSHWAKE_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+    const c = spawn(process.execPath, [...nodeArgs, join(repo, 'dist', 'lib', 'cli.js'), 'start', '--config', configFile], {
       cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PUSHWAKE_LOG_LEVEL: 'warn' },
     });
     child = c;

@@ -16,6 +16,7 @@ export const DEFAULTS: Readonly<PushwakeConfig> = Object.freeze<PushwakeConfig>(
   },
   engine: {
     mode: 'embedded',
+    appLink: 'in-process',
     host: '127.0.0.1',
     port: 0,
     secret: 'cymru',

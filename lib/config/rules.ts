@@ -90,6 +90,7 @@ export const rules: Record<string, Rule> = {
   'sip.tlsCaFile': str,
   'sip.tlsWatchFiles': bool,
   'engine.mode': oneOf('embedded', 'external'),
+  'engine.appLink': oneOf('in-process', 'tcp'),
   'engine.host': nonEmpty,
   'engine.port': int(0, 65535),
   'engine.secret': nonEmpty,

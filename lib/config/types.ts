@@ -36,6 +36,8 @@ export interface PushwakeConfig {
   };
   engine: {
     mode: 'embedded' | 'external';
+    /** embedded: how pushwake's own drachtio-srf reaches the engine */
+    appLink: 'in-process' | 'tcp';
     host: string;
     port: number;
     secret: string;

@@ -14,6 +14,7 @@ import { TlsCredentials, type TlsFiles } from './transport/tls-credentials.js';
 import { DEFAULT_TRANSPORT_LIMITS, type EngineLog, type TransportName } from './transport/types.js';
 import { NetworkRequestRouter } from './wire/network-requests.js';
 import { RouteTable } from './wire/route-table.js';
+import type { LinkEnd } from './wire/in-process-link.js';
 import { WireServer } from './wire/wire-server.js';
 import type { WireContext } from './wire/wire-state.js';
 import { hostPort } from '../net-address.js';
@@ -78,6 +79,11 @@ export interface EmbeddedEngine {
   readonly stats: EngineStats;
   /** Open connections by transport (tcp, tls). */
   connectionsByTransport(): Record<string, number>;
+  /**
+   * For a drachtio-srf app in this process: the app's end of a wire link without a socket (pass
+   * it to `connect` as `inProcess`). Cheaper than the wire port; the same protocol.
+   */
+  openAppLink(): LinkEnd;
   /** re-reads the TLS certificate and key (e.g. on SIGHUP); false when the new files are bad */
   reloadTls(): boolean;
   stop(): Promise<void>;
@@ -133,6 +139,7 @@ export async function startEmbeddedEngine(options: EmbeddedEngineOptions): Promi
     },
     stats: transport.stats,
     connectionsByTransport: () => transport.connectionsByTransport(),
+    openAppLink: () => wire.openInProcess(),
     reloadTls: () => tls?.reload() ?? false,
     stop: async () => {
       tls?.stop();

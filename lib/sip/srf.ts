@@ -147,11 +147,33 @@ export interface SipApp {
    * Connect and wait until the SIP server confirmed the app's routes. `onHostports` hears what the
    * server listens on as soon as it is known, before any request can be routed to the app.
    */
-  connect(opts: { host: string; port: number; secret: string; onHostports?: (hostports: string) => void }): Promise<string>;
+  connect(opts: ConnectOptions): Promise<string>;
   disconnect(): void;
   onDisconnect(fn: () => void): void;
   /** Each (re)connection to the SIP engine. */
   onConnect(fn: () => void): void;
+}
+
+export interface ConnectOptions {
+  host: string;
+  port: number;
+  secret: string;
+  onHostports?: (hostports: string) => void;
+  /**
+   * An engine in this process: the app's end of an in-process wire link (the embedded engine's
+   * `openAppLink`), used instead of a TCP connection to host:port. Not reconnected when it closes.
+   */
+  inProcess?: () => InProcessSocket;
+}
+
+/** What drachtio-srf's wire protocol needs of a socket, for an in-process link end. */
+export interface InProcessSocket {
+  on(event: string, fn: (...args: unknown[]) => void): unknown;
+  write(data: string, callback?: () => void): boolean;
+  end(): unknown;
+  destroy(): unknown;
+  setNoDelay(): unknown;
+  setKeepAlive(): unknown;
 }
 
 /* The untyped shape of drachtio-srf's Srf object, as far as we call it. */
@@ -171,10 +193,10 @@ interface RawSrf {
     progress: { cbRequest: (err: Error | null, req: OutboundRequest) => void; cbProvisional: (res: InboundResponse) => void },
   ): Promise<SipDialog>;
   createUAS(req: InboundRequest, res: ServerResponse, opts: { localSdp: string; headers?: Headers }): Promise<SipDialog>;
-  connect(opts: { host: string; port: number; secret: string }): void;
+  connect(opts: { host: string; port: number; secret: string; inProcess?: () => InProcessSocket }): void;
   disconnect(): void;
   on(event: 'connect', fn: (err: Error | null, hostport: string) => void): void;
-  on(event: 'error' | 'disconnect', fn: (err?: Error) => void): void;
+  on(event: 'error' | 'close', fn: (err?: Error) => void): void;
   removeListener(event: string, fn: (...args: never[]) => void): void;
 }
 
@@ -239,6 +261,55 @@ export function allowNewerStatusCodes(): void {
     if (/[\\/]sip-status[\\/]index\.js$/.test(path) && mod && typeof mod.exports === 'object') tables.push(mod.exports as Record<number, string>);
   }
   for (const table of tables) for (const [code, reason] of Object.entries(MISSING_STATUS)) table[Number(code)] ??= reason;
+}
+
+/* drachtio-srf's WireProtocol, as far as the in-process link reaches into it. */
+interface RawWireProtocol {
+  host: string;
+  port: number;
+  reconnectOpts: { maxAttempts?: number };
+  reconnectVars: Record<string, unknown>;
+  initializeRetryVars(): void;
+  _evalPingOpts(opts: object): void;
+  installListeners(socket: InProcessSocket): void;
+  connect(opts: { inProcess?: () => InProcessSocket }): void;
+}
+
+const linkedProtocols = new WeakSet<object>();
+
+/**
+ * Teach drachtio-srf's WireProtocol (every loaded copy) the `inProcess` connect option: the
+ * socket comes from the engine in this process instead of net.connect. Everything past the
+ * socket (framing, authenticate, routes, pings) is drachtio-srf's own. Idempotent.
+ */
+function allowInProcessLinks(): void {
+  const require = createRequire(import.meta.url);
+  const classes: Array<{ prototype: RawWireProtocol }> = [];
+  try {
+    classes.push(createRequire(require.resolve('drachtio-srf'))('./wire-protocol') as { prototype: RawWireProtocol });
+  } catch {
+    // resolved through the cache below
+  }
+  for (const [path, mod] of Object.entries(require.cache)) {
+    if (/[\\/]drachtio-srf[\\/]lib[\\/]wire-protocol\.js$/.test(path) && mod && typeof mod.exports === 'function') classes.push(mod.exports as { prototype: RawWireProtocol });
+  }
+  for (const cls of classes) {
+    const proto = cls.prototype;
+    if (linkedProtocols.has(proto)) continue;
+    linkedProtocols.add(proto);
+    const viaNetwork = proto.connect;
+    proto.connect = function connect(this: RawWireProtocol, opts: { inProcess?: () => InProcessSocket }): void {
+      if (!opts.inProcess) return viaNetwork.call(this, opts);
+      this.host = 'in-process';
+      this.port = 0;
+      // one attempt: the link closes only when the engine stops, and there is nothing to dial
+      this.reconnectOpts = { maxAttempts: 1 };
+      this.reconnectVars = {};
+      this.initializeRetryVars();
+      this._evalPingOpts(opts);
+      this.installListeners(opts.inProcess());
+    };
+  }
 }
 
 /** A new drachtio-srf Srf, with the 'error' listener without which Node would throw on socket trouble. */
@@ -315,14 +386,20 @@ function wrapSrf(raw: RawSrf): SipApp {
         };
         raw.on('connect', onConnect);
         raw.on('error', onError);
-        raw.connect({ host: opts.host, port: opts.port, secret: opts.secret });
+        if (opts.inProcess) allowInProcessLinks();
+        raw.connect({ host: opts.host, port: opts.port, secret: opts.secret, ...(opts.inProcess ? { inProcess: opts.inProcess } : {}) });
       });
     },
     disconnect() {
-      raw.disconnect();
+      try {
+        raw.disconnect();
+      } catch {
+        // drachtio-srf asserts when its connection is already gone: then there is nothing to close
+      }
     },
     onDisconnect(fn) {
-      raw.on('disconnect', () => fn());
+      // drachtio-srf says 'close' when its connection to the server goes (it has no 'disconnect')
+      raw.on('close', () => fn());
     },
     onConnect(fn) {
       raw.on('connect', (err) => {

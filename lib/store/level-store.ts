@@ -47,6 +47,14 @@ export class LevelBindingStore implements BindingStore {
   readonly #claimWrites = new Set<Promise<void>>();
   #sweepTimer: NodeJS.Timeout | undefined;
   #sweeping: Promise<number> | undefined;
+  /**
+   * The devices (notice prefixes) that may have ended-call notices on disk. Every registration
+   * asks for its device's notices, and almost none has any: this answers those from memory
+   * instead of an iterator on disk. Loaded at open; an entry goes when its notices are taken or
+   * the sweep removed the last of them, so it holds at most one string per device owed a notice
+   * (as bounded as the notices on disk).
+   */
+  readonly #owedNotices = new Set<string>();
 
   private constructor(db: ClassicLevel<string, string>, options: LevelBindingStoreOptions) {
     this.#db = db;
@@ -67,6 +75,7 @@ export class LevelBindingStore implements BindingStore {
     await db.open();
     const store = new LevelBindingStore(db, options);
     await store.#loadClaims();
+    await store.#loadOwedNotices();
     return store;
   }
 
@@ -109,7 +118,7 @@ export class LevelBindingStore implements BindingStore {
   }
 
   async findByLocalContact(localContactUser: string): Promise<Binding | undefined> {
-    const key = await this.#db.get(localKey(localContactUser));
+    const key = this.#read(localKey(localContactUser));
     if (key === undefined) return undefined;
     const binding = await this.#readLive(key);
     // The index is written with its binding, but checking the owner costs nothing.
@@ -119,7 +128,7 @@ export class LevelBindingStore implements BindingStore {
   removeBinding(aor: string, deviceKey: string): Promise<boolean> {
     const key = bindingKey(aor, deviceKey);
     return this.#locks.run(key, async () => {
-      const raw = await this.#db.get(key);
+      const raw = this.#read(key);
       const wasLive = raw !== undefined && this.#isLiveBinding(key, raw);
       await this.#db.batch(await this.#unlinkBinding(key, raw));
       return wasLive;
@@ -182,12 +191,22 @@ export class LevelBindingStore implements BindingStore {
     }
   }
 
+  async #loadOwedNotices(): Promise<void> {
+    for await (const key of this.#db.keys(prefixRange('n:'))) {
+      const end = key.lastIndexOf(':');
+      this.#owedNotices.add(key.slice(0, end + 1));
+    }
+  }
+
   addEndedNotice(notice: EndedNotice): Promise<void> {
     const prefix = noticePrefix(notice.aor, notice.deviceKey);
     const key = prefix + keyPart(notice.callId);
+    // marked now, so a take called from here on waits for this write, and again once written,
+    // since a take that ran in between unmarked the device
+    this.#owedNotices.add(prefix);
     return this.#locks.run(prefix, async () => {
       const ops: BatchOp[] = [{ type: 'del', key }];
-      const raw = await this.#db.get(key);
+      const raw = this.#read(key);
       const previous = raw === undefined ? undefined : this.#decode(key, raw, parseEndedNotice);
       if (previous !== undefined) ops.push({ type: 'del', key: expiryKey(previous.expiresAt, key) });
       if (notice.expiresAt > this.#now()) {
@@ -197,12 +216,15 @@ export class LevelBindingStore implements BindingStore {
         );
       }
       await this.#db.batch(ops);
+      this.#owedNotices.add(prefix);
     });
   }
 
   takeEndedNotices(aor: string, deviceKey: string): Promise<EndedNotice[]> {
     const prefix = noticePrefix(aor, deviceKey);
+    if (!this.#owedNotices.has(prefix)) return Promise.resolve([]);
     return this.#locks.run(prefix, async () => {
+      this.#owedNotices.delete(prefix);
       const now = this.#now();
       const live: EndedNotice[] = [];
       const ops: BatchOp[] = [];
@@ -255,6 +277,11 @@ export class LevelBindingStore implements BindingStore {
     return count;
   }
 
+  /** Devices marked as maybe owed ended-call notices (the in-memory set's size, for tests). */
+  get devicesOwedNotices(): number {
+    return this.#owedNotices.size;
+  }
+
   /** Records with queued read-modify-write work; zero when the store is idle. */
   get pendingKeyCount(): number {
     return this.#locks.pendingKeys;
@@ -282,7 +309,7 @@ export class LevelBindingStore implements BindingStore {
         const key = entry.slice(EXPIRY_KEY_HEAD);
         // An `l:` entry is written under its binding's lock, so it is checked under that lock:
         // a device re-registering while its old binding is swept must keep its entry.
-        const lockKey = key.startsWith('l:') ? ((await this.#db.get(key)) ?? key) : lockKeyOf(key);
+        const lockKey = key.startsWith('l:') ? ((this.#read(key)) ?? key) : lockKeyOf(key);
         if (await this.#locks.run(lockKey, () => this.#expireRecord(entry, key, now))) removed += 1;
       }
       const last = entries.at(-1);
@@ -294,7 +321,7 @@ export class LevelBindingStore implements BindingStore {
   /** Deletes `key` if it has expired; always deletes the index entry that pointed here. */
   async #expireRecord(entry: string, key: string, now: number): Promise<boolean> {
     const ops: BatchOp[] = [{ type: 'del', key: entry }];
-    const raw = await this.#db.get(key);
+    const raw = this.#read(key);
     let expired = false;
     if (raw !== undefined && key.startsWith('l:')) {
       expired = !(await this.#ownsLocalEntry(raw, key, now));
@@ -307,7 +334,14 @@ export class LevelBindingStore implements BindingStore {
       else if (expired) ops.push({ type: 'del', key });
     }
     await this.#db.batch(ops);
+    if (expired && key.startsWith('n:')) await this.#forgetNoticesIfNone(lockKeyOf(key));
     return expired;
+  }
+
+  /** After a notice expired (under its device's lock): the device is owed nothing if none is left. */
+  async #forgetNoticesIfNone(prefix: string): Promise<void> {
+    const left = await this.#db.keys({ ...prefixRange(prefix), limit: 1 }).all();
+    if (left.length === 0) this.#owedNotices.delete(prefix);
   }
 
   /**
@@ -315,21 +349,30 @@ export class LevelBindingStore implements BindingStore {
    * reported; its local index entry is then unknown and is left to fail the owner check.
    */
   async #unlinkBinding(key: string, raw?: string): Promise<BatchOp[]> {
-    const current = raw ?? (await this.#db.get(key));
+    const current = raw ?? (this.#read(key));
     if (current === undefined) return [];
     const ops: BatchOp[] = [{ type: 'del', key }];
     const old = this.#decode(key, current, parseBinding);
     if (old === undefined) return ops;
     ops.push({ type: 'del', key: expiryKey(old.upstreamExpiresAt, key) });
     const oldLocal = localKey(old.localContactUser);
-    if ((await this.#db.get(oldLocal)) === key) {
+    if ((this.#read(oldLocal)) === key) {
       ops.push({ type: 'del', key: oldLocal }, { type: 'del', key: expiryKey(old.upstreamExpiresAt, oldLocal) });
     }
     return ops;
   }
 
+  /**
+   * A point read on the event loop's thread. LevelDB answers it from its memtable or block cache
+   * (or the OS page cache) in microseconds; the async get costs a round trip through libuv's
+   * thread pool, which on the registration path cost more than the read itself.
+   */
+  #read(key: string): string | undefined {
+    return this.#db.getSync(key);
+  }
+
   async #readLive(key: string, opts: { locked?: boolean } = {}): Promise<Binding | undefined> {
-    const raw = await this.#db.get(key);
+    const raw = this.#read(key);
     if (raw === undefined) return undefined;
     let binding: Binding;
     try {
@@ -347,7 +390,7 @@ export class LevelBindingStore implements BindingStore {
    * entry left behind by a damaged binding fails this, and the sweep removes it.
    */
   async #ownsLocalEntry(bindingKeyValue: string, local: string, now: number): Promise<boolean> {
-    const raw = await this.#db.get(bindingKeyValue);
+    const raw = this.#read(bindingKeyValue);
     if (raw === undefined) return false;
     try {
       const owner = parseBinding(raw);
@@ -376,7 +419,7 @@ export class LevelBindingStore implements BindingStore {
   async #discardCorrupt(key: string, raw: string, err: Error): Promise<void> {
     this.#onCorruptRecord?.(key, err);
     await this.#locks.run(lockKeyOf(key), async () => {
-      if ((await this.#db.get(key)) === raw) await this.#db.del(key);
+      if ((this.#read(key)) === raw) await this.#db.del(key);
     });
   }
 }

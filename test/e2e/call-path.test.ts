@@ -336,6 +336,21 @@ describe('call path durability (embedded engine)', () => {
     }
   });
 
+  it('with engine.appLink tcp (the wire over a socket, as another app would): a sleeping phone wakes and answers', async () => {
+    const lab = await SipLab.start({ engine: 'embedded', config: { engine: { appLink: 'tcp' } } });
+    try {
+      expect(lab.config.engine.appLink).toBe('tcp');
+      const phone = lab.phone('alice');
+      expect((await phone.register()).status).toBe(200);
+      const result = await lab.pbx.call('sip:alice@example.com').done;
+      expect(result.status).toBe(200);
+      expect(lab.pushesFor(phone)).toHaveLength(1);
+      await result.dialog?.destroy();
+    } finally {
+      await lab.stop();
+    }
+  });
+
   describe.skipIf(!findRedisServer())('with the Redis store', () => {
     let redis: TestRedisServer | undefined;
     beforeAll(async () => {

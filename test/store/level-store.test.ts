@@ -77,6 +77,39 @@ describe('LevelBindingStore on disk', () => {
     }
   });
 
+  it('knows from memory which devices are owed notices, and loses none added while they are taken (issue 14)', async () => {
+    const store = await open();
+    try {
+      // awkward ids: the device's prefix is read back from the key at open
+      const first = aNotice(clock.now(), { aor: 'sip:a:b@example.com', deviceKey: 'dev:1%', callId: 'c:1' });
+      const second = aNotice(clock.now(), { aor: 'sip:a:b@example.com', deviceKey: 'dev:1%', callId: 'c:2' });
+      await store.addEndedNotice(first);
+      const [taken] = await Promise.all([store.takeEndedNotices(first.aor, first.deviceKey), store.addEndedNotice(second)]);
+      const again = await store.takeEndedNotices(first.aor, first.deviceKey);
+      expect([...taken, ...again].map((n) => n.callId).sort()).toEqual(['c:1', 'c:2']);
+      expect(await store.takeEndedNotices(first.aor, first.deviceKey)).toEqual([]);
+      await store.addEndedNotice(aNotice(clock.now(), { aor: 'sip:a:b@example.com', deviceKey: 'dev:1%', callId: 'c:3' }));
+      await store.close();
+      const reopened = await open();
+      try {
+        expect((await reopened.takeEndedNotices('sip:a:b@example.com', 'dev:1%')).map((n) => n.callId)).toEqual(['c:3']);
+        expect(await reopened.takeEndedNotices('sip:other@example.com', 'dev:1%')).toEqual([]);
+        expect(reopened.devicesOwedNotices).toBe(0);
+        // a device that never comes back: the sweep removes its notices and forgets the device
+        const stale = aNotice(clock.now(), { deviceKey: 'gone', callId: 'c:4' });
+        await reopened.addEndedNotice(stale);
+        expect(reopened.devicesOwedNotices).toBe(1);
+        clock.advance(stale.expiresAt - clock.now() + 1);
+        expect(await reopened.sweep()).toBeGreaterThan(0);
+        expect(reopened.devicesOwedNotices).toBe(0);
+      } finally {
+        await reopened.close();
+      }
+    } finally {
+      await store.close().catch(() => undefined);
+    }
+  });
+
   it('bindings that expired while pushwake was down are not served after the restart', async () => {
     const before = await open();
     const binding = aBinding(clock.now(), { upstreamExpiresAt: clock.now() + 1_000 });

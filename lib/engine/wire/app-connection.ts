@@ -1,4 +1,3 @@
-import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { frame, WireFramer, WireFramingError } from './framing.js';
 import { parseAppCommand, type AppCommand } from './protocol.js';
@@ -9,7 +8,25 @@ export interface AppConnectionHooks {
   onProtocolError: (conn: AppConnection, err: Error) => void;
 }
 
-/** One drachtio-srf client connected to the wire port. */
+/**
+ * The part of a net.Socket an app connection uses; an in-process link end (in-process-link.ts)
+ * is one too.
+ */
+export interface WireSocket {
+  readonly remoteAddress?: string | undefined;
+  readonly remotePort?: number | undefined;
+  readonly writableEnded: boolean;
+  setNoDelay(noDelay?: boolean): unknown;
+  on(event: 'data', fn: (chunk: Buffer) => void): unknown;
+  on(event: 'error' | 'close', fn: () => void): unknown;
+  cork(): void;
+  uncork(): void;
+  write(data: Buffer): boolean;
+  end(): unknown;
+  destroy(): unknown;
+}
+
+/** One drachtio-srf client connected to the wire port, or over an in-process link. */
 export class AppConnection {
   readonly id = randomUUID();
   authenticated = false;
@@ -25,7 +42,7 @@ export class AppConnection {
     this.socket.uncork();
   };
 
-  constructor(private readonly socket: Socket, maxMessageBytes: number, private readonly hooks: AppConnectionHooks) {
+  constructor(private readonly socket: WireSocket, maxMessageBytes: number, private readonly hooks: AppConnectionHooks) {
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
     this.framer = new WireFramer(maxMessageBytes);
     socket.setNoDelay(true);

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { parseAppMessage, type SipRequest } from '../messages/index.js';
-import { AppConnection } from './app-connection.js';
+import { AppConnection, type WireSocket } from './app-connection.js';
+import { openInProcessLink, type LinkEnd } from './in-process-link.js';
 import { cancelAppInvite, OutOfDialogSender } from './app-requests.js';
 import { AppResponseSender } from './app-responses.js';
 import { InDialogSender } from './in-dialog-requests.js';
@@ -47,7 +48,17 @@ export class WireServer {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 
-  private accept(socket: net.Socket): void {
+  /**
+   * A drachtio-srf app in this process connects here instead of to the wire port: the same
+   * protocol, without a socket. Returns the app's end of the link.
+   */
+  openInProcess(): LinkEnd {
+    const link = openInProcessLink();
+    this.accept(link.engine);
+    return link.app;
+  }
+
+  private accept(socket: WireSocket & { setKeepAlive(on: boolean): unknown }): void {
     socket.setKeepAlive(true);
     const conn = new AppConnection(socket, Math.max(this.opts.maxMessageBytes * 2, 1 << 20), {
       onCommand: (c, cmd) => this.dispatch(c, cmd),

@@ -216,6 +216,9 @@ function realServer(): EmbeddedEngine | undefined {
     stats: new EngineStats(),
     connectionsByTransport: () => ({}),
     reloadTls: () => false,
+    openAppLink: () => {
+      throw new Error('a real drachtio-server has no in-process link');
+    },
     stop: async () => undefined,
   };
 }
