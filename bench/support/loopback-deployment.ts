@@ -70,7 +70,10 @@ export class LoopbackDeployment {
       const sink = await startPushSink({ output: 'none', maxRecorded: 16 });
       cleanups.push(() => sink.stop());
 
-      let engine: Record<string, unknown> = { mode: 'embedded', port: 0, perSourceRatePerSec: NO_SOURCE_LIMIT };
+      // every message comes from 127.0.0.1, a trusted source: lift its budget and the others too
+      let engine: Record<string, unknown> = {
+        mode: 'embedded', port: 0, perSourceRatePerSec: NO_SOURCE_LIMIT, trustedSourceRatePerSec: NO_SOURCE_LIMIT, untrustedRatePerSec: NO_SOURCE_LIMIT,
+      };
       if (opts.engine === 'drachtio') {
         const bin = drachtioBin();
         if (!bin) throw new Error('--engine drachtio needs DRACHTIO_BIN or drachtio on PATH');

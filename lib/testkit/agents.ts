@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { startEmbeddedEngine, type TlsFiles } from '../engine/index.js';
+import { DEFAULT_TRANSPORT_LIMITS } from '../engine/transport/types.js';
 import { createSipApp } from '../sip/srf.js';
 import type { InboundRequest, InboundResponse, OutboundRequest, ServerResponse, SipApp, SipDialog } from '../sip/srf.js';
 import { isSipStatusError } from '../sip/srf.js';
@@ -291,19 +292,25 @@ export interface AgentHost {
   stop(): Promise<void>;
 }
 
+/**
+ * `perSourceRatePerSec` lifts the host's flood guard for load: the per-source budget and the
+ * budget of all untrusted sources together (everything here is untrusted), which would otherwise
+ * drop what pushwake sends past 2,000 messages/s (over TCP, lost for good).
+ */
 export async function startAgentHost(limits: { perSourceRatePerSec?: number } = {}, tls?: TlsFiles, port = 0): Promise<AgentHost> {
+  const lifted = limits.perSourceRatePerSec;
   // phones connect out over TLS with these (the CA must vouch for pushwake's certificate)
   const engine = await startEmbeddedEngine({
     sip: [{ address: '127.0.0.1', port, transports: ['udp', 'tcp'] }],
     wire: { address: '127.0.0.1', port: 0, secret: 'agents' },
-    limits,
+    limits: lifted === undefined ? {} : { perSourceRatePerSec: lifted, untrustedRatePerSec: Math.max(lifted, DEFAULT_TRANSPORT_LIMITS.untrustedRatePerSec) },
     ...(tls ? { tls } : {}),
   });
   const sip = engine.sipAddresses[0];
   const app = createSipApp();
   try {
     if (!sip) throw new Error('agent engine has no SIP address');
-    await app.connect({ host: '127.0.0.1', port: engine.wirePort, secret: 'agents' });
+    await app.connect({ host: '127.0.0.1', port: engine.wirePort, secret: 'agents', inProcess: () => engine.openAppLink() });
   } catch (err) {
     await engine.stop();
     throw err;
