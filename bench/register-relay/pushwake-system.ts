@@ -155,5 +155,8 @@ async function selfReport(admin: string): Promise<SelfReport> {
   const text = await (await fetch(`${admin}/metrics`)).text();
   const heap = Number(/^nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1] ?? NaN);
   const status = (await (await fetch(`${admin}/api/status`)).json()) as { bindings?: unknown };
-  return { heapBytes: heap, bindings: typeof status.bindings === 'number' ? status.bindings : Number.NaN };
+  // prom-client's GC histogram: pause time by kind since start (minor = scavenge, major = mark-compact)
+  const gc = (kind: string, what: 'sum' | 'count'): number => Number(new RegExp(`^nodejs_gc_duration_seconds_${what}\\{kind="${kind}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  const gcPauses = ['minor', 'major', 'incremental', 'weakcb'].map((kind) => ({ kind, count: gc(kind, 'count'), seconds: gc(kind, 'sum') })).filter((g) => g.count > 0);
+  return { heapBytes: heap, bindings: typeof status.bindings === 'number' ? status.bindings : Number.NaN, gcPauses };
 }

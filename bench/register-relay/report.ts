@@ -70,6 +70,7 @@ export function printSystem(r: SystemFigures): void {
     : `  load generator: up to ${genCores.toFixed(2)} cores, of the one its event loop can use: not what limited this run`);
   if (r.self) {
     const lost = r.self.bindings < r.distinctOk;
+    if (r.self.gcPauses?.length) console.log(`  pushwake GC pauses since start: ${r.self.gcPauses.map((g) => `${g.kind} ${g.count} × ${((g.seconds * 1000) / g.count).toFixed(2)} ms = ${(g.seconds * 1000).toFixed(0)} ms`).join(';  ')}`);
     console.log(`  pushwake: heap ${mib(r.self.heapBytes)};  bindings stored ${n(r.self.bindings)} for ${n(r.distinctOk)} phones that got 200${lost ? `  LOST ${n(r.distinctOk - r.self.bindings)}` : ''}`);
   } else {
     console.log(`  phones that got 200: ${n(r.distinctOk)}`);

@@ -25,6 +25,8 @@ export interface SystemUnderTest {
 export interface SelfReport {
   /** nodejs_heap_size_used_bytes from its /metrics */
   heapBytes: number;
+  /** GC pauses on pushwake's main thread since it started, by kind */
+  gcPauses?: Array<{ kind: string; count: number; seconds: number }>;
   /** `bindings` of its /api/status: the store's count */
   bindings: number;
 }

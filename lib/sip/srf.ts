@@ -166,7 +166,10 @@ export interface ConnectOptions {
   inProcess?: () => InProcessSocket;
 }
 
-/** What drachtio-srf's wire protocol needs of a socket, for an in-process link end. */
+/**
+ * What drachtio-srf's wire protocol needs of a socket, for an in-process link end; it also emits
+ * `message` with each wire message, unframed.
+ */
 export interface InProcessSocket {
   on(event: string, fn: (...args: unknown[]) => void): unknown;
   write(data: string, callback?: () => void): boolean;
@@ -272,6 +275,7 @@ interface RawWireProtocol {
   initializeRetryVars(): void;
   _evalPingOpts(opts: object): void;
   installListeners(socket: InProcessSocket): void;
+  emit(event: 'msg', socket: InProcessSocket, message: string): boolean;
   connect(opts: { inProcess?: () => InProcessSocket }): void;
 }
 
@@ -307,7 +311,12 @@ function allowInProcessLinks(): void {
       this.reconnectVars = {};
       this.initializeRetryVars();
       this._evalPingOpts(opts);
-      this.installListeners(opts.inProcess());
+      const socket = opts.inProcess();
+      this.installListeners(socket);
+      // the link hands over whole messages: what _onData would emit once it had framed the bytes
+      socket.on('message', (message: unknown) => {
+        if (typeof message === 'string') this.emit('msg', socket, message);
+      });
     };
   }
 }

@@ -55,6 +55,9 @@ export class LevelBindingStore implements BindingStore {
    * (as bounded as the notices on disk).
    */
   readonly #owedNotices = new Set<string>();
+  /** Changes written this turn, and who waits for them (see #write). */
+  #queuedOps: BatchOp[] = [];
+  #queuedWaiters: Array<{ resolve: () => void; reject: (err: unknown) => void }> = [];
 
   private constructor(db: ClassicLevel<string, string>, options: LevelBindingStoreOptions) {
     this.#db = db;
@@ -92,7 +95,7 @@ export class LevelBindingStore implements BindingStore {
           { type: 'put', key: expiryKey(binding.upstreamExpiresAt, localKey(binding.localContactUser)), value: '' },
         );
       }
-      await this.#db.batch(ops);
+      await this.#write(ops);
     });
   }
 
@@ -130,7 +133,7 @@ export class LevelBindingStore implements BindingStore {
     return this.#locks.run(key, async () => {
       const raw = this.#read(key);
       const wasLive = raw !== undefined && this.#isLiveBinding(key, raw);
-      await this.#db.batch(await this.#unlinkBinding(key, raw));
+      await this.#write(await this.#unlinkBinding(key, raw));
       return wasLive;
     });
   }
@@ -141,7 +144,7 @@ export class LevelBindingStore implements BindingStore {
       const binding = await this.#readLive(key, { locked: true });
       if (binding?.push?.token !== token) return false;
       // Same expiry, same local contact user: the index entries stay valid as they are.
-      await this.#db.put(key, JSON.stringify(withoutPush(binding)));
+      await this.#write([{ type: 'put', key, value: JSON.stringify(withoutPush(binding)) }]);
       return true;
     });
   }
@@ -167,7 +170,7 @@ export class LevelBindingStore implements BindingStore {
       { type: 'put', key: expiryKey(expiresAt, key), value: '' },
     );
     const write = this.#locks
-      .run(key, () => this.#db.batch(ops))
+      .run(key, () => this.#write(ops))
       .catch((err: unknown) => this.#onSweepError?.(asError(err)))
       .finally(() => this.#claimWrites.delete(write));
     this.#claimWrites.add(write);
@@ -215,7 +218,7 @@ export class LevelBindingStore implements BindingStore {
           { type: 'put', key: expiryKey(notice.expiresAt, key), value: '' },
         );
       }
-      await this.#db.batch(ops);
+      await this.#write(ops);
       this.#owedNotices.add(prefix);
     });
   }
@@ -235,7 +238,7 @@ export class LevelBindingStore implements BindingStore {
         ops.push({ type: 'del', key: expiryKey(notice.expiresAt, key) });
         if (notice.expiresAt > now) live.push(notice);
       }
-      if (ops.length > 0) await this.#db.batch(ops);
+      if (ops.length > 0) await this.#write(ops);
       return live;
     });
   }
@@ -333,7 +336,7 @@ export class LevelBindingStore implements BindingStore {
       if (expired && expiresAt !== undefined && key.startsWith('b:')) ops.push(...(await this.#unlinkBinding(key, raw)));
       else if (expired) ops.push({ type: 'del', key });
     }
-    await this.#db.batch(ops);
+    await this.#write(ops);
     if (expired && key.startsWith('n:')) await this.#forgetNoticesIfNone(lockKeyOf(key));
     return expired;
   }
@@ -361,6 +364,37 @@ export class LevelBindingStore implements BindingStore {
     }
     return ops;
   }
+
+  /**
+   * Every change goes through here. What is written within one turn of the event loop leaves as
+   * one LevelDB batch, in the order written: one log append and one thread-pool job instead of
+   * one per registration. Each change is still all or nothing (a bigger batch is too), and changes
+   * to one key are never in one batch together, since a key's next change waits, under its lock,
+   * for this one to be on disk. When the batch fails, every change in it is told.
+   */
+  #write(ops: BatchOp[]): Promise<void> {
+    if (ops.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      for (const op of ops) this.#queuedOps.push(op);
+      this.#queuedWaiters.push({ resolve, reject });
+      if (this.#queuedWaiters.length === 1) setImmediate(this.#flushWrites);
+    });
+  }
+
+  readonly #flushWrites = (): void => {
+    const ops = this.#queuedOps;
+    const waiters = this.#queuedWaiters;
+    this.#queuedOps = [];
+    this.#queuedWaiters = [];
+    this.#db.batch(ops).then(
+      () => {
+        for (const w of waiters) w.resolve();
+      },
+      (err: unknown) => {
+        for (const w of waiters) w.reject(err);
+      },
+    );
+  };
 
   /**
    * A point read on the event loop's thread. LevelDB answers it from its memtable or block cache
@@ -419,7 +453,7 @@ export class LevelBindingStore implements BindingStore {
   async #discardCorrupt(key: string, raw: string, err: Error): Promise<void> {
     this.#onCorruptRecord?.(key, err);
     await this.#locks.run(lockKeyOf(key), async () => {
-      if ((this.#read(key)) === raw) await this.#db.del(key);
+      if (this.#read(key) === raw) await this.#write([{ type: 'del', key }]);
     });
   }
 }

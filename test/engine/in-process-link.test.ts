@@ -6,7 +6,7 @@
 import net from 'node:net';
 import Srf from 'drachtio-srf';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { openInProcessLink } from '../../lib/engine/wire/in-process-link.js';
+import { LinkFramingError, openInProcessLink, unframe } from '../../lib/engine/wire/in-process-link.js';
 import type { EmbeddedEngine } from '../../lib/engine/index.js';
 import { createSipApp, newSrf } from '../../lib/sip/srf.js';
 import { settle, startEngine } from './support/harness.js';
@@ -15,18 +15,33 @@ import { TestUa } from './support/test-ua.js';
 const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 describe('in-process link ends', () => {
-  it('deliver what one turn wrote as one chunk, in order, on a later turn, never inside write', async () => {
+  it('deliver what one turn wrote, message by message and in order, on a later turn, never inside write', async () => {
     const { app, engine } = openInProcessLink();
     const got: string[] = [];
-    engine.on('data', (chunk: Buffer) => got.push(chunk.toString()));
+    engine.on('message', (m: string) => got.push(m));
     const written: string[] = [];
     app.write('3#abc', () => written.push('first'));
     app.write(Buffer.from('2#de'), () => written.push('second'));
+    app.sendMessage('unframed');
     expect(got).toEqual([]);
     await nextTurn();
     await nextTurn();
-    expect(got).toEqual(['3#abc2#de']);
+    expect(got).toEqual(['abc', 'de', 'unframed']);
     expect(written).toEqual(['first', 'second']);
+  });
+
+  it('cut frames by bytes: several in one write, and text that is not ASCII', () => {
+    expect(unframe('3#abc2#de')).toEqual(['abc', 'de']);
+    // "é" is two bytes: the length counts bytes, as on the wire
+    expect(unframe('5#caf\u00e91#x')).toEqual(['caf\u00e9', 'x']);
+    expect(unframe(Buffer.from('5#\u{1F4DE}a'))).toEqual(['\u{1F4DE}a']);
+  });
+
+  it('refuse a write that is not whole frames (a bug in this process, never network input)', () => {
+    expect(() => unframe('abc')).toThrow(LinkFramingError);
+    expect(() => unframe('9#short')).toThrow(/longer than its write/);
+    const { app } = openInProcessLink();
+    expect(() => app.write('x#y')).toThrow(LinkFramingError);
   });
 
   it('are net.Sockets to drachtio-srf, and connect on the next turn', async () => {
@@ -42,21 +57,21 @@ describe('in-process link ends', () => {
   it('hold corked writes until uncorked', async () => {
     const { app, engine } = openInProcessLink();
     const got: string[] = [];
-    app.on('data', (chunk: Buffer) => got.push(chunk.toString()));
+    app.on('message', (m: string) => got.push(m));
     engine.cork();
-    engine.write(Buffer.from('1#a'));
+    engine.sendMessage('a');
     await nextTurn();
     await nextTurn();
     expect(got).toEqual([]);
     engine.uncork();
     await nextTurn();
-    expect(got).toEqual(['1#a']);
+    expect(got).toEqual(['a']);
   });
 
   it('end() delivers what was written, then closes both ends', async () => {
     const { app, engine } = openInProcessLink();
     const events: string[] = [];
-    engine.on('data', (chunk: Buffer) => events.push(`data ${chunk.toString()}`));
+    engine.on('message', (m: string) => events.push(`message ${m}`));
     engine.on('close', () => events.push('engine close'));
     app.on('close', () => events.push('app close'));
     app.write('1#z');
@@ -64,7 +79,7 @@ describe('in-process link ends', () => {
     expect(app.write('1#y')).toBe(false);
     await nextTurn();
     await nextTurn();
-    expect(events[0]).toBe('data 1#z');
+    expect(events[0]).toBe('message z');
     expect(events.slice(1).sort()).toEqual(['app close', 'engine close']);
     expect(engine.destroyed && app.destroyed).toBe(true);
   });
@@ -72,7 +87,7 @@ describe('in-process link ends', () => {
   it('destroy() closes both ends at once and drops what was not delivered', async () => {
     const { app, engine } = openInProcessLink();
     const got: string[] = [];
-    engine.on('data', (chunk: Buffer) => got.push(chunk.toString()));
+    engine.on('message', (m: string) => got.push(m));
     const closed = vi.fn();
     app.on('close', closed);
     engine.on('close', closed);
@@ -82,7 +97,7 @@ describe('in-process link ends', () => {
     await nextTurn();
     expect(got).toEqual([]);
     expect(closed).toHaveBeenCalledTimes(2);
-    expect(engine.write(Buffer.from('1#r'))).toBe(false);
+    expect(engine.sendMessage('r')).toBe(false);
   });
 });
 

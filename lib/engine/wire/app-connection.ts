@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { frame, WireFramer, WireFramingError } from './framing.js';
+import { LinkEnd } from './in-process-link.js';
 import { parseAppCommand, type AppCommand } from './protocol.js';
 
 export interface AppConnectionHooks {
@@ -33,6 +34,8 @@ export class AppConnection {
   tags: string[] = [];
   readonly remote: string;
   private readonly framer: WireFramer;
+  /** Set for an app in this process: messages cross as strings, unframed. */
+  private readonly link: LinkEnd | undefined;
   private closed = false;
   /** corked until the end of the current tick, so a burst of sends leaves as one write */
   private corked = false;
@@ -46,7 +49,9 @@ export class AppConnection {
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
     this.framer = new WireFramer(maxMessageBytes);
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.link = socket instanceof LinkEnd ? socket : undefined;
+    if (this.link) this.link.on('message', (m: string) => this.onMessage(m, maxMessageBytes));
+    else socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => this.close());
     socket.on('close', () => this.close());
   }
@@ -62,7 +67,8 @@ export class AppConnection {
       this.socket.cork();
       process.nextTick(this.uncork);
     }
-    this.socket.write(frame(payload));
+    if (this.link) this.link.sendMessage(payload);
+    else this.socket.write(frame(payload));
   }
 
   /** Flushes what was queued (e.g. a refusal), then closes. */
@@ -77,6 +83,18 @@ export class AppConnection {
     this.closed = true;
     if (!this.socket.writableEnded) this.socket.destroy();
     this.hooks.onClose(this);
+  }
+
+  private onMessage(message: string, maxMessageBytes: number): void {
+    if (this.closed) return;
+    // bytes are at least as many as characters, and at most three times as many
+    if (message.length * 3 > maxMessageBytes && Buffer.byteLength(message) > maxMessageBytes) {
+      this.hooks.onProtocolError(this, new WireFramingError(`message length ${Buffer.byteLength(message)} out of range`));
+      this.close();
+      return;
+    }
+    this.hooks.onCommand(this, parseAppCommand(message));
+    this.uncork();
   }
 
   private onData(chunk: Buffer): void {
