@@ -4,7 +4,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Binding } from '../domain/binding.js';
-import type { Logger } from '../log.js';
+import { FieldLog, type CallLog, type Logger } from '../log.js';
 import type { BindingStore } from '../store/binding-store.js';
 import { isStoreUnavailable, storeUnavailableAnswer } from '../store/guarded-store.js';
 import { aorOf, parseNameAddr, parseSipUri } from '../sip/name-addr.js';
@@ -39,7 +39,7 @@ export interface IntakeDeps {
   onStoreUnavailable?: (err: Error) => void;
   log: Logger;
   trace?: Trace;
-  createCall: (identity: CallIdentity, caller: CallerSide, log: Logger) => IncomingCall;
+  createCall: (identity: CallIdentity, caller: CallerSide, log: CallLog) => IncomingCall;
 }
 
 export class CallIntake {
@@ -128,7 +128,7 @@ export class CallIntake {
       caller: callerInfoOf((n) => req.get(n), sdp),
     };
     const offer = { from: req.get('From') ?? '<sip:anonymous@anonymous.invalid>', sdp, maxForwards };
-    const log = d.log.child({ callId: identity.callId, aor: identity.aor, callUuid: identity.callUuid });
+    const log = new FieldLog(d.log, { callId: identity.callId, aor: identity.aor, callUuid: identity.callUuid });
     call = d.createCall(identity, new SrfCallerSide(d.app, req, res, offer), log);
     d.book.add(call);
     call.start(callee.bindings);

@@ -1,6 +1,6 @@
 /** The seams of an IncomingCall: what it asks of the SIP side and of the push side. */
 import type { Binding, EndedNotice } from '../domain/binding.js';
-import type { Logger } from '../log.js';
+import type { CallLog } from '../log.js';
 import type { StopSignal } from '../push/retry.js';
 import type { Headers, SipDialog } from '../sip/srf.js';
 import type { CallerInfo } from './caller-info.js';
@@ -75,7 +75,7 @@ export type WakeFailureCode =
 
 export interface CallPorts {
   now(): number;
-  startLeg(binding: Binding, call: CallIdentity, offer: CallerOffer, log: Logger, onEvent: (ev: LegEvent) => void): DeviceLeg;
+  startLeg(binding: Binding, call: CallIdentity, offer: CallerOffer, log: CallLog, onEvent: (ev: LegEvent) => void): DeviceLeg;
   /**
    * Push the device once for this call, retrying transient APNs errors until `deadline`.
    * `signal` aborts when the call is over: nothing more may be sent for it then.

@@ -10,7 +10,7 @@
  * fake timers and no sockets.
  */
 import { isAwake, isWakeable, type Binding } from '../domain/binding.js';
-import type { Logger } from '../log.js';
+import type { CallLog } from '../log.js';
 import type { Headers, SipDialog } from '../sip/srf.js';
 import type { CallEnding, CallerSide, CallIdentity, CallPorts, CallSettings, CallState, DeviceLeg, LegEvent } from './call-types.js';
 import { bridgeDialogs } from './sip-side.js';
@@ -100,7 +100,7 @@ export class IncomingCall {
     private readonly caller: CallerSide,
     private readonly ports: CallPorts,
     private readonly settings: CallSettings,
-    private readonly log: Logger,
+    private readonly log: CallLog,
     private readonly onEnded: (call: IncomingCall, how: CallEnding) => void,
   ) {
     this.createdAt = ports.now();

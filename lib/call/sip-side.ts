@@ -6,7 +6,7 @@
  * seams, so its decisions run with fakes in tests.
  */
 import type { Binding, Flow } from '../domain/binding.js';
-import type { Logger } from '../log.js';
+import type { CallLog } from '../log.js';
 import { nextHop } from '../sip/max-forwards.js';
 import {
   isSipStatusError, requestFinal,
@@ -70,7 +70,7 @@ export class SrfLegs {
     private readonly route: (b: Binding) => LegRoute = viaOwnFlow,
   ) {}
 
-  start(binding: Binding, call: CallIdentity, offer: CallerOffer, log: Logger, onEvent: (ev: LegEvent) => void): DeviceLeg {
+  start(binding: Binding, call: CallIdentity, offer: CallerOffer, log: CallLog, onEvent: (ev: LegEvent) => void): DeviceLeg {
     this.trace?.({ kind: 'leg-sending', callId: call.callId, deviceKey: binding.deviceKey, at: performance.now() });
     const route = this.route(binding);
     const headers = {
@@ -101,7 +101,7 @@ export class SrfDeviceLeg implements DeviceLeg {
     private readonly target: LegTarget,
     headers: Headers,
     sdp: string,
-    private readonly log: Logger,
+    private readonly log: CallLog,
     private readonly onEvent: (ev: LegEvent) => void,
   ) {
     app
@@ -210,7 +210,7 @@ function carried(req: InboundRequest): Headers {
   return out;
 }
 
-export function bridgeDialogs(a: SipDialog, b: SipDialog, log: Logger, onEnd: () => void): () => void {
+export function bridgeDialogs(a: SipDialog, b: SipDialog, log: CallLog, onEnd: () => void): () => void {
   let ended = false;
   // Only the bridge's own listeners are removed: drachtio-srf keeps some of its own on dialogs.
   const added: Array<{ dialog: SipDialog; event: string; fn: (...args: never[]) => void }> = [];

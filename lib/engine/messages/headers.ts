@@ -66,11 +66,45 @@ export interface SipHeader {
   value: string;
 }
 
+/**
+ * The header names most messages carry, in the spellings senders use, each mapped to one shared
+ * (normalized name, spelling) pair. A parsed header then points at these strings instead of two
+ * new ones per header per message: a parked call keeps its INVITE until the final response, and
+ * these were a tenth of its heap. Fixed at load, so no input can grow it.
+ */
+const COMMON_NAMES: ReadonlyMap<string, { name: string; spelling: string }> = (() => {
+  const table = new Map<string, { name: string; spelling: string }>();
+  const spellings = [
+    'Via', 'From', 'To', 'Call-ID', 'CSeq', 'Contact', 'Max-Forwards', 'Content-Type', 'Content-Length',
+    'Route', 'Record-Route', 'User-Agent', 'Server', 'Allow', 'Supported', 'Require', 'Expires',
+    'Authorization', 'WWW-Authenticate', 'Proxy-Authorization', 'Proxy-Authenticate', 'Reason', 'Date',
+    'Min-Expires', 'Retry-After', 'Event', 'Subscription-State', 'Accept', 'Allow-Events', 'Session-Expires',
+    'Min-SE', 'P-Asserted-Identity', 'Remote-Party-ID', 'Diversion', 'Privacy', 'Warning', 'Feature-Caps',
+    'X-Token', 'X-PushHint', 'X-CallUUID',
+  ];
+  for (const spelling of spellings) {
+    const entry = { name: spelling.toLowerCase(), spelling };
+    table.set(spelling, entry);
+    table.set(entry.name, { name: entry.name, spelling: canonicalHeaderName(entry.name) });
+  }
+  for (const [compact, name] of Object.entries(COMPACT_FORMS)) {
+    const entry = { name, spelling: canonicalHeaderName(name) };
+    table.set(compact, entry);
+    table.set(compact.toUpperCase(), entry);
+  }
+  return table;
+})();
+
 /** Compact forms and all-lower-case names (the engine's own) get the canonical spelling. */
 function spellingOf(name: string): string {
   const trimmed = name.trim();
   const lower = trimmed.toLowerCase();
   return COMPACT_FORMS[lower] !== undefined || trimmed === lower ? canonicalHeaderName(trimmed) : trimmed;
+}
+
+function headerOf(name: string, value: string): SipHeader {
+  const common = COMMON_NAMES.get(name);
+  return common ? { name: common.name, spelling: common.spelling, value } : { name: normalizeHeaderName(name), spelling: spellingOf(name), value };
 }
 
 /** Ordered header list with case-insensitive, compact-form-aware lookup. */
@@ -101,11 +135,11 @@ export class SipHeaders {
   }
 
   append(name: string, value: string): void {
-    this.list.push({ name: normalizeHeaderName(name), spelling: spellingOf(name), value });
+    this.list.push(headerOf(name, value));
   }
 
   prepend(name: string, value: string): void {
-    this.list.unshift({ name: normalizeHeaderName(name), spelling: spellingOf(name), value });
+    this.list.unshift(headerOf(name, value));
   }
 
   /** Replaces every occurrence with one value, keeping the first position. */
@@ -113,7 +147,7 @@ export class SipHeaders {
     const key = normalizeHeaderName(name);
     const idx = this.list.findIndex((h) => h.name === key);
     this.remove(key);
-    const header = { name: key, spelling: spellingOf(name), value };
+    const header = headerOf(name, value);
     if (idx < 0) this.list.push(header);
     else this.list.splice(Math.min(idx, this.list.length), 0, header);
   }

@@ -323,7 +323,7 @@ export class SipTransport {
         const top = message.headers.entries.find((h) => h.name === 'via');
         if (top) top.value = formatVia(stampReceived(message.topVia, source));
       }
-      this.handler({ message, source, local, flowId: flow?.id, bytes: bytes.length, receivedAt: new Date() });
+      this.handler({ message, source, local, flowId: flow?.id, bytes: bytes.length });
     } catch (err) {
       // a defect above the transport must cost one message, never the process
       this.log('error', 'inbound message handling failed', { err: err instanceof Error ? err.stack ?? err.message : String(err), source: source.address });

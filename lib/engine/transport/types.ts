@@ -32,7 +32,6 @@ export interface InboundMessage {
   /** set for connection-oriented transports */
   flowId?: string;
   bytes: number;
-  receivedAt: Date;
 }
 
 export interface SentMessage {
