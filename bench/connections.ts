@@ -17,12 +17,13 @@
  * Printed: the fd limits obtained, connections held, the engine's RSS and heap per connection
  * (TCP and TLS apart), OPTIONS p50/p99 with no connections and with all of them held.
  */
+import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { createTestPki, type TestPki } from '../lib/testkit/test-pki.js';
 import { fdLimits, fmtLimits, type ClientReply, type ClientRequest, type EngineReply, type EngineRequest, type EngineStats, type FdLimits, type OpenJob } from './connections/protocol.js';
-import { killAll, Peer } from './connections/peer.js';
+import { ChildPeer as Peer, killAllChildren as killAll } from './support/child-peer.js';
 import { distributionOf, type Distribution } from './support/stats.js';
 import { machineLoad, numberFlag, progress } from './support/flags.js';
 
@@ -199,7 +200,7 @@ function jobs(transport: 'tcp' | 'tls', count: number, perClient: number, port: 
 }
 
 async function startClient(name: string): Promise<{ peer: ClientPeer; fds: FdLimits }> {
-  const { peer, first } = await Peer.start<ClientRequest, ClientReply>(name, 'client-child.ts', [], [], 30_000);
+  const { peer, first } = await Peer.start<ClientRequest, ClientReply>(name, join(import.meta.dirname, 'connections', 'client-child.ts'), { timeoutMs: 30_000 });
   clients.push(peer);
   if (first.type !== 'ready') throw new Error(`${name}: unexpected first message ${first.type}`);
   peer.onOther = (m) => {
@@ -250,7 +251,7 @@ async function main(): Promise<void> {
 
   pki = await createTestPki();
   const cert = await pki.issue('bench');
-  const started = await Peer.start<EngineRequest, EngineReply>('engine', 'engine-child.ts', [cert.certFile, cert.keyFile, String(maxConnections)], ['--expose-gc'], 60_000);
+  const started = await Peer.start<EngineRequest, EngineReply>('engine', join(import.meta.dirname, 'connections', 'engine-child.ts'), { args: [cert.certFile, cert.keyFile, String(maxConnections)], execArgv: ['--expose-gc'], timeoutMs: 60_000 });
   engine = started.peer;
   const ready = started.first;
   if (ready.type === 'start-failed') throw new Error(`engine failed to start: ${ready.error}`);

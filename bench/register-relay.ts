@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { drachtioBin } from '../lib/testkit/binaries.js';
 import { kamailioBin } from '../lib/testkit/kamailio.js';
 import { armDeadline, isEntryPoint, numberFlag, progress, stringFlag } from './support/flags.js';
-import { ChildLink, killChildren } from './register-relay/child-link.js';
+import { ChildPeer, killAllChildren as killChildren } from './support/child-peer.js';
 import { startKamailioSystem } from './register-relay/kamailio-system.js';
 import { measureSystem, type Registrar, type RunSettings, type SystemFigures } from './register-relay/measure.js';
 import type { RegistrarOptions, RegistrarReply, RegistrarRequest } from './register-relay/protocol.js';
@@ -91,7 +91,7 @@ async function run(plan: Plan): Promise<void> {
   if (!existsSync(join(repo, 'dist', 'lib', 'cli.js'))) throw new Error('build first: npm run build (pushwake runs as shipped, the compiled JS)');
   const runTag = randomBytes(4).toString('hex');
   const registrarOptions: RegistrarOptions = { digest: plan.settings.digest };
-  const { link: registrar, first } = await ChildLink.start<RegistrarRequest, RegistrarReply>('registrar', 'registrar-child.ts', JSON.stringify(registrarOptions));
+  const { peer: registrar, first } = await ChildPeer.start<RegistrarRequest, RegistrarReply>('registrar', join(import.meta.dirname, 'register-relay', 'registrar-child.ts'), { args: [JSON.stringify(registrarOptions)] });
   try {
     if (first.type !== 'ready') throw new Error(`registrar did not start: ${first.type === 'start-failed' ? first.error : first.type}`);
     const results: SystemFigures[] = [];

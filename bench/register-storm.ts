@@ -18,13 +18,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { stringify } from 'yaml';
+import { underLoadConfig } from './support/load-config.js';
 import { startPushSink } from '../lib/push-sink/index.js';
 import { Pbx, Phone, startAgentHost } from '../lib/testkit/agents.js';
 import { drachtioBin } from '../lib/testkit/binaries.js';
-import { mergeTrees, runCleanups, type Cleanup } from '../lib/testkit/cleanups.js';
+import { runCleanups, type Cleanup } from '../lib/testkit/cleanups.js';
 import { startDrachtioServer } from '../lib/testkit/drachtio-server.js';
 import { freePort } from '../lib/testkit/free-port.js';
-import { loopbackOverrides } from '../lib/testkit/loopback-config.js';
 import { armDeadline, isEntryPoint, machineLoad, numberFlag, progress, stringFlag } from './support/flags.js';
 import { distributionOf, ms, type Distribution } from './support/stats.js';
 import { inWindows, sleep } from './support/windowed.js';
@@ -102,15 +102,7 @@ async function runStorm(engine: 'embedded' | 'drachtio', opts: { phones: number;
     }
     const sipPort = drachtio?.sipPort ?? (await freePort());
     const adminPort = await freePort();
-    const config = mergeTrees(loopbackOverrides(sink, dir, `sip:${agents.host}`), {
-      sip: { listen: [{ address: '127.0.0.1', port: sipPort, transports: ['udp', 'tcp'] }] },
-      ...(drachtio ? { engine: { mode: 'external', host: '127.0.0.1', port: drachtio.wirePort, secret: drachtio.secret } } : {
-        engine: { perSourceRatePerSec: 1_000_000, trustedSourceRatePerSec: 1_000_000, untrustedRatePerSec: 10_000_000, maxTransactions: 2_000_000 },
-      }),
-      upstream: { trustedSources: ['127.0.0.0/8'] },
-      admin: { listen: `127.0.0.1:${adminPort}` },
-      log: { level: 'warn', format: 'json' },
-    });
+    const config = underLoadConfig({ sink, dir, registrar: `sip:${agents.host}`, sipPort, adminPort, drachtio });
     const profileDir = opts.profile ? join(dir, 'profile') : undefined;
     const pw = await startPushwake(join(dir, 'pushwake.yaml'), config, profileDir);
     cleanups.push(() => stop(pw.child));

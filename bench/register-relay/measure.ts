@@ -11,11 +11,12 @@
  * CPU is read from /proc at the start and end of each measured window; per registration it is
  * that CPU over the registrations that got 200 in the window.
  */
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { machineLoad, progress } from '../support/flags.js';
 import type { Distribution } from '../support/stats.js';
 import { sleep } from '../support/windowed.js';
-import { ChildLink } from './child-link.js';
+import { ChildPeer } from '../support/child-peer.js';
 import { processCpuSeconds } from './proc-cpu.js';
 import type { FailureCause, FixedRateOutcome, FleetCounts, FleetOptions, PhonesReply, PhonesRequest, RegistrarCounts, RegistrarReply, RegistrarRequest } from './protocol.js';
 import { cpuBetween, type SelfReport, type SystemUnderTest } from './system-under-test.js';
@@ -39,8 +40,8 @@ export interface RunSettings {
   phases: { saturation: boolean; fixedRate: boolean };
 }
 
-export type Registrar = ChildLink<RegistrarRequest, RegistrarReply>;
-type Phones = ChildLink<PhonesRequest, PhonesReply>;
+export type Registrar = ChildPeer<RegistrarRequest, RegistrarReply>;
+type Phones = ChildPeer<PhonesRequest, PhonesReply>;
 type CountsReply = Extract<PhonesReply, { type: 'counts' }>;
 type RegistrarCountsReply = Extract<RegistrarReply, { type: 'counts' }>;
 type FixedRateReply = Extract<PhonesReply, { type: 'fixed-rate-done' }>;
@@ -185,7 +186,7 @@ async function fixedRate(sut: SystemUnderTest, phones: Phones, registrar: Regist
 export async function measureSystem(sut: SystemUnderTest, registrar: Registrar, s: RunSettings, runTag: string): Promise<SystemFigures> {
   const machine = machineLoad();
   const fleet: FleetOptions = { target: sut.target, phones: s.phones, sockets: s.sockets, digest: s.digest, runTag };
-  const { link: phones, first } = await ChildLink.start<PhonesRequest, PhonesReply>('phones', 'phones-child.ts', JSON.stringify(fleet));
+  const { peer: phones, first } = await ChildPeer.start<PhonesRequest, PhonesReply>('phones', join(import.meta.dirname, 'phones-child.ts'), { args: [JSON.stringify(fleet)] });
   try {
     if (first.type !== 'ready') throw new Error(`phones did not start: ${first.type === 'start-failed' ? first.error : first.type}`);
     const saturation = s.phases.saturation ? await saturate(sut, phones, registrar, s) : undefined;

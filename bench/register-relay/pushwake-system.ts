@@ -11,11 +11,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { underLoadConfig } from '../support/load-config.js';
 import { startPushSink } from '../../lib/push-sink/index.js';
-import { mergeTrees, runCleanups, type Cleanup } from '../../lib/testkit/cleanups.js';
+import { runCleanups, type Cleanup } from '../../lib/testkit/cleanups.js';
 import { startDrachtioServer, type DrachtioServer } from '../../lib/testkit/drachtio-server.js';
 import { freePort } from '../../lib/testkit/free-port.js';
-import { loopbackOverrides } from '../../lib/testkit/loopback-config.js';
 import { sleep } from '../support/windowed.js';
 import { processCpuSeconds } from './proc-cpu.js';
 import type { SelfReport, SystemUnderTest } from './system-under-test.js';
@@ -84,15 +84,7 @@ export async function startPushwakeSystem(opts: PushwakeSystemOptions): Promise<
     }
     const sipPort = drachtio?.sipPort ?? (await freePort());
     const adminPort = await freePort();
-    const config = mergeTrees(loopbackOverrides(sink, dir, `sip:127.0.0.1:${opts.registrarPort}`), {
-      sip: { listen: [{ address: '127.0.0.1', port: sipPort, transports: ['udp', 'tcp'] }] },
-      ...(drachtio ? { engine: { mode: 'external', host: '127.0.0.1', port: drachtio.wirePort, secret: drachtio.secret } } : {
-        engine: { perSourceRatePerSec: 1_000_000, trustedSourceRatePerSec: 1_000_000, untrustedRatePerSec: 10_000_000, maxTransactions: 2_000_000 },
-      }),
-      upstream: { trustedSources: ['127.0.0.0/8'] },
-      admin: { listen: `127.0.0.1:${adminPort}` },
-      log: { level: 'warn', format: 'json' },
-    });
+    const config = underLoadConfig({ sink, dir, registrar: `sip:127.0.0.1:${opts.registrarPort}`, sipPort, adminPort, drachtio });
     const configFile = join(dir, 'pushwake.yaml');
     writeFileSync(configFile, stringify(config));
     const tally = new LogTally();

@@ -1,35 +1,42 @@
 /**
- * The parent's handle on a child of bench/register-relay.ts: fork a script of this folder with
- * `node --import tsx` and an IPC channel, wait for its first message, send requests and await the
- * reply that carries the same id. Every child forked here is tracked, so `killChildren` ends them
- * on any exit path; the children also exit by themselves when the IPC channel goes.
+ * A bench's handle on one of its child processes: fork a script with `node --import tsx` and an
+ * IPC channel, wait for its first message, send requests and await the reply that carries the
+ * same id. Messages without a waiting id go to `onOther`. Every child forked here is tracked, so
+ * `killAllChildren` ends them on any exit path (the children also exit by themselves when their
+ * IPC channel goes). Used by bench/connections.ts and bench/register-relay.ts.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = join(here, '..', '..');
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const alive = new Set<ChildProcess>();
 
+/** Omit over each member of a union (plain Omit merges the members' keys). */
+export type Without<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
 /** SIGKILL every child still running (synchronous: usable in process.on('exit')). */
-export function killChildren(): void {
+export function killAllChildren(): void {
   for (const c of alive) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   alive.clear();
 }
 
 type Waiter<Reply> = { resolve: (m: Reply) => void; reject: (err: Error) => void; timer: NodeJS.Timeout };
 
-export class ChildLink<Req extends { type: string }, Reply extends { type: string }> {
+export class ChildPeer<Req extends { type: string }, Reply extends { type: string }> {
   private nextId = 1;
   private readonly waiting = new Map<number, Waiter<Reply>>();
   private exitedWith: string | undefined;
+  onOther: (m: Reply) => void = () => undefined;
 
   private constructor(readonly name: string, private readonly child: ChildProcess) {
     child.on('message', (raw: unknown) => {
       const m = raw as Reply & { id?: number };
       const w = m.id === undefined ? undefined : this.waiting.get(m.id);
-      if (!w || m.id === undefined) return;
+      if (!w || m.id === undefined) {
+        this.onOther(m);
+        return;
+      }
       this.waiting.delete(m.id);
       clearTimeout(w.timer);
       w.resolve(m);
@@ -45,31 +52,30 @@ export class ChildLink<Req extends { type: string }, Reply extends { type: strin
     });
   }
 
-  /** Forks `script` (a file of this folder) with `arg` and resolves with the child's first message. */
+  /** Forks `script` (an absolute path) with `args` and resolves with the child's first message. */
   static async start<Req extends { type: string }, Reply extends { type: string }>(
-    name: string, script: string, arg: string, timeoutMs = 20_000,
-  ): Promise<{ link: ChildLink<Req, Reply>; first: Reply }> {
-    const child = fork(join(here, script), [arg], { cwd: repoRoot, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    name: string, script: string, opts: { args?: string[]; execArgv?: string[]; timeoutMs?: number } = {},
+  ): Promise<{ peer: ChildPeer<Req, Reply>; first: Reply }> {
+    const timeoutMs = opts.timeoutMs ?? 20_000;
+    const child = fork(script, opts.args ?? [], { cwd: repoRoot, execArgv: [...(opts.execArgv ?? []), '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     alive.add(child);
-    const link = new ChildLink<Req, Reply>(name, child);
-    let onFirst: ((m: unknown) => void) | undefined;
+    const peer = new ChildPeer<Req, Reply>(name, child);
     let onExit: (() => void) | undefined;
     let timer: NodeJS.Timeout | undefined;
     try {
       const first = await new Promise<Reply>((resolve, reject) => {
         timer = setTimeout(() => reject(new Error(`${name} did not start within ${timeoutMs} ms`)), timeoutMs);
-        onFirst = (m) => resolve(m as Reply);
+        peer.onOther = resolve;
         onExit = () => reject(new Error(`${name} exited while starting`));
-        child.once('message', onFirst);
         child.once('exit', onExit);
       });
-      return { link, first };
+      return { peer, first };
     } catch (err) {
       child.kill('SIGKILL');
       throw err;
     } finally {
       clearTimeout(timer);
-      if (onFirst) child.off('message', onFirst);
+      peer.onOther = () => undefined;
       if (onExit) child.off('exit', onExit);
     }
   }
@@ -82,8 +88,12 @@ export class ChildLink<Req extends { type: string }, Reply extends { type: strin
     return this.exitedWith === undefined;
   }
 
-  request<T extends Reply>(msg: Req, timeoutMs: number): Promise<T> {
-    if (!this.running) return Promise.reject(new Error(`${this.name} has exited (${this.exitedWith ?? '?'})`));
+  get exitStatus(): string {
+    return this.exitedWith ?? 'running';
+  }
+
+  request<T extends Reply>(msg: Without<Req, 'id'>, timeoutMs: number): Promise<T> {
+    if (!this.running) return Promise.reject(new Error(`${this.name} has exited (${this.exitStatus})`));
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -95,7 +105,22 @@ export class ChildLink<Req extends { type: string }, Reply extends { type: strin
     });
   }
 
-  /** Close the IPC channel (the child exits on that), wait up to `ms`, then kill it. */
+  /** Waits up to `ms` for the child to exit by itself, then kills it. */
+  async end(ms: number): Promise<void> {
+    if (!this.running) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.child.kill('SIGKILL');
+        resolve();
+      }, ms);
+      this.child.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** Closes the IPC channel (the child exits on that), waits up to `ms`, then kills it. */
   async stop(ms = 3000): Promise<void> {
     if (!this.running) return;
     const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
