@@ -370,7 +370,8 @@ export class LevelBindingStore implements BindingStore {
    * one LevelDB batch, in the order written: one log append and one thread-pool job instead of
    * one per registration. Each change is still all or nothing (a bigger batch is too), and changes
    * to one key are never in one batch together, since a key's next change waits, under its lock,
-   * for this one to be on disk. When the batch fails, every change in it is told.
+   * for this one to be on disk. When the batch fails, every change in it is told. The queue holds
+   * only what one turn wrote, itself bounded by the requests in flight (engine.maxTransactions).
    */
   #write(ops: BatchOp[]): Promise<void> {
     if (ops.length === 0) return Promise.resolve();
