@@ -7,13 +7,19 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CallAttempt, startAgentHost, waitFor } from '../../lib/testkit/agents.js';
 import { freePort } from '../../lib/testkit/free-port.js';
 import { loopbackOverrides } from '../../lib/testkit/loopback-config.js';
-import { mergeTrees } from '../../lib/testkit/cleanups.js';
+import { mergeTrees, runCleanups, type Cleanup } from '../../lib/testkit/cleanups.js';
+import { drachtioBin } from '../../lib/testkit/binaries.js';
+import { startDrachtioServer } from '../../lib/testkit/drachtio-server.js';
+import { loadConfig } from '../../lib/config/load.js';
+import { createLogger } from '../../lib/log.js';
+import { startPushwake } from '../../lib/pushwake.js';
 import { PushwakeDaemon } from '../../lib/testkit/pushwake-daemon.js';
 import { startPushSink } from '../../lib/push-sink/index.js';
 import { SipLab } from '../e2e/support/sip-lab.js';
@@ -245,4 +251,40 @@ describe('npm start on the embedded defaults', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
+});
+
+if (!drachtioBin()) console.log('[ops] SKIPPED the readiness-on-engine-loss test: no DRACHTIO_BIN and no drachtio on PATH.');
+describe.skipIf(!drachtioBin())('readiness follows the SIP engine connection (drachtio-server)', () => {
+  it('/readyz turns red, with a warning, when drachtio-server goes', async () => {
+    const cleanups: Cleanup[] = [];
+    try {
+      const drachtio = await startDrachtioServer(drachtioBin() ?? '', 'readyz');
+      cleanups.push(() => drachtio.stop());
+      const sink = await startPushSink({ output: 'none' });
+      cleanups.push(() => sink.stop());
+      const dir = mkdtempSync(join(tmpdir(), 'pushwake-readyz-'));
+      cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+      const config = loadConfig({
+        env: {},
+        overrides: mergeTrees(loopbackOverrides(sink, dir, 'sip:127.0.0.1:9'), {
+          engine: { mode: 'external', host: '127.0.0.1', port: drachtio.wirePort, secret: drachtio.secret },
+        }),
+      });
+      const lines: string[] = [];
+      const log = createLogger('warn', new Writable({ write(chunk: Buffer, _e, done) { lines.push(chunk.toString()); done(); } }));
+      const pushwake = await startPushwake(config, { log });
+      cleanups.push(() => pushwake.stop());
+      const readyz = async (): Promise<{ status: number; body: { checks?: { engine?: { ok?: boolean } } } }> => {
+        const res = await fetch(`${pushwake.adminUrl ?? ''}/readyz`);
+        return { status: res.status, body: (await res.json()) as { checks?: { engine?: { ok?: boolean } } } };
+      };
+      expect((await readyz()).status).toBe(200);
+      await drachtio.stop();
+      await waitFor('readyz red', async () => (await readyz()).status === 503);
+      expect((await readyz()).body.checks?.engine?.ok).toBe(false);
+      expect(lines.join('')).toContain('lost the SIP engine connection');
+    } finally {
+      await runCleanups(cleanups);
+    }
+  });
 });
