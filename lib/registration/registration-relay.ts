@@ -6,7 +6,7 @@
  */
 import type { Binding, Edge, Flow, SipTransport } from '../domain/binding.js';
 import type { Logger } from '../log.js';
-import { ThrottledWarning, tokenPrefix } from '../log.js';
+import { FieldLog, ThrottledWarning, tokenPrefix, type CallLog } from '../log.js';
 import type { BindingStore } from '../store/binding-store.js';
 import { parseContactList, parseSipUri } from '../sip/name-addr.js';
 import type { Headers, InboundRequest, InboundResponse, ServerResponse, SipApp } from '../sip/srf.js';
@@ -102,7 +102,8 @@ export class RegistrationRelay {
 
   private async relay(req: InboundRequest, res: ServerResponse): Promise<void> {
     const intent = readRegister((n) => req.get(n), this.deps.settings);
-    const log = this.deps.log.child({ callId: req.callId, ...('aor' in intent ? { aor: intent.aor } : {}) });
+    // fields merged only into lines written: most REGISTERs log nothing, and a pino child per REGISTER costs
+    const log = new FieldLog(this.deps.log, { callId: req.callId, ...('aor' in intent ? { aor: intent.aor } : {}) });
     const hops = nextHop(req.get('Max-Forwards'));
     if (hops.kind === 'exhausted') {
       log.warn({ source: req.source_address }, 'REGISTER with Max-Forwards 0 refused (relay loop?)');
@@ -153,7 +154,7 @@ export class RegistrationRelay {
     res: ServerResponse,
     intent: Exclude<RegisterIntent, { kind: 'reject' }>,
     upstream: InboundResponse,
-    log: Logger,
+    log: CallLog,
     current: Promise<Binding | undefined> | undefined,
   ): Promise<void> {
     if (intent.kind === 'unregister-all') {
@@ -223,7 +224,7 @@ export class RegistrationRelay {
   }
 
   /** Relay upstream; a 423 is retried once with the registrar's Min-Expires. */
-  private async sendUpstream(req: InboundRequest, intent: Exclude<RegisterIntent, { kind: 'reject' }>, maxForwards: number, log: Logger): Promise<InboundResponse | undefined> {
+  private async sendUpstream(req: InboundRequest, intent: Exclude<RegisterIntent, { kind: 'reject' }>, maxForwards: number, log: CallLog): Promise<InboundResponse | undefined> {
     let res = await this.exchange(req, intent, maxForwards);
     if (res?.status === 423 && intent.kind === 'register') {
       const min = Number(res.get('Min-Expires'));
