@@ -144,6 +144,20 @@ describe('drachtio-srf over the in-process link', () => {
     dial.mockRestore();
   });
 
+  it('an oversize message from the app closes its link, as an oversize frame closes a wire connection', async () => {
+    engine = await startEngine();
+    const app = engine.openAppLink();
+    const answered = new Promise<string>((resolve) => app.once('message', (m: string) => resolve(m)));
+    app.sendMessage('a|authenticate|cymru|');
+    expect(await answered).toMatch(/\|OK\|/);
+    const closed = new Promise<void>((resolve) => app.on('close', () => resolve()));
+    // the wire takes messages up to 1 MiB (twice the SIP limit, at least 1 MiB); a ping that size is refused whole
+    expect(app.sendMessage(`x|ping|${'a'.repeat(1_100_000)}`)).toBe(true);
+    await closed;
+    expect(app.destroyed).toBe(true);
+    expect(app.sendMessage('y|ping')).toBe(false);
+  });
+
   it('over TCP too, the app hears that the engine went (pushwake turns /readyz red on it)', async () => {
     engine = await startEngine();
     const app = createSipApp(newSrf());
