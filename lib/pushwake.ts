@@ -203,8 +203,8 @@ export interface ReloadReport {
 
 /** The config sections a mounted pushwake takes (the rest is the standalone's: engine, listeners, log). */
 function settingsOf(config: PushwakeConfig): PushwakeSettings {
-  const { upstream, registration, apns, fcm, call, alerts, devices, endedNotice, store, cluster } = config;
-  return { sip: { advertisedHost: config.sip.advertisedHost, advertisedTransport: config.sip.advertisedTransport }, upstream, registration, apns, fcm, call, alerts, devices, endedNotice, store, cluster };
+  const { upstream, registration, apns, fcm, call, alerts, devices, endedNotice, media, store, cluster } = config;
+  return { sip: { advertisedHost: config.sip.advertisedHost, advertisedTransport: config.sip.advertisedTransport }, upstream, registration, apns, fcm, call, alerts, devices, endedNotice, media, store, cluster };
 }
 
 /** Connect drachtio-srf to the engine; resolves once the engine confirmed the routes. */

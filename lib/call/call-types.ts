@@ -73,8 +73,24 @@ export type WakeFailureCode =
   /** The device is suspected restricted by iOS, and was pushed within devices.suspectedPushIntervalSeconds. */
   | 'WAKE_SUSPECTED_RESTRICTED';
 
+/**
+ * What the caller hears while a sleeping phone wakes (media.enabled): FreeSWITCH's endpoint for
+ * the caller's offer, the wake prompt on it, and the closing prompt when nothing woke. Owned by
+ * its call, released on every way out.
+ */
+export interface CallAnnouncement {
+  /** Make the endpoint and start the wake prompt: FreeSWITCH's SDP for the 183, or undefined to go on without media. Never rejects. */
+  open(): Promise<string | undefined>;
+  /** Play the closing prompt this ending gets, if any: resolves when the final response may go (played, bounded, or media lost). */
+  closing(how: CallEnding, status: number): Promise<void> | undefined;
+  /** Stop playing and let the endpoint go; idempotent. */
+  release(): void;
+}
+
 export interface CallPorts {
   now(): number;
+  /** Announcements, when media.enabled; absent, no media server is touched. */
+  announce?: (call: CallIdentity, callerSdp: string, log: CallLog) => CallAnnouncement;
   startLeg(binding: Binding, call: CallIdentity, offer: CallerOffer, log: CallLog, onEvent: (ev: LegEvent) => void): DeviceLeg;
   /**
    * Push the device once for this call, retrying transient APNs errors until `deadline`.
@@ -94,7 +110,8 @@ export interface CallSettings {
   endedNoticeWindowMs: number;
 }
 
-export type CallState = 'parked' | 'ringing' | 'answered' | 'ended';
+/** `closing`: the outcome is decided, and the caller hears the closing prompt before it. */
+export type CallState = 'parked' | 'ringing' | 'closing' | 'answered' | 'ended';
 
 /** How a call ended, for logs and tests. */
 export type CallEnding =

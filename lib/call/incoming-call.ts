@@ -12,8 +12,10 @@
 import { isAwake, isWakeable, type Binding } from '../domain/binding.js';
 import type { CallLog } from '../log.js';
 import type { Headers, SipDialog } from '../sip/srf.js';
-import type { CallEnding, CallerSide, CallIdentity, CallPorts, CallSettings, CallState, DeviceLeg, LegEvent } from './call-types.js';
+import type { CallAnnouncement, CallEnding, CallerSide, CallIdentity, CallPorts, CallSettings, CallState, DeviceLeg, LegEvent } from './call-types.js';
 import { bridgeDialogs } from './sip-side.js';
+import { MediaHandover } from './media-handover.js';
+import { SdpOrigin } from '../media/sdp-origin.js';
 import { bestFinalResponse, type LegOutcome } from './final-response.js';
 import { Reasons, sipReason } from './reason.js';
 
@@ -59,6 +61,8 @@ const UNREACHED = new Set([408, 480, 500, 503]);
 type Phase =
   | { kind: 'parked' }
   | { kind: 'ringing' }
+  /** Decided, and the caller hears the closing prompt before this final response. */
+  | { kind: 'closing'; how: CallEnding; reason: string; status: number; reasonPhrase: string }
   | { kind: 'answered'; reason: string }
   | { kind: 'ended'; how: CallEnding; reason: string };
 
@@ -86,6 +90,11 @@ export class IncomingCall {
   private ringingSent = false;
   private earlyMediaSent = false;
   private unbridge: (() => void) | undefined;
+  /** What the caller hears while phones wake (media.enabled), until released. */
+  private announcement: CallAnnouncement | undefined;
+  /** FreeSWITCH's SDP the caller got in the 183: its 200 carries the same. */
+  private announcedSdp: string | undefined;
+  private handover: MediaHandover | undefined;
   /**
    * Raised as soon as the call is answered or over: no push may start after that. (A plain flag:
    * an AbortController per parked call costs more heap than the rest of its state.)
@@ -121,7 +130,7 @@ export class IncomingCall {
 
   /** The Reason the call was settled with (answered elsewhere, or ended), once it was. */
   private get settledReason(): string | undefined {
-    return this.phase.kind === 'answered' || this.phase.kind === 'ended' ? this.phase.reason : undefined;
+    return this.phase.kind === 'answered' || this.phase.kind === 'ended' || this.phase.kind === 'closing' ? this.phase.reason : undefined;
   }
 
   /** Some pushed device may still wake for this call. */
@@ -169,7 +178,9 @@ export class IncomingCall {
       this.reject(480, 'Temporarily Unavailable', sipReason(480, 'No reachable device'), 'no-device');
       return;
     }
-    if (this.settings.sendRinging) this.sendRinging();
+    // pushing: the caller hears an announcement, if media is on and up (else the 180 comes now)
+    if (toWake.length > 0 && this.ports.announce) this.announce(this.ports.announce);
+    else if (this.settings.sendRinging) this.sendRinging();
     for (const b of direct) this.addLeg(b);
     if (toWake.length > 0) {
       this.wakeTimer = setTimeout(() => this.onWakeTimeout(), this.settings.wakeTimeoutMs);
@@ -180,6 +191,28 @@ export class IncomingCall {
       }
     }
     this.log.info({ direct: direct.length, pushed: toWake.length }, 'call parked');
+  }
+
+  /** 183 with FreeSWITCH's SDP and the wake prompt; without media (down, slow, full), the 180 as ever. */
+  private announce(announce: NonNullable<CallPorts['announce']>): void {
+    const announcement = announce(this.identity, this.caller.offer.sdp, this.log);
+    this.announcement = announcement;
+    void announcement.open().then((sdp) => {
+      if (this.announcement !== announcement || !this.isLive) return;
+      if (sdp === undefined || this.earlyMediaSent) {
+        this.releaseAnnouncement();
+        if (this.settings.sendRinging) this.sendRinging();
+        return;
+      }
+      this.announcedSdp = sdp;
+      this.earlyMediaSent = true;
+      this.caller.provisional(183, 'Session Progress', sdp);
+    });
+  }
+
+  private releaseAnnouncement(): void {
+    this.announcement?.release();
+    this.announcement = undefined;
   }
 
   private async push(b: Binding, deadline: number): Promise<void> {
@@ -241,6 +274,11 @@ export class IncomingCall {
 
   /** The PBX cancelled. The engine has already answered 487; cancel legs and owe notices. */
   callerCancelled(reasonHeader: string | undefined): void {
+    if (this.phase.kind === 'closing') {
+      // hung up during the closing prompt: the outcome stands, the prompt stops
+      this.end(this.phase.how, this.phase.reason);
+      return;
+    }
     if (!this.isLive) return;
     const reason = reasonHeader ?? Reasons.cancelled;
     this.cancelLegs(reason);
@@ -253,6 +291,11 @@ export class IncomingCall {
     if (this.phase.kind === 'answered') {
       this.unbridge?.();
       this.end('shutdown', Reasons.cancelled);
+      return;
+    }
+    if (this.phase.kind === 'closing') {
+      // the final response was decided: it goes now, without the rest of the prompt
+      this.finishClosing();
       return;
     }
     this.cancelLegs(Reasons.cancelled);
@@ -276,6 +319,8 @@ export class IncomingCall {
     }
     if (!this.isLive) return;
     if (ev.kind === 'progress') {
+      // The caller hears the announcement: a device's ringing or early media would cut it off.
+      if (this.announcedSdp !== undefined) return;
       // Early media only while one device can answer: another device's 200 would carry other SDP.
       if (ev.sdp && !this.earlyMediaSent && this.legs.size === 1 && !this.awaitingAny) {
         this.earlyMediaSent = true;
@@ -317,7 +362,10 @@ export class IncomingCall {
     this.log.info({ deviceKey }, 'answered');
     this.cancelLegs(Reasons.completedElsewhere, deviceKey);
     this.oweNotices(Reasons.completedElsewhere);
-    this.caller.answer(dialog.remote.sdp, {}).then(
+    // after an announcement, the 200 repeats the 183's SDP; the media then moves to the phone
+    const announced = this.announcedSdp;
+    this.releaseAnnouncement();
+    this.caller.answer(announced ?? dialog.remote.sdp, {}).then(
       (callerDialog) => {
         if (this.phase.kind !== 'answered' || callerDialog.connected === false || dialog.connected === false) {
           // Over before the bridge existed (a BYE that raced the answer): end both sides now.
@@ -326,7 +374,12 @@ export class IncomingCall {
           this.end('answered-hangup');
           return;
         }
-        this.unbridge = bridgeDialogs(callerDialog, dialog, this.log, () => this.end('answered-hangup'));
+        const origin = announced !== undefined ? SdpOrigin.of(announced) : undefined;
+        this.unbridge = bridgeDialogs(callerDialog, dialog, this.log, () => this.end('answered-hangup'), origin && ((sdp) => origin.stamp(sdp)));
+        if (origin) {
+          this.handover = new MediaHandover(callerDialog, dialog, origin, this.caller.offer.sdp, this.log);
+          void this.handover.run();
+        }
       },
       (err: unknown) => {
         this.log.warn({ err }, 'caller went away as the device answered');
@@ -391,8 +444,25 @@ export class IncomingCall {
   }
 
   private reject(status: number, reasonPhrase: string, reason: string, how: CallEnding): void {
+    const closing = this.announcement?.closing(how, status);
+    if (closing) {
+      // decided now (nothing more is pushed or rung, phones are owed their notice), answered after the prompt
+      this.phase = { kind: 'closing', how, reason, status, reasonPhrase };
+      this.pushes.aborted = true;
+      this.clearTimers();
+      this.oweNotices(reason);
+      void closing.then(() => this.finishClosing());
+      return;
+    }
     const headers: Headers = { Reason: reason };
     this.caller.reject(status, reasonPhrase, headers);
+    this.end(how, reason);
+  }
+
+  private finishClosing(): void {
+    if (this.phase.kind !== 'closing') return;
+    const { status, reasonPhrase, reason, how } = this.phase;
+    this.caller.reject(status, reasonPhrase, { Reason: reason });
     this.end(how, reason);
   }
 
@@ -443,6 +513,8 @@ export class IncomingCall {
     this.pushes.aborted = true;
     this.clearTimers();
     this.oweNotices(settled);
+    this.releaseAnnouncement();
+    this.handover?.cancel();
     this.unbridge?.();
     this.unbridge = undefined;
     this.log.info({ how }, 'call ended');

@@ -210,7 +210,14 @@ function carried(req: InboundRequest): Headers {
   return out;
 }
 
-export function bridgeDialogs(a: SipDialog, b: SipDialog, log: CallLog, onEnd: () => void): () => void {
+/**
+ * `towardA` rewrites each SDP body relayed to `a` (requests to it, and answers to its requests):
+ * after an announcement the caller's dialog carries FreeSWITCH's SDP origin, and the phone's SDP
+ * must reach the caller under it (SdpOrigin).
+ */
+export function bridgeDialogs(a: SipDialog, b: SipDialog, log: CallLog, onEnd: () => void, towardA?: (sdp: string) => string): () => void {
+  const rewrite = (to: SipDialog, contentType: string | undefined, body: string | undefined): string | undefined =>
+    towardA && to === a && body && /^application\/sdp/i.test(contentType ?? '') ? towardA(body) : body;
   let ended = false;
   // Only the bridge's own listeners are removed: drachtio-srf keeps some of its own on dialogs.
   const added: Array<{ dialog: SipDialog; event: string; fn: (...args: never[]) => void }> = [];
@@ -233,8 +240,9 @@ export function bridgeDialogs(a: SipDialog, b: SipDialog, log: CallLog, onEnd: (
       return;
     }
     const headers = { ...carried(req), 'Max-Forwards': String(hops.maxForwards) };
-    requestFinal(to, { method, headers, body: req.body }).then(
-      (r) => res.send(r.status, r.reason, { headers: r.get('Content-Type') ? { 'Content-Type': r.get('Content-Type') ?? '' } : {}, body: r.body }),
+    const from = to === a ? b : a;
+    requestFinal(to, { method, headers, body: rewrite(to, req.get('Content-Type'), req.body) }).then(
+      (r) => res.send(r.status, r.reason, { headers: r.get('Content-Type') ? { 'Content-Type': r.get('Content-Type') ?? '' } : {}, body: rewrite(from, r.get('Content-Type'), r.body) }),
       (err: unknown) => {
         log.warn({ err, method }, 'in-dialog relay failed');
         if (!res.finalResponseSent) res.send(500, 'Server Internal Error', {});

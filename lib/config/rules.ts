@@ -25,6 +25,26 @@ export const uriParamName: Rule = (v) =>
 export const plainObject: Rule = (v) =>
   typeof v === 'object' && v !== null && !Array.isArray(v) ? undefined : 'must be an object';
 
+/** host:port with an IPv4 address, [IPv6] or a name; '' allowed when `optional`. Port 0 only for listening. */
+export const hostPort = (optional: boolean): Rule => (v) => {
+  if (optional && v === '') return undefined;
+  const m = typeof v === 'string' ? /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(v) : null;
+  return m && Number(m[2]) <= 65535 ? undefined : `must be host:port${optional ? ', or "" for none' : ''}`;
+};
+
+/**
+ * A prompt FreeSWITCH plays: an absolute path on the media server (a WAV, 8 kHz for PCMU/PCMA
+ * calls), or a tone_stream:// or silence_stream:// spec. '!' is FreeSWITCH's playback delimiter,
+ * so it may not appear; '' allowed when `optional` (then another prompt stands in).
+ */
+export const prompt = (optional: boolean): Rule => (v) => {
+  if (optional && v === '') return undefined;
+  if (typeof v !== 'string' || v.length > 1024 || /[!\r\n\0]/.test(v) || !/^(\/\S|tone_stream:\/\/\S|silence_stream:\/\/\d)/.test(v)) {
+    return `must be an absolute file path on the media server, a tone_stream:// or a silence_stream:// spec${optional ? ', or ""' : ''} (no "!", at most 1024 characters)`;
+  }
+  return undefined;
+};
+
 export const cidrList: Rule = (v) => {
   if (!Array.isArray(v)) return 'must be a list of addresses or CIDRs';
   for (const item of v) {
@@ -159,6 +179,21 @@ export const rules: Record<string, Rule> = {
   'devices.maxVoipPushesPerMinute': int(0, 1000),
   'endedNotice.mode': oneOf('invite-cancel', 'message', 'push', 'off'),
   'endedNotice.windowSeconds': int(0, 86_400),
+  'media.enabled': bool,
+  'media.eventSocket': hostPort(false),
+  'media.eventSocketSecret': nonEmpty,
+  'media.profile': (v) => (typeof v === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(v) ? undefined : 'must be a sofia profile name (letters, digits, dots, dashes, underscores)'),
+  'media.sipAddress': hostPort(true),
+  'media.callbackListen': hostPort(false),
+  'media.callbackAdvertise': hostPort(true),
+  'media.setupTimeoutMs': int(50, 10_000),
+  'media.maxAnnouncements': int(1, 100_000),
+  'media.wakePrompt': prompt(false),
+  'media.wakePlayback': oneOf('loop', 'once-then-ringback'),
+  'media.ringback': prompt(false),
+  'media.unreachablePrompt': prompt(true),
+  'media.pushFailedPrompt': prompt(true),
+  'media.closingPromptMaxMs': int(0, 120_000),
   'store.kind': oneOf('embedded', 'redis'),
   'store.path': nonEmpty,
   'store.url': nonEmpty,

@@ -22,6 +22,9 @@ export interface ApnsApp {
   certPassphrase?: string;
 }
 
+/** The wake prompt looped until the call is settled, or played once and then the ringback. */
+export type WakePlayback = 'loop' | 'once-then-ringback';
+
 export type EndedNoticeMode = 'invite-cancel' | 'message' | 'push' | 'off';
 
 export interface PushwakeConfig {
@@ -109,6 +112,23 @@ export interface PushwakeConfig {
   };
   devices: { suspectAfterUnansweredPushes: number; suspectedPushIntervalSeconds: number; maxVoipPushesPerMinute: number };
   endedNotice: { mode: EndedNoticeMode; windowSeconds: number };
+  media: {
+    enabled: boolean;
+    eventSocket: string;
+    eventSocketSecret: string;
+    profile: string;
+    sipAddress: string;
+    callbackListen: string;
+    callbackAdvertise: string;
+    setupTimeoutMs: number;
+    maxAnnouncements: number;
+    wakePrompt: string;
+    wakePlayback: WakePlayback;
+    ringback: string;
+    unreachablePrompt: string;
+    pushFailedPrompt: string;
+    closingPromptMaxMs: number;
+  };
   store: { kind: 'embedded' | 'redis'; path: string; url: string; keyPrefix: string; sentinels: string[]; sentinelMasterName: string; unavailableRetryAfterSeconds: number };
   cluster: { nodeId: string; relayHost: string; secret: string; nodeTimeoutSeconds: number };
   admin: { listen: string; token: string };

@@ -22,6 +22,8 @@ import { AlertCourier } from '../call/alert-notices.js';
 import { LiveTemplate } from '../ops/live-parts.js';
 import { RestrictionWatch, type RestrictionSettings } from '../push/restriction-watch.js';
 import { IncomingCall } from '../call/incoming-call.js';
+import { MediaAnnouncement } from '../call/call-announcement.js';
+import type { AnnouncementMedia } from '../media/announcement-media.js';
 import { TrustedSources } from '../call/trusted-sources.js';
 import { readFileSync } from 'node:fs';
 import { ApnsSender } from '../push/apns-sender.js';
@@ -135,6 +137,8 @@ export interface PathParts {
   /** This node's cluster membership; absent on a single node. */
   cluster?: ClusterNode | undefined;
   metrics?: PushwakeMetrics | undefined;
+  /** Announcements (media.enabled); absent, calls touch no media server. */
+  media?: AnnouncementMedia | undefined;
 }
 
 export interface CallPath {
@@ -232,6 +236,8 @@ export function buildCallPath(p: PathParts): CallPath {
     wake: (b, call, deadline, signal) => waker.wake(b, call, deadline, signal),
     oweEndedNotice: (n) => courier.owe(n),
   };
+  const { media } = p;
+  if (media) callPorts.announce = (call, callerSdp, callLog) => new MediaAnnouncement(media, call.callId, callerSdp, callLog);
   const onCallEnded = (call: IncomingCall, how: CallEnding): void => {
     calls.remove(call);
     p.onCallEnded(call, how);

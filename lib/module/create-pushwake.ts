@@ -28,6 +28,7 @@ import { applyLive, buildCallPath, buildSender, openStore, redisTarget, type Cal
 import { ClusterNode } from '../cluster/cluster-node.js';
 import { EdgeRelay } from '../cluster/edge-relay.js';
 import { resolveOptions, type PushwakeOptions, type Unclaimed } from './options.js';
+import { FreeswitchMedia } from '../media/freeswitch-media.js';
 
 /**
  * srf middleware: mount with `srf.use('register', pushwake.register)` (arity 3, as drachtio-srf
@@ -104,6 +105,21 @@ export interface Internals {
   engine?: MetricSources['engine'];
 }
 
+/**
+ * Announcements on FreeSWITCH (media.enabled): drachtio-fsmrf on the host's Srf, connected in the
+ * background. drachtio-fsmrf is loaded only then: with media off nothing of it runs.
+ */
+async function openMedia(srf: Srf, config: PushwakeConfig, log: Logger, metrics: PushwakeMetrics): Promise<FreeswitchMedia> {
+  const { default: Mrf } = await import('drachtio-fsmrf');
+  const media = new FreeswitchMedia(new Mrf(srf), config.media, log.child({ component: 'media' }), {
+    unavailable: (code) => metrics.mediaUnavailable(code),
+    connected: (up) => metrics.mediaConnected(up),
+  });
+  metrics.mediaConnected(false);
+  media.start();
+  return media;
+}
+
 /** Create a pushwake on the host's Srf. Rejects with ConfigError (code PUSHWAKE_CONFIG) naming a bad option. */
 export async function createPushwake(options: PushwakeOptions): Promise<Pushwake> {
   return createInstance(options, {});
@@ -118,6 +134,7 @@ export async function createInstance(options: PushwakeOptions, internals: Intern
   const mount = claimMount(srf, name, config, options.bindingStore);
   let opened: BindingStore | undefined;
   let cluster: ClusterNode | undefined;
+  let media: FreeswitchMedia | undefined;
   try {
     const { store, onStoreUnavailable } = await openStore(config, options.bindingStore, log);
     if (!options.bindingStore) opened = store;
@@ -130,21 +147,29 @@ export async function createInstance(options: PushwakeOptions, internals: Intern
       });
     }
     let parked = (): number => 0;
+    let announcements: (() => number) | undefined;
     const metrics = new PushwakeMetrics({
       parkedCalls: () => parked(),
       countBindings: () => store.countBindings(),
       ...(internals.engine ? { engine: internals.engine } : {}),
+      announcements: () => announcements?.() ?? 0,
     });
+    if (config.media.enabled) {
+      media = await openMedia(srf, config, log, metrics);
+      const m = media;
+      announcements = () => m.activeAnnouncements;
+    }
     const sender = metrics.metered(options.pushSender ?? buildSender(config, log));
     const instance = new PushwakeInstance({
       srf, name, unclaimed, config, log, store, sender, onStoreUnavailable, internals: { ...internals, local }, learnLocal: !internals.local, cluster,
-      release: mount, ownsStore: !options.bindingStore, ownsSender: !options.pushSender, metrics,
+      release: mount, ownsStore: !options.bindingStore, ownsSender: !options.pushSender, metrics, media,
     });
     parked = () => instance.activeCalls;
     return instance;
   } catch (err) {
     // nothing it opened may outlive a failed creation
     await cluster?.leave();
+    media?.close();
     await opened?.close().catch(() => undefined);
     mount();
     throw err;
@@ -168,6 +193,7 @@ interface InstanceParts {
   learnLocal: boolean;
   cluster: ClusterNode | undefined;
   metrics: PushwakeMetrics;
+  media: FreeswitchMedia | undefined;
 }
 
 type Listener<E extends keyof PushwakeEvents> = (e: PushwakeEvents[E]) => void;
@@ -191,7 +217,7 @@ export class PushwakeInstance implements Pushwake {
     this.local = internals.local ?? new LocalAddress({ host: config.sip.advertisedHost, transport: config.sip.advertisedTransport }, []);
     this.stopLearning = parts.learnLocal ? learnFromSrf(srf, this.local, config, log) : () => undefined;
     this.path = buildCallPath({
-      config, app, store: parts.store, sender: parts.sender, local: this.local, log, trace: internals.trace, onStoreUnavailable: parts.onStoreUnavailable, cluster: parts.cluster, metrics: parts.metrics,
+      config, app, store: parts.store, sender: parts.sender, local: this.local, log, trace: internals.trace, onStoreUnavailable: parts.onStoreUnavailable, cluster: parts.cluster, metrics: parts.metrics, media: parts.media,
       onCallEnded: (call, how) => this.callEnded(call, how),
       onDeviceRegistered: (r) => this.deviceRegistered(r),
     });
@@ -238,6 +264,11 @@ export class PushwakeInstance implements Pushwake {
 
   get metrics(): Registry {
     return this.parts.metrics.registry;
+  }
+
+  /** The media server connection for announcements (media.enabled), else undefined. */
+  get media(): FreeswitchMedia | undefined {
+    return this.parts.media;
   }
 
   /** The metric families themselves (the admin server, tests). */
@@ -295,6 +326,7 @@ export class PushwakeInstance implements Pushwake {
     this.path.calls.abortAll();
     await this.path.courier.flush();
     await this.parts.cluster?.leave();
+    this.parts.media?.close();
     if (this.parts.ownsSender) await this.parts.sender.close();
     if (this.parts.ownsStore) await this.store.close();
     this.parts.release();

@@ -35,6 +35,8 @@ export interface PushwakeSettings {
   alerts?: Section<'alerts'>;
   devices?: Section<'devices'>;
   endedNotice?: Section<'endedNotice'>;
+  /** Announcements on FreeSWITCH through drachtio-fsmrf on the host's Srf (README "Announcements"). */
+  media?: Section<'media'>;
   /** Which store to open; ignored when `bindingStore` is given. */
   store?: Section<'store'>;
   /** Several nodes on one Redis (docs/scale-out.md). */
@@ -58,7 +60,7 @@ export interface PushwakeOptions extends PushwakeSettings {
 
 /** Keys of PushwakeOptions that are not settings. */
 const WIRING = new Set(['srf', 'name', 'logger', 'bindingStore', 'pushSender', 'unclaimed']);
-const SETTINGS = new Set(['sip', 'upstream', 'registration', 'apns', 'fcm', 'call', 'alerts', 'devices', 'endedNotice', 'store', 'cluster']);
+const SETTINGS = new Set(['sip', 'upstream', 'registration', 'apns', 'fcm', 'call', 'alerts', 'devices', 'endedNotice', 'media', 'store', 'cluster']);
 /** Settings of the standalone proxy that a mounted pushwake leaves to its host, and why. */
 const HOST_OWNED: Record<string, string> = {
   engine: 'is not a module option: the host app owns the Srf and its connection',

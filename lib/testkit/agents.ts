@@ -90,6 +90,8 @@ export class Pbx {
 
 export class CallAttempt {
   readonly provisionals: number[] = [];
+  /** The SDP of the first provisional response that carried one (early media). */
+  earlySdp: string | undefined;
   readonly done: Promise<{ status: number; reason: string; reasonHeader?: string; dialog?: SipDialog }>;
   private sent: OutboundRequest | undefined;
   private cancelWhenSent: string | undefined | null = null;
@@ -101,7 +103,10 @@ export class CallAttempt {
           this.sent = req;
           if (this.cancelWhenSent !== null) this.cancel(this.cancelWhenSent);
         },
-        onProvisional: (res) => this.provisionals.push(res.status),
+        onProvisional: (res) => {
+          this.provisionals.push(res.status);
+          if (res.body && this.earlySdp === undefined) this.earlySdp = res.body;
+        },
       })
       .then(
         (dialog) => ({ status: 200, reason: 'OK', dialog }),
@@ -139,6 +144,8 @@ export interface ReceivedInvite {
   dialog?: SipDialog;
   /** The transport the INVITE arrived on. */
   protocol: string;
+  /** The INVITE's SDP offer. */
+  sdp: string;
 }
 
 /** A phone: it registers through pushwake with a push token and answers INVITEs per `behaviour`. */
@@ -146,6 +153,8 @@ export class Phone {
   readonly token = randomBytes(32).toString('hex');
   readonly invites: ReceivedInvite[] = [];
   behaviour: PhoneBehaviour = 'answer';
+  /** The SDP it answers with (a test with real RTP sets its own socket's). */
+  answerSdp = ANSWER_SDP;
   /** Wake (re-REGISTER) when a push for this phone reaches the sink. */
   wakeOnPush = true;
   private cseq = 1;
@@ -252,6 +261,7 @@ export class Phone {
       from: req.get('From') ?? '',
       cancelled: false,
       protocol: req.protocol,
+      sdp: req.body ?? '',
       ...(req.get('X-PushHint') ? { pushHint: req.get('X-PushHint') } : {}),
       ...(req.get('X-Call-UUID') ? { callUuid: req.get('X-Call-UUID') } : {}),
     };
@@ -275,7 +285,7 @@ export class Phone {
         res.send(180, 'Ringing', {});
         setTimeout(() => {
           if (rec.cancelled) return;
-          this.app.createUas(req, res, { localSdp: ANSWER_SDP }).then(
+          this.app.createUas(req, res, { localSdp: this.answerSdp }).then(
             (d) => (rec.dialog = d),
             () => undefined,
           );

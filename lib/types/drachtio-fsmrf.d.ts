@@ -15,6 +15,9 @@ declare module 'drachtio-fsmrf' {
       /** where FreeSWITCH connects back for each endpoint (outbound event socket) */
       listenAddress?: string;
       listenPort?: number;
+      /** what FreeSWITCH is told to connect back to, when not listenAddress:listenPort */
+      advertisedAddress?: string;
+      advertisedPort?: number;
       /** FreeSWITCH's sofia profile the endpoints are created on (default drachtio_mrf) */
       profile?: string;
     }
@@ -23,7 +26,11 @@ declare module 'drachtio-fsmrf' {
       readonly uuid: string;
       readonly local: { sdp: string };
       readonly remote: { sdp: string };
+      /** the SIP dialog between the app and FreeSWITCH (null once released) */
+      readonly dialog: { destroy(): Promise<unknown>; readonly connected?: boolean } | null;
       play(file: string | string[]): Promise<unknown>;
+      /** run a dialplan application; resolves when it completes (never, if the channel vanishes) */
+      execute(app: string, arg?: string): Promise<unknown>;
       api(command: string, args?: string | string[]): Promise<unknown>;
       modify(remoteSdp: string): Promise<void>;
       bridge(other: Endpoint | string): Promise<void>;
@@ -34,6 +41,8 @@ declare module 'drachtio-fsmrf' {
       readonly sip: { ipv4: { udp: { address?: string } } };
       createEndpoint(opts?: { remoteSdp?: string; headers?: Record<string, string> }): Promise<Endpoint>;
       api(command: string): Promise<string>;
+      /** the inbound event socket is up */
+      connected(): boolean;
       disconnect(): void;
     }
   }
