@@ -5,7 +5,7 @@
  * origin. Pure.
  */
 
-const ORIGIN = /^o=(\S+) (\S+) (\d+) (IN IP[46] \S+)\s*$/m;
+const ORIGIN = /^o=(\S+) (\S+) (\d+) (IN IP[46] \S+)(?=\r?$)/m;
 
 export class SdpOrigin {
   private lastBody: string | undefined;

@@ -18,13 +18,16 @@ export class FakeDialog extends EventEmitter implements SipDialog {
   override removeListener(event: string, fn: (...args: never[]) => void): this {
     return super.removeListener(event, fn as (...args: unknown[]) => void);
   }
+  /** Final answers to the next requests, in order (default 200 with no body). */
+  readonly answers: Array<{ status: number; body?: string }> = [];
   request(opts: DialogRequestOptions, cb: (err: Error | null, res: InboundResponse) => void): void {
     this.requests.push(opts);
-    const res = (status: number): InboundResponse => ({ status, reason: status === 100 ? 'Trying' : 'OK', body: '', get: () => undefined, has: () => false });
+    const next = this.answers.shift() ?? { status: 200 };
+    const res = (status: number, body = ''): InboundResponse => ({ status, reason: status === 100 ? 'Trying' : 'OK', body, get: (n: string) => (n === 'Content-Type' && body ? 'application/sdp' : undefined), has: () => false });
     // As drachtio-srf does: once per response, the 100 Trying first.
     queueMicrotask(() => {
       cb(null, res(100));
-      cb(null, res(200));
+      cb(null, res(next.status, next.body));
     });
   }
   destroy(opts?: { headers?: Headers }): Promise<unknown> {
@@ -78,7 +81,7 @@ export class CallFixture {
   answerFails = false;
   readonly call: IncomingCall;
 
-  constructor(s: Partial<CallSettings> = {}, identity: Partial<CallIdentity> = {}, onEnded: (call: IncomingCall) => void = () => undefined) {
+  constructor(s: Partial<CallSettings> = {}, identity: Partial<CallIdentity> = {}, onEnded: (call: IncomingCall) => void = () => undefined, more: Pick<CallPorts, 'announce'> = {}) {
     const caller: CallerSide = {
       offer: { from: '"Bob" <sip:1000@pbx>;tag=abc', sdp: 'v=0 offer', maxForwards: 69 },
       provisional: (status, _r, sdp) => this.provisionals.push({ status, ...(sdp ? { sdp } : {}) }),
@@ -104,6 +107,7 @@ export class CallFixture {
         return this.wakeResult(b);
       },
       oweEndedNotice: (n) => this.notices.push(n),
+      ...more,
     };
     this.call = new IncomingCall(
       {
