@@ -18,6 +18,7 @@ export type HandOverResult = 'moved' | 'refused' | 'failed' | 'cancelled';
 
 export class MediaHandover {
   private timer: NodeJS.Timeout | undefined;
+  private wake: (() => void) | undefined;
   private cancelled = false;
 
   constructor(
@@ -43,6 +44,7 @@ export class MediaHandover {
       }
       if (res.status === 491 && attempt === 0) {
         await new Promise<void>((resolve) => {
+          this.wake = resolve;
           this.timer = setTimeout(resolve, Math.floor(this.random() * 2000));
         });
         continue;
@@ -61,6 +63,7 @@ export class MediaHandover {
   cancel(): void {
     this.cancelled = true;
     clearTimeout(this.timer);
+    this.wake?.();
   }
 
   /** The caller's media moved from where its first offer said: the phone must send there. */

@@ -13,7 +13,7 @@
  */
 import { ThrottledWarning, type Logger } from '../log.js';
 import type { AnnouncementMedia, MediaEndpoint, MediaUnavailableCode, OpenOutcome } from './announcement-media.js';
-import { probeEventSocket, type ProbeResult } from './esl-probe.js';
+import { probeEventSocket, type ProbeResult, type ProbeTarget } from './esl-probe.js';
 import type { PlayCommand, PromptSettings } from './prompts.js';
 import type { FsmrfEndpoint, FsmrfMediaServer, MrfConnector } from './fsmrf.js';
 
@@ -65,6 +65,8 @@ export class FreeswitchMedia implements AnnouncementMedia {
     private readonly settings: MediaSettings,
     private readonly log: Logger,
     private readonly observer: MediaObserver,
+    /** The look before connecting (a fake in tests). */
+    private readonly probe: (t: ProbeTarget) => Promise<ProbeResult> = probeEventSocket,
   ) {
     this.skipped = new ThrottledWarning(log, 'announcements skipped: calls go on without media (180, then the usual path)', 10_000);
   }
@@ -140,7 +142,7 @@ export class FreeswitchMedia implements AnnouncementMedia {
     if (this.closed) return;
     const s = this.settings;
     const esl = splitHostPort(s.eventSocket);
-    const probe: ProbeResult = await probeEventSocket({ host: esl.host, port: esl.port, secret: s.eventSocketSecret, profile: s.profile, timeoutMs: CONNECT_TIMEOUT_MS });
+    const probe: ProbeResult = await this.probe({ host: esl.host, port: esl.port, secret: s.eventSocketSecret, profile: s.profile, timeoutMs: CONNECT_TIMEOUT_MS });
     if (this.closed) return;
     if (probe.kind === 'failed') return this.retry(`${probe.code}: ${probe.why}`);
     const listen = splitHostPort(s.callbackListen);

@@ -62,6 +62,20 @@ describe('configuration', () => {
     expect(ok.cluster).toEqual({ nodeId: 'pw-1.east', relayHost: '', secret: '', nodeTimeoutSeconds: 6 });
   });
 
+  it('media settings are checked, naming the key: prompts, addresses, bounds', () => {
+    expect(resolveConfig({ media: { enabled: true, wakePrompt: '/srv/prompts/wake.wav', unreachablePrompt: 'tone_stream://%(274,0,913.8)', pushFailedPrompt: '' } }).media.enabled).toBe(true);
+    expect(resolveConfig({ media: { eventSocket: '[::1]:8021', sipAddress: 'fs.example.net:5080' } }).media.eventSocket).toBe('[::1]:8021');
+    for (const bad of ['wake.wav', 'http://x/y.wav', '/a.wav!/b.wav', '', 'tone_stream://']) expectKey(() => resolveConfig({ media: { wakePrompt: bad } }), 'media.wakePrompt');
+    expectKey(() => resolveConfig({ media: { unreachablePrompt: 'relative.wav' } }), 'media.unreachablePrompt');
+    expectKey(() => resolveConfig({ media: { eventSocket: '127.0.0.1' } }), 'media.eventSocket');
+    expectKey(() => resolveConfig({ media: { eventSocket: '127.0.0.1:70000' } }), 'media.eventSocket');
+    expectKey(() => resolveConfig({ media: { wakePlayback: 'twice' } }), 'media.wakePlayback');
+    expectKey(() => resolveConfig({ media: { setupTimeoutMs: 10 } }), 'media.setupTimeoutMs');
+    expectKey(() => resolveConfig({ media: { maxAnnouncements: 0 } }), 'media.maxAnnouncements');
+    expectKey(() => resolveConfig({ media: { profile: 'a b' } }), 'media.profile');
+    expectKey(() => loadConfig({ env: { PUSHWAKE_MEDIA_CLOSING_PROMPT_MAX_MS: '-1' } }), 'media.closingPromptMaxMs');
+  });
+
   it('a user file overrides only what it names', () => {
     const c = loadConfig({ env: {}, file: file('call:\n  wakeTimeoutMs: 20000\n') });
     expect(c.call.wakeTimeoutMs).toBe(20_000);
