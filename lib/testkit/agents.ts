@@ -92,6 +92,8 @@ export class CallAttempt {
   readonly provisionals: number[] = [];
   /** The SDP of the first provisional response that carried one (early media). */
   earlySdp: string | undefined;
+  /** performance.now() at the first provisional of each status (benchmarks). */
+  readonly provisionalAt = new Map<number, number>();
   readonly done: Promise<{ status: number; reason: string; reasonHeader?: string; dialog?: SipDialog }>;
   private sent: OutboundRequest | undefined;
   private cancelWhenSent: string | undefined | null = null;
@@ -105,6 +107,7 @@ export class CallAttempt {
         },
         onProvisional: (res) => {
           this.provisionals.push(res.status);
+          if (!this.provisionalAt.has(res.status)) this.provisionalAt.set(res.status, performance.now());
           if (res.body && this.earlySdp === undefined) this.earlySdp = res.body;
         },
       })

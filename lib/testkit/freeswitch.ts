@@ -28,6 +28,8 @@ export interface FreeswitchServer {
   eslSecret: string;
   /** the drachtio_mrf profile's SIP port (UDP and TCP) */
   sipPort: number;
+  /** the FreeSWITCH process (benchmarks read its CPU time) */
+  pid: number;
   /** FreeSWITCH's own log (in its directory, gone after stop) */
   logFile: string;
   output(): string;
@@ -138,5 +140,5 @@ export async function startFreeswitch(bin: string, opts: FreeswitchOptions = {})
       keepBytes: 200_000,
     };
   });
-  return { address, eslPort, eslSecret, sipPort, logFile: join(daemon.dir, 'freeswitch.log'), output: daemon.output, stop: daemon.stop };
+  return { address, eslPort, eslSecret, sipPort, pid: daemon.pid, logFile: join(daemon.dir, 'freeswitch.log'), output: daemon.output, stop: daemon.stop };
 }
