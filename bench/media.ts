@@ -84,10 +84,12 @@ async function runCalls(fs: FreeswitchServer, media: boolean, opts: { calls: num
       try {
         const t0 = performance.now();
         const call = d.pbx.call(phone.aor, { sdp: caller.sdp('pbx') });
-        const early = waitUntil(() => call.earlySdp, 10_000).then((sdp) => {
-          if (sdp) caller.sendTo(sdp);
+        let finished = false;
+        const early = waitUntil(() => call.earlySdp ?? (finished ? '' : undefined), 10_000).then((sdp) => {
+          if (sdp && !finished) caller.sendTo(sdp);
         });
         const result = await call.done;
+        finished = true;
         const t200 = performance.now();
         // what the caller hears first: the 183 with the announcement, or the 180 (not the engine's 100)
         const first = call.provisionalAt.get(183) ?? call.provisionalAt.get(180);
