@@ -220,12 +220,14 @@ function safely(fn: () => void): void {
   }
 }
 
+/** `p`, or a rejection after `ms`; the timer never holds the process up (a stop in progress). */
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
     p.finally(() => clearTimeout(timer)),
     new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+      timer.unref();
     }),
   ]);
 }

@@ -152,7 +152,7 @@ export async function createInstance(options: PushwakeOptions, internals: Intern
       parkedCalls: () => parked(),
       countBindings: () => store.countBindings(),
       ...(internals.engine ? { engine: internals.engine } : {}),
-      announcements: () => announcements?.() ?? 0,
+      ...(config.media.enabled ? { announcements: () => announcements?.() ?? 0 } : {}),
     });
     if (config.media.enabled) {
       media = await openMedia(srf, config, log, metrics);

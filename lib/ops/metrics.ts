@@ -32,7 +32,7 @@ export interface MetricSources {
   countBindings: () => Promise<number>;
   /** The embedded engine's counters; absent with drachtio-server (use its own metrics). */
   engine?: () => { stats: EngineStats; connections: Record<string, number> } | undefined;
-  /** Announcement endpoints held now; absent with media off. */
+  /** Announcement endpoints held now; absent with media off (and so are the media families). */
   announcements?: () => number;
 }
 
@@ -54,8 +54,8 @@ export class PushwakeMetrics {
   private readonly notices: Counter<'mode' | 'result'>;
   private readonly withheld: Counter<'reason'>;
   private readonly suspected: Counter;
-  private readonly mediaSkipped: Counter<'code'>;
-  private readonly mediaUp: Gauge;
+  private readonly mediaSkipped: Counter<'code'> | undefined;
+  private readonly mediaUp: Gauge | undefined;
   /** Push sent -> by token, to time the wake (bounded: oldest dropped past MAX_PENDING_WAKES). */
   private readonly pushedAt = new Map<string, number>();
   /** The last calls' endings, newest last (the status page). */
@@ -91,12 +91,15 @@ export class PushwakeMetrics {
     this.notices = new Counter({ name: 'pushwake_ended_notices_total', help: 'Ended notices delivered to phones, by mode and result', labelNames: ['mode', 'result'], registers });
     this.withheld = new Counter({ name: 'pushwake_pushes_withheld_total', help: 'VoIP pushes not sent to protect the device: rate_limited (devices.maxVoipPushesPerMinute) or suspected_restricted', labelNames: ['reason'], registers });
     this.suspected = new Counter({ name: 'pushwake_devices_suspected_total', help: 'Devices that became suspected restricted by iOS (VoIP pushes unanswered in a row)', registers });
-    this.mediaSkipped = new Counter({ name: 'pushwake_media_unavailable_total', help: 'Calls that went on without an announcement (media.enabled), by code: MEDIA_DOWN, MEDIA_SLOW, MEDIA_BUSY, MEDIA_ERROR, or MEDIA_LOST mid-announcement', labelNames: ['code'], registers });
-    this.mediaUp = new Gauge({ name: 'pushwake_media_up', help: '1 while connected to the media server (FreeSWITCH) for announcements, 0 when not; absent with media off', registers });
-    new Gauge({ name: 'pushwake_announcements', help: 'Announcement endpoints held on the media server now (media.maxAnnouncements bounds it)', registers, collect() {
-      const n = sources.announcements?.();
-      if (n !== undefined) this.set(n);
-    } });
+    const announcements = sources.announcements;
+    if (announcements) {
+      // only with media.enabled: a 0 here would read as "media down" where there is no media
+      this.mediaSkipped = new Counter({ name: 'pushwake_media_unavailable_total', help: 'Calls that went on without an announcement (media.enabled), by code: MEDIA_DOWN, MEDIA_SLOW, MEDIA_BUSY, MEDIA_ERROR, or MEDIA_LOST mid-announcement', labelNames: ['code'], registers });
+      this.mediaUp = new Gauge({ name: 'pushwake_media_up', help: '1 while connected to the media server (FreeSWITCH) for announcements, 0 when not (media.enabled only)', registers });
+      new Gauge({ name: 'pushwake_announcements', help: 'Announcement endpoints held on the media server now (media.maxAnnouncements bounds it)', registers, collect() {
+        this.set(announcements());
+      } });
+    }
     const engine = sources.engine;
     new Counter({ name: 'pushwake_sip_messages_total', help: 'SIP messages through the embedded engine, by direction and method (response for responses)', labelNames: ['direction', 'method'], registers, collect() {
       const e = engine?.();
@@ -124,11 +127,11 @@ export class PushwakeMetrics {
 
   /** A call went on without its announcement. */
   mediaUnavailable(code: string): void {
-    this.mediaSkipped.inc({ code });
+    this.mediaSkipped?.inc({ code });
   }
 
   mediaConnected(up: boolean): void {
-    this.mediaUp.set(up ? 1 : 0);
+    this.mediaUp?.set(up ? 1 : 0);
   }
 
   deviceSuspected(): void {

@@ -261,6 +261,21 @@ describe.skipIf(!canRun).each(enginesUnderTest())('announcements on FreeSWITCH o
     expect(await channelsLeft(freeswitch, 5000)).toBe(0);
   });
 
+  it('an offer FreeSWITCH cannot answer (G.722 only): no announcement, a 180, and the call connects as without media', async () => {
+    await startLab();
+    const phone = lab.phone('alice');
+    await phone.register();
+    const g722 = ['v=0', 'o=pbx 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 40000 RTP/AVP 9', 'a=rtpmap:9 G722/8000', ''].join('\r\n');
+    const call = lab.pbx.call('sip:alice@example.com', { sdp: g722 });
+    const result = await call.done;
+    expect(result.status).toBe(200);
+    expect(call.provisionals).toContain(180);
+    expect(call.earlySdp).toBeUndefined();
+    expect(await lab.pushwake.pushwake.metrics.metrics()).toMatch(/pushwake_media_unavailable_total\{code="MEDIA_ERROR"\} 1/);
+    expect(await channelsLeft(freeswitch, 5000)).toBe(0);
+    await result.dialog?.destroy();
+  });
+
   it('FreeSWITCH stopped during the wake prompt: the call goes on without media and connects', async () => {
     await startLab();
     const phone = lab.phone('alice');
@@ -293,6 +308,18 @@ describe.skipIf(!canRun).each(enginesUnderTest())('announcements on FreeSWITCH o
     expect(next.earlySdp).toBeUndefined();
     next.cancel();
     await next.done;
+  });
+});
+
+describe('media off', () => {
+  it('touches nothing: no media server, no media metric families', async () => {
+    const lab = await SipLab.start({ engine: 'embedded' });
+    try {
+      expect(lab.pushwake.pushwake.media).toBeUndefined();
+      expect(await lab.pushwake.pushwake.metrics.metrics()).not.toMatch(/pushwake_media|pushwake_announcements/);
+    } finally {
+      await lab.stop();
+    }
   });
 });
 
