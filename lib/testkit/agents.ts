@@ -95,6 +95,11 @@ export class CallAttempt {
   /** performance.now() at the first provisional of each status (benchmarks). */
   readonly provisionalAt = new Map<number, number>();
   readonly done: Promise<{ status: number; reason: string; reasonHeader?: string; dialog?: SipDialog }>;
+  /**
+   * The SDP the 2xx carried, as it arrived: a re-INVITE in the same read from the wire may have
+   * changed `dialog.remote.sdp` before `done` resolves.
+   */
+  answerSdp: string | undefined;
   private sent: OutboundRequest | undefined;
   private cancelWhenSent: string | undefined | null = null;
 
@@ -103,6 +108,9 @@ export class CallAttempt {
       .createUac(target, { headers: { From: `"Bob Caller" <sip:1000@pbx.test>`, To: `<${target}>`, ...opts.headers }, localSdp: opts.sdp ?? OFFER_SDP, proxy }, {
         onRequestSent: (req) => {
           this.sent = req;
+          req.on('response', (res) => {
+            if (res.status >= 200 && res.status < 300 && this.answerSdp === undefined) this.answerSdp = res.body;
+          });
           if (this.cancelWhenSent !== null) this.cancel(this.cancelWhenSent);
         },
         onProvisional: (res) => {
