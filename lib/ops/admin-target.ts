@@ -19,6 +19,12 @@ export interface AdminTargetParts {
   version: string;
 }
 
+function mediaDetail(pushwake: PushwakeInstance, config: PushwakeConfig): string {
+  return pushwake.media?.isUp
+    ? `connected to FreeSWITCH at ${config.media.eventSocket}; ${pushwake.media.activeAnnouncements} announcements`
+    : `FreeSWITCH at ${config.media.eventSocket} not connected: calls go on without announcements`;
+}
+
 /** A store check that takes longer than this counts as unreachable. */
 const STORE_CHECK_MS = 2_000;
 
@@ -35,6 +41,8 @@ export function adminTarget(p: AdminTargetParts): AdminTarget {
           ? { ok: true, detail: `key ${config.apns.keyId} of team ${config.apns.teamId} loaded` }
           : { ok: true, detail: 'no key configured: sleeping phones cannot be woken' },
       };
+      // never unready for it: a call never waits on FreeSWITCH (it goes on without announcements)
+      if (config.media.enabled) checks['media'] = { ok: true, detail: mediaDetail(pushwake, config) };
       return checks;
     },
     async status() {
@@ -55,6 +63,7 @@ export function adminTarget(p: AdminTargetParts): AdminTarget {
         apns: config.apns.keyFile ? 'key loaded' : 'no key',
         bindings,
         calls: pushwake.activeCalls,
+        media: config.media.enabled ? { up: pushwake.media?.isUp ?? false, announcements: pushwake.media?.activeAnnouncements ?? 0, eventSocket: config.media.eventSocket } : 'off',
       };
     },
     async bindings({ aor, limit }) {

@@ -21,6 +21,7 @@ import { RtpAgent } from '../../lib/testkit/rtp-agent.js';
 import type { DeepPartial } from '../../lib/config/load.js';
 import type { PushwakeConfig } from '../../lib/config/types.js';
 import { probeEventSocket } from '../../lib/media/esl-probe.js';
+import { adminTarget } from '../../lib/ops/admin-target.js';
 
 const fsBin = freeswitchBin();
 const espeak = findBinary('ESPEAK_BIN', ['espeak-ng']);
@@ -358,6 +359,10 @@ describe.each(enginesUnderTest())('media on, FreeSWITCH away, over the %s engine
     const metrics = await lab.pushwake.pushwake.metrics.metrics();
     expect(metrics).toMatch(/pushwake_media_unavailable_total\{code="MEDIA_DOWN"\} 1/);
     expect(metrics).toMatch(/pushwake_media_up 0/);
+    // operators see it, and pushwake stays ready: calls do not need FreeSWITCH
+    const admin = adminTarget({ pushwake: lab.pushwake.pushwake, config: () => lab.config, engineConnected: () => true, sipListeners: () => [], reload: () => Promise.resolve({}), version: 'test' });
+    expect((await admin.readiness())['media']).toEqual({ ok: true, detail: `FreeSWITCH at 127.0.0.1:${port} not connected: calls go on without announcements` });
+    expect((await admin.status())['media']).toEqual({ up: false, announcements: 0, eventSocket: `127.0.0.1:${port}` });
     await result.dialog?.destroy();
     await waitFor('call over', () => lab.pushwake.calls.size === 0);
   });

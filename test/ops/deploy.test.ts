@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../lib/config/defaults.js';
 import { findBinary } from '../../lib/testkit/binaries.js';
 import { SipLab } from '../e2e/support/sip-lab.js';
+import { freePort } from '../../lib/testkit/free-port.js';
 
 const run = promisify(execFile);
 const deploy = join(import.meta.dirname, '..', '..', 'deploy');
@@ -68,7 +69,8 @@ describe('deploy/', () => {
   });
 
   it('the Grafana dashboard and the alerts use only metric names pushwake serves', async () => {
-    const lab = await SipLab.start({ engine: 'embedded' });
+    // media on (FreeSWITCH away): its families are served only then
+    const lab = await SipLab.start({ engine: 'embedded', config: { media: { enabled: true, eventSocket: `127.0.0.1:${await freePort()}` } } });
     try {
       const page = await (await fetch(`${lab.pushwake.adminUrl ?? ''}/metrics`)).text();
       const served = new Set([...page.matchAll(/^# TYPE (\S+) (\S+)$/gm)].flatMap((m) => {
