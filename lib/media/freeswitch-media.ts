@@ -12,6 +12,7 @@
  * back-off is capped here (it grows without bound by default).
  */
 import { ThrottledWarning, type Logger } from '../log.js';
+import type { PushwakeConfig } from '../config/types.js';
 import type { AnnouncementMedia, MediaEndpoint, MediaUnavailableCode, OpenOutcome } from './announcement-media.js';
 import { probeEventSocket, type ProbeResult, type ProbeTarget } from './esl-probe.js';
 import type { PlayCommand, PromptSettings } from './prompts.js';
@@ -19,16 +20,8 @@ import type { FsmrfEndpoint, FsmrfMediaServer, MrfConnector } from './fsmrf.js';
 
 export type { MrfConnector } from './fsmrf.js';
 
-export interface MediaSettings extends PromptSettings {
-  eventSocket: string;
-  eventSocketSecret: string;
-  profile: string;
-  sipAddress: string;
-  callbackListen: string;
-  callbackAdvertise: string;
-  setupTimeoutMs: number;
-  maxAnnouncements: number;
-}
+/** media.* as validated (config/pushwake.yaml documents each), less the switch itself. */
+export type MediaSettings = Omit<PushwakeConfig['media'], 'enabled'>;
 
 /** What the operator's metrics hear. */
 export interface MediaObserver {

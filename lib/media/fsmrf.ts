@@ -25,6 +25,10 @@ export interface FsmrfEndpoint {
   /** run a dialplan application; resolves when it completes (never, if the channel vanishes) */
   execute(app: string, arg?: string): Promise<unknown>;
   api(command: string, args?: string | string[]): Promise<unknown>;
+  /** play files or tones (drachtio-fsmrf's `playback` wrapper); resolves when done */
+  play(file: string | string[]): Promise<unknown>;
+  /** bridge this channel to another endpoint's in FreeSWITCH */
+  bridge(other: FsmrfEndpoint): Promise<unknown>;
   destroy(): Promise<void>;
   on(event: 'destroy', fn: () => void): unknown;
 }
@@ -32,6 +36,8 @@ export interface FsmrfEndpoint {
 export interface FsmrfMediaServer {
   readonly sip: { ipv4: { udp: { address?: string } } };
   createEndpoint(opts?: { remoteSdp?: string; headers?: Record<string, string> }): Promise<FsmrfEndpoint>;
+  /** an API command over the inbound event socket; resolves with its reply body */
+  api(command: string): Promise<string>;
   /** the inbound event socket is up */
   connected(): boolean;
   disconnect(): void;

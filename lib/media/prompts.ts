@@ -4,16 +4,10 @@
  * its final response. Pure.
  */
 import type { CallEnding } from '../call/call-types.js';
-import type { WakePlayback } from '../config/types.js';
+import type { PushwakeConfig } from '../config/types.js';
 
-export interface PromptSettings {
-  wakePrompt: string;
-  wakePlayback: WakePlayback;
-  ringback: string;
-  unreachablePrompt: string;
-  pushFailedPrompt: string;
-  closingPromptMaxMs: number;
-}
+/** The media.* keys that say what the caller hears (config/pushwake.yaml documents each). */
+export type PromptSettings = Pick<PushwakeConfig['media'], 'wakePrompt' | 'wakePlayback' | 'ringback' | 'unreachablePrompt' | 'pushFailedPrompt' | 'closingPromptMaxMs'>;
 
 /** A FreeSWITCH dialplan application and its argument, run on the endpoint. */
 export interface PlayCommand {

@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SipLab, enginesUnderTest } from '../e2e/support/sip-lab.js';
-import { waitFor } from '../../lib/testkit/agents.js';
+import { waitFor, type CallAttempt, type Phone, type PhoneBehaviour, type ReceivedInvite } from '../../lib/testkit/agents.js';
+import type { SipDialog } from '../../lib/sip/srf.js';
 import { freeswitchBin, startFreeswitch, type FreeswitchServer } from '../../lib/testkit/freeswitch.js';
 import { findBinary } from '../../lib/testkit/binaries.js';
 import { freePort } from '../../lib/testkit/free-port.js';
@@ -103,6 +104,14 @@ async function eslApi(fs: FreeswitchServer, command: string): Promise<string> {
   });
 }
 
+interface AnnouncedCall {
+  phone: Phone;
+  phoneRtp: RtpAgent;
+  callerRtp: RtpAgent;
+  call: CallAttempt;
+  early: string;
+}
+
 describe.skipIf(!canRun).each(enginesUnderTest())('announcements on FreeSWITCH over the %s engine', (engine) => {
   let dir: string;
   let prompts: { wake: string; unreachable: string };
@@ -154,9 +163,10 @@ describe.skipIf(!canRun).each(enginesUnderTest())('announcements on FreeSWITCH o
     return a;
   }
 
-  it('the caller hears the wake prompt before any device answers, then caller and phone talk both ways', async () => {
-    await startLab();
+  /** A sleeping phone with an RTP socket, called: the caller has its 183 and hears the wake prompt. */
+  async function announcedCall(behaviour: PhoneBehaviour = 'answer'): Promise<AnnouncedCall> {
     const phone = lab.phone('alice');
+    phone.behaviour = behaviour;
     const phoneRtp = await rtp();
     phone.answerSdp = phoneRtp.sdp('phone');
     await phone.register();
@@ -164,34 +174,45 @@ describe.skipIf(!canRun).each(enginesUnderTest())('announcements on FreeSWITCH o
     const callerRtp = await rtp();
     const call = lab.pbx.call('sip:alice@example.com', { sdp: callerRtp.sdp('pbx') });
     const early = await waitFor('183 with SDP', () => call.earlySdp, 5000);
-    expect(call.provisionals).toContain(183);
-    expect(call.provisionals).not.toContain(180);
     callerRtp.sendTo(early);
-    await waitFor('the wake prompt at the caller', () => callerRtp.heardFrom(early) >= 25, 5000);
-    expect(phone.invites).toHaveLength(0);
-    expect(await channelCount(freeswitch)).toBe(1);
+    await waitFor('the wake prompt at the caller', () => callerRtp.heardFrom(early) >= 10, 5000);
+    return { phone, phoneRtp, callerRtp, call, early };
+  }
 
-    // the phone wakes and answers
-    await phone.register();
-    const result = await call.done;
+  /** The phone wakes and answers; the caller's media is moved to it, and RTP flows both ways. */
+  async function answerAndTalk(c: AnnouncedCall): Promise<{ dialog: SipDialog; invite: ReceivedInvite }> {
+    await c.phone.register();
+    const result = await c.call.done;
     expect(result.status).toBe(200);
     const dialog = result.dialog;
-    if (!dialog) throw new Error('no dialog');
-    const invite = phone.invites[0];
-    if (!invite) throw new Error('no INVITE at the phone');
-    // RFC 3264 within one dialog: the 200 repeats the 183's answer
-    expect(call.answerSdp).toBe(early);
-    // the caller is moved to the phone by a re-INVITE under FreeSWITCH's origin, version one up
-    await waitFor('re-INVITE to the caller', () => /m=audio (\d+)/.exec(dialog.remote.sdp)?.[1] === String(phoneRtp.port), 5000);
+    const invite = c.phone.invites[0];
+    if (!dialog || !invite) throw new Error('not connected');
+    await waitFor('re-INVITE to the caller', () => /m=audio (\d+)/.exec(dialog.remote.sdp)?.[1] === String(c.phoneRtp.port), 5000);
+    c.callerRtp.sendTo(dialog.remote.sdp);
+    c.phoneRtp.sendTo(invite.sdp);
+    await waitFor('RTP phone -> caller', () => c.callerRtp.heardFrom(c.phone.answerSdp) >= 25, 5000);
+    await waitFor('RTP caller -> phone', () => c.phoneRtp.heardFrom(c.callerRtp.sdp()) >= 25, 5000);
+    return { dialog, invite };
+  }
+
+  it('the caller hears the wake prompt before any device answers, then caller and phone talk both ways', async () => {
+    await startLab();
+    const c = await announcedCall();
+    expect(c.call.provisionals).toContain(183);
+    expect(c.call.provisionals).not.toContain(180);
+    await waitFor('more of the wake prompt', () => c.callerRtp.heardFrom(c.early) >= 25, 5000);
+    expect(c.phone.invites).toHaveLength(0);
+    expect(await channelCount(freeswitch)).toBe(1);
+
+    const { dialog, invite } = await answerAndTalk(c);
+    // RFC 3264 within one dialog: the 200 repeated the 183's answer
+    expect(c.call.answerSdp).toBe(c.early);
+    // and the re-INVITE carried the phone's SDP under FreeSWITCH's origin, version one up
     const originOf = (sdp: string): string[] => (/^o=(\S+) (\S+) (\d+)/m.exec(sdp) ?? []).slice(1);
     const [user, session, version] = originOf(dialog.remote.sdp);
-    expect([user, session]).toEqual(originOf(early).slice(0, 2));
-    expect(BigInt(version ?? '0')).toBe(BigInt(originOf(early)[2] ?? '0') + 1n);
-    expect(invite.sdp).toContain(`m=audio ${callerRtp.port} `);
-    callerRtp.sendTo(dialog.remote.sdp);
-    phoneRtp.sendTo(invite.sdp);
-    await waitFor('RTP phone -> caller', () => callerRtp.heardFrom(phone.answerSdp) >= 25, 5000);
-    await waitFor('RTP caller -> phone', () => phoneRtp.heardFrom(callerRtp.sdp()) >= 25, 5000);
+    expect([user, session]).toEqual(originOf(c.early).slice(0, 2));
+    expect(BigInt(version ?? '0')).toBe(BigInt(originOf(c.early)[2] ?? '0') + 1n);
+    expect(invite.sdp).toContain(`m=audio ${c.callerRtp.port} `);
     expect(await channelsLeft(freeswitch, 5000)).toBe(0);
     await dialog.destroy();
     await waitFor('call over', () => lab.pushwake.calls.size === 0);
@@ -225,17 +246,10 @@ describe.skipIf(!canRun).each(enginesUnderTest())('announcements on FreeSWITCH o
 
   it('CANCEL during the wake prompt: 487, the endpoint released, nothing left in FreeSWITCH', async () => {
     await startLab();
-    const phone = lab.phone('alice');
-    await phone.register();
-    phone.wakeOnPush = false;
-    const callerRtp = await rtp();
-    const call = lab.pbx.call('sip:alice@example.com', { sdp: callerRtp.sdp('pbx') });
-    const early = await waitFor('183 with SDP', () => call.earlySdp, 5000);
-    callerRtp.sendTo(early);
-    await waitFor('the wake prompt at the caller', () => callerRtp.heardFrom(early) >= 10, 5000);
+    const c = await announcedCall();
     expect(await channelCount(freeswitch)).toBe(1);
-    call.cancel();
-    expect((await call.done).status).toBe(487);
+    c.call.cancel();
+    expect((await c.call.done).status).toBe(487);
     expect(await channelsLeft(freeswitch, 5000)).toBe(0);
     await waitFor('call over', () => lab.pushwake.calls.size === 0);
     expect(lab.pushwake.pushwake.media?.activeAnnouncements).toBe(0);
@@ -260,18 +274,10 @@ describe.skipIf(!canRun).each(enginesUnderTest())('announcements on FreeSWITCH o
 
   it('a decline (603) during the wake prompt releases the endpoint', async () => {
     await startLab();
-    const phone = lab.phone('alice');
-    phone.behaviour = 'decline';
-    await phone.register();
-    phone.wakeOnPush = false;
-    const callerRtp = await rtp();
-    const call = lab.pbx.call('sip:alice@example.com', { sdp: callerRtp.sdp('pbx') });
-    const early = await waitFor('183 with SDP', () => call.earlySdp, 5000);
-    callerRtp.sendTo(early);
-    await waitFor('the wake prompt at the caller', () => callerRtp.heardFrom(early) >= 10, 5000);
+    const c = await announcedCall('decline');
     expect(await channelCount(freeswitch)).toBe(1);
-    await phone.register();
-    expect((await call.done).status).toBe(603);
+    await c.phone.register();
+    expect((await c.call.done).status).toBe(603);
     expect(await channelsLeft(freeswitch, 5000)).toBe(0);
   });
 
@@ -292,33 +298,14 @@ describe.skipIf(!canRun).each(enginesUnderTest())('announcements on FreeSWITCH o
 
   it('FreeSWITCH stopped during the wake prompt: the call goes on without media and connects', async () => {
     await startLab();
-    const phone = lab.phone('alice');
-    const phoneRtp = await rtp();
-    phone.answerSdp = phoneRtp.sdp('phone');
-    await phone.register();
-    phone.wakeOnPush = false;
-    const callerRtp = await rtp();
-    const call = lab.pbx.call('sip:alice@example.com', { sdp: callerRtp.sdp('pbx') });
-    const early = await waitFor('183 with SDP', () => call.earlySdp, 5000);
-    callerRtp.sendTo(early);
-    await waitFor('the wake prompt at the caller', () => callerRtp.heardFrom(early) >= 10, 5000);
+    const c = await announcedCall();
     freeswitchStopped = true;
     await freeswitch.stop();
-    await phone.register();
-    const result = await call.done;
-    expect(result.status).toBe(200);
-    const dialog = result.dialog;
-    const invite = phone.invites[0];
-    if (!dialog || !invite) throw new Error('not connected');
-    await waitFor('re-INVITE to the caller', () => /m=audio (\d+)/.exec(dialog.remote.sdp)?.[1] === String(phoneRtp.port), 5000);
-    callerRtp.sendTo(dialog.remote.sdp);
-    phoneRtp.sendTo(invite.sdp);
-    await waitFor('RTP phone -> caller', () => callerRtp.heardFrom(phone.answerSdp) >= 25, 5000);
-    await waitFor('RTP caller -> phone', () => phoneRtp.heardFrom(callerRtp.sdp()) >= 25, 5000);
+    const { dialog } = await answerAndTalk(c);
     await dialog.destroy();
     await waitFor('call over', () => lab.pushwake.calls.size === 0);
     // the next call finds media down, and goes on as without it
-    const next = lab.pbx.call('sip:alice@example.com', { sdp: callerRtp.sdp('pbx') });
+    const next = lab.pbx.call('sip:alice@example.com', { sdp: c.callerRtp.sdp('pbx') });
     await waitFor('180', () => next.provisionals.includes(180), 5000);
     expect(next.earlySdp).toBeUndefined();
     next.cancel();

@@ -6,6 +6,7 @@
  * `freeswitch` on PATH) names a FreeSWITCH; the drachtio-server run also needs DRACHTIO_BIN.
  */
 import Mrf from 'drachtio-fsmrf';
+import type { FsmrfMediaServer } from '../../lib/media/fsmrf.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startEmbeddedEngine, type EmbeddedEngine } from '../../lib/engine/index.js';
 import { createSipApp, newSrf, type SipApp } from '../../lib/sip/srf.js';
@@ -22,7 +23,7 @@ else if (!drachtioBin()) console.log('[media] SKIPPED the drachtio-server run of
 const engines = drachtioBin() ? (['embedded', 'drachtio'] as const) : (['embedded'] as const);
 
 /** FreeSWITCH's channel count once it is 0, or what it still is after `ms`. */
-async function channelsAfter(ms: Mrf.MediaServer, within: number): Promise<number> {
+async function channelsAfter(ms: FsmrfMediaServer, within: number): Promise<number> {
   const deadline = Date.now() + within;
   for (;;) {
     const count = Number(/^(\d+) total/m.exec(await ms.api('show channels count'))?.[1] ?? NaN);

@@ -39,6 +39,12 @@ class FakeEndpoint extends EventEmitter implements FsmrfEndpoint {
   api(): Promise<unknown> {
     return Promise.resolve('+OK');
   }
+  play(): Promise<unknown> {
+    return Promise.reject(new Error('FreeswitchMedia runs applications with execute'));
+  }
+  bridge(): Promise<unknown> {
+    return Promise.reject(new Error('FreeswitchMedia never bridges'));
+  }
   destroy(): Promise<void> {
     this.destroys++;
     return this.answersDestroy ? Promise.resolve() : new Promise(() => undefined);
@@ -60,6 +66,9 @@ class FakeServer extends EventEmitter implements FsmrfMediaServer {
   }
   connected(): boolean {
     return this.up;
+  }
+  api(): Promise<string> {
+    return Promise.resolve('');
   }
   disconnect(): void {
     this.disconnects++;
