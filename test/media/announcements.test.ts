@@ -220,14 +220,8 @@ describe.skipIf(!canRun).each(enginesUnderTest())('announcements on FreeSWITCH o
 
   it('nothing wakes: the unreachable prompt plays to its end, then 480 with its Reason', async () => {
     await startLab({ call: { wakeTimeoutMs: 1500 } });
-    const phone = lab.phone('alice');
-    await phone.register();
-    phone.wakeOnPush = false;
-    const callerRtp = await rtp();
     const started = Date.now();
-    const call = lab.pbx.call('sip:alice@example.com', { sdp: callerRtp.sdp('pbx') });
-    const early = await waitFor('183 with SDP', () => call.earlySdp, 5000);
-    callerRtp.sendTo(early);
+    const { call, callerRtp, early } = await announcedCall();
     await waitFor('wake timeout', () => Date.now() - started >= 1500, 5000);
     const atTimeout = callerRtp.heardFrom(early);
     const result = await call.done;
@@ -257,13 +251,8 @@ describe.skipIf(!canRun).each(enginesUnderTest())('announcements on FreeSWITCH o
 
   it('CANCEL during the unreachable prompt: 487 at once, nothing left in FreeSWITCH', async () => {
     await startLab({ call: { wakeTimeoutMs: 1000 } });
-    const phone = lab.phone('alice');
-    await phone.register();
-    phone.wakeOnPush = false;
-    const callerRtp = await rtp();
     const started = Date.now();
-    const call = lab.pbx.call('sip:alice@example.com', { sdp: callerRtp.sdp('pbx') });
-    callerRtp.sendTo(await waitFor('183 with SDP', () => call.earlySdp, 5000));
+    const { call } = await announcedCall();
     await waitFor('closing prompt', () => lab.pushwake.calls.list().some((c) => c.currentState === 'closing'), 5000);
     call.cancel();
     expect((await call.done).status).toBe(487);
