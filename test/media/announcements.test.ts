@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SipLab, enginesUnderTest } from '../e2e/support/sip-lab.js';
-import { waitFor, type CallAttempt, type Phone, type PhoneBehaviour, type ReceivedInvite } from '../../lib/testkit/agents.js';
+import { Pbx, waitFor, type CallAttempt, type Phone, type PhoneBehaviour, type ReceivedInvite } from '../../lib/testkit/agents.js';
 import type { SipDialog } from '../../lib/sip/srf.js';
 import { freeswitchBin, startFreeswitch, type FreeswitchServer } from '../../lib/testkit/freeswitch.js';
 import { findBinary } from '../../lib/testkit/binaries.js';
@@ -23,6 +23,7 @@ import type { DeepPartial } from '../../lib/config/load.js';
 import type { PushwakeConfig } from '../../lib/config/types.js';
 import { probeEventSocket } from '../../lib/media/esl-probe.js';
 import { adminTarget } from '../../lib/ops/admin-target.js';
+import { kamailioBin, passwordFor, startKamailio, type Kamailio } from '../../lib/testkit/kamailio.js';
 
 const fsBin = freeswitchBin();
 const espeak = findBinary('ESPEAK_BIN', ['espeak-ng']);
@@ -299,6 +300,62 @@ describe.skipIf(!canRun).each(enginesUnderTest())('announcements on FreeSWITCH o
     expect(next.earlySdp).toBeUndefined();
     next.cancel();
     await next.done;
+  });
+});
+
+describe.skipIf(!canRun || !kamailioBin()).each(enginesUnderTest())('announcements behind a record-routing proxy (Kamailio) over the %s engine', (engine) => {
+  let freeswitch: FreeswitchServer;
+  let kamailio: Kamailio;
+  let lab: SipLab;
+  const agents: RtpAgent[] = [];
+  beforeAll(async () => {
+    freeswitch = await startFreeswitch(fsBin ?? '');
+    kamailio = await startKamailio(kamailioBin() ?? '');
+  });
+  afterAll(async () => {
+    for (const a of agents) a.close();
+    await lab?.stop();
+    await kamailio.stop();
+    await freeswitch.stop();
+  });
+
+  it('the 183, the 200 and the hand-over re-INVITE reach the caller through Kamailio; caller and phone talk both ways', async () => {
+    lab = await SipLab.start({
+      engine,
+      config: {
+        upstream: { registrar: kamailio.uri, trustedSources: [`${kamailio.address}/32`] },
+        media: { enabled: true, eventSocket: `${freeswitch.address}:${freeswitch.eslPort}`, eventSocketSecret: freeswitch.eslSecret },
+      },
+    });
+    expect(await lab.pushwake.pushwake.media?.whenUp(10_000)).toBe(true);
+    const phone = lab.phone(`media${engine}${Date.now() % 100000}`, { transport: 'udp' });
+    phone.credentials = { username: phone.user, password: passwordFor(phone.user) };
+    const phoneRtp = await RtpAgent.open();
+    const callerRtp = await RtpAgent.open();
+    agents.push(phoneRtp, callerRtp);
+    phone.answerSdp = phoneRtp.sdp('phone');
+    expect((await phone.register()).status).toBe(200);
+    phone.wakeOnPush = false;
+    const call = new Pbx(lab.agentApp, kamailio.uri).call(phone.aor, { sdp: callerRtp.sdp('pbx') });
+    const early = await waitFor('183 through Kamailio', () => call.earlySdp, 5000);
+    callerRtp.sendTo(early);
+    await waitFor('the wake prompt at the caller', () => callerRtp.heardFrom(early) >= 10, 5000);
+    await phone.register();
+    const result = await call.done;
+    const dialog = result.dialog;
+    const invite = phone.invites[0];
+    if (!dialog || !invite) throw new Error('not connected');
+    expect(call.answerSdp).toBe(early);
+    await waitFor('re-INVITE through Kamailio', () => /m=audio (\d+)/.exec(dialog.remote.sdp)?.[1] === String(phoneRtp.port), 5000);
+    // loose-routed by Kamailio on the caller's route set, like the ACK
+    await waitFor('Kamailio routed the re-INVITE', () => /pwk routed INVITE/.test(kamailio.output()) || undefined, 5000);
+    callerRtp.sendTo(dialog.remote.sdp);
+    phoneRtp.sendTo(invite.sdp);
+    await waitFor('RTP phone -> caller', () => callerRtp.heardFrom(phone.answerSdp) >= 25, 5000);
+    await waitFor('RTP caller -> phone', () => phoneRtp.heardFrom(callerRtp.sdp()) >= 25, 5000);
+    expect(await channelsLeft(freeswitch, 5000)).toBe(0);
+    await dialog.destroy();
+    await waitFor('call over', () => lab.pushwake.calls.size === 0);
   });
 });
 
