@@ -13,15 +13,30 @@ export function audioTarget(sdp: string): { address: string; port: number } | un
   return port && address ? { address, port: Number(port) } : undefined;
 }
 
+/** PCMU bytes of silence and near-silence (the G.711 mu-law codes around zero). */
+const QUIET = new Set([0xff, 0xfe, 0xfd, 0x7f, 0x7e, 0x7d]);
+
+/** A PCMU payload that carries sound: a prompt or a tone, not silence or comfort noise. */
+function isSound(packet: Buffer): boolean {
+  let loud = 0;
+  for (let i = 12; i < packet.length; i++) if (!QUIET.has(packet[i] ?? 0xff)) loud++;
+  return loud >= 16;
+}
+
 export class RtpAgent {
   /** Packets heard, by source port. */
   readonly heard = new Map<number, number>();
+  /** Packets heard that carried sound (not silence), from anyone. */
+  sound = 0;
   private timer: NodeJS.Timeout | undefined;
   private seq = 0;
   private target: { address: string; port: number } | undefined;
 
   private constructor(private readonly socket: dgram.Socket, private readonly ssrc: number) {
-    socket.on('message', (_msg, from) => void this.heard.set(from.port, (this.heard.get(from.port) ?? 0) + 1));
+    socket.on('message', (msg, from) => {
+      this.heard.set(from.port, (this.heard.get(from.port) ?? 0) + 1);
+      if (isSound(msg)) this.sound++;
+    });
   }
 
   static async open(): Promise<RtpAgent> {

@@ -219,12 +219,26 @@ describe.skipIf(!canRun).each(enginesUnderTest())('announcements on FreeSWITCH o
     await waitFor('call over', () => lab.pushwake.calls.size === 0);
   });
 
+  it('once-then-ringback: the caller hears the spoken wake prompt, then the ringback tone, never silence', async () => {
+    await startLab({ media: { wakePlayback: 'once-then-ringback' } });
+    const c = await announcedCall();
+    const promptMs = wavSeconds(prompts.wake) * 1000;
+    await new Promise((r) => setTimeout(r, promptMs + 1000));
+    // a second past the prompt's end: the ringback (440+480 Hz, 2 s on, 4 s off) has begun
+    const before = c.callerRtp.sound;
+    await new Promise((r) => setTimeout(r, 800));
+    expect(c.callerRtp.sound - before).toBeGreaterThan(30);
+    c.call.cancel();
+    expect((await c.call.done).status).toBe(487);
+  });
+
   it('nothing wakes: the unreachable prompt plays to its end, then 480 with its Reason', async () => {
     await startLab({ call: { wakeTimeoutMs: 1500 } });
     const started = Date.now();
     const { call, callerRtp, early } = await announcedCall();
     await waitFor('wake timeout', () => Date.now() - started >= 1500, 5000);
     const atTimeout = callerRtp.heardFrom(early);
+    const soundAtTimeout = callerRtp.sound;
     const result = await call.done;
     const closingMs = Date.now() - started - 1500;
     expect(result.status).toBe(480);
@@ -235,6 +249,8 @@ describe.skipIf(!canRun).each(enginesUnderTest())('announcements on FreeSWITCH o
     expect(closingMs).toBeLessThan(promptMs + 3000);
     // and the caller heard it: ~50 packets a second while it played
     expect(callerRtp.heardFrom(early) - atTimeout).toBeGreaterThan((promptMs / 20) * 0.6);
+    // sound, not silence: the spoken prompt
+    expect(callerRtp.sound - soundAtTimeout).toBeGreaterThan((promptMs / 20) * 0.3);
     expect(await channelsLeft(freeswitch, 5000)).toBe(0);
     await waitFor('call over', () => lab.pushwake.calls.size === 0);
   });
