@@ -13,9 +13,7 @@ import { isAwake, isWakeable, type Binding } from '../domain/binding.js';
 import type { CallLog } from '../log.js';
 import type { Headers, SipDialog } from '../sip/srf.js';
 import type { CallAnnouncement, CallEnding, CallerSide, CallIdentity, CallPorts, CallSettings, CallState, DeviceLeg, LegEvent } from './call-types.js';
-import { bridgeDialogs } from './sip-side.js';
-import { MediaHandover } from './media-handover.js';
-import { SdpOrigin } from '../media/sdp-origin.js';
+import { AnsweredCall } from './answered-call.js';
 import { bestFinalResponse, type LegOutcome } from './final-response.js';
 import { Reasons, sipReason } from './reason.js';
 
@@ -89,12 +87,12 @@ export class IncomingCall {
   private ringTimer: NodeJS.Timeout | undefined;
   private ringingSent = false;
   private earlyMediaSent = false;
-  private unbridge: (() => void) | undefined;
+  /** From the answer on: the caller's 200, the bridge, the media hand-over. */
+  private answered: AnsweredCall | undefined;
   /** What the caller hears while phones wake (media.enabled), until released. */
   private announcement: CallAnnouncement | undefined;
   /** FreeSWITCH's SDP the caller got in the 183: its 200 carries the same. */
   private announcedSdp: string | undefined;
-  private handover: MediaHandover | undefined;
   /**
    * Raised as soon as the call is answered or over: no push may start after that. (A plain flag:
    * an AbortController per parked call costs more heap than the rest of its state.)
@@ -289,7 +287,7 @@ export class IncomingCall {
   abort(): void {
     if (this.phase.kind === 'ended') return;
     if (this.phase.kind === 'answered') {
-      this.unbridge?.();
+      this.answered?.stop();
       this.end('shutdown', Reasons.cancelled);
       return;
     }
@@ -365,28 +363,11 @@ export class IncomingCall {
     // after an announcement, the 200 repeats the 183's SDP; the media then moves to the phone
     const announced = this.announcedSdp;
     this.releaseAnnouncement();
-    this.caller.answer(announced ?? dialog.remote.sdp, {}).then(
-      (callerDialog) => {
-        if (this.phase.kind !== 'answered' || callerDialog.connected === false || dialog.connected === false) {
-          // Over before the bridge existed (a BYE that raced the answer): end both sides now.
-          void callerDialog.destroy().catch(() => undefined);
-          void dialog.destroy().catch(() => undefined);
-          this.end('answered-hangup');
-          return;
-        }
-        const origin = announced !== undefined ? SdpOrigin.of(announced) : undefined;
-        this.unbridge = bridgeDialogs(callerDialog, dialog, this.log, () => this.end('answered-hangup'), origin && ((sdp) => origin.stamp(sdp)));
-        if (origin) {
-          this.handover = new MediaHandover(callerDialog, dialog, origin, this.caller.offer.sdp, this.log);
-          void this.handover.run();
-        }
-      },
-      (err: unknown) => {
-        this.log.warn({ err }, 'caller went away as the device answered');
-        void dialog.destroy({ headers: { Reason: Reasons.cancelled } }).catch(() => undefined);
-        this.end('caller-gone');
-      },
-    );
+    this.answered = new AnsweredCall(this.caller, dialog, announced, this.log, {
+      hungUp: () => this.end('answered-hangup'),
+      callerGone: () => this.end('caller-gone'),
+    });
+    this.answered.connect();
   }
 
   private onWakeTimeout(): void {
@@ -514,9 +495,7 @@ export class IncomingCall {
     this.clearTimers();
     this.oweNotices(settled);
     this.releaseAnnouncement();
-    this.handover?.cancel();
-    this.unbridge?.();
-    this.unbridge = undefined;
+    this.answered?.stop();
     this.log.info({ how }, 'call ended');
     this.onEnded(this, how);
   }
