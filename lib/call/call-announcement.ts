@@ -25,7 +25,7 @@ export class MediaAnnouncement implements CallAnnouncement {
     private readonly log: CallLog,
   ) {}
 
-  async open(): Promise<string | undefined> {
+  async open(onLost: () => void): Promise<string | undefined> {
     if (this.state !== 'idle') return undefined;
     this.state = 'opening';
     const outcome = await this.media.open(this.callerSdp).catch((err: unknown) => ({ kind: 'unavailable' as const, code: 'MEDIA_ERROR' as const, why: (err as Error).message }));
@@ -45,7 +45,9 @@ export class MediaAnnouncement implements CallAnnouncement {
     }
     this.endpoint = endpoint;
     this.state = 'playing';
-    endpoint.onLost(() => this.lost());
+    endpoint.onLost(() => {
+      if (this.lost()) onLost();
+    });
     endpoint.play(wakeCommand(this.media.prompts)).catch(() => undefined);
     return endpoint.sdp;
   }
@@ -83,12 +85,13 @@ export class MediaAnnouncement implements CallAnnouncement {
   }
 
   /** FreeSWITCH dropped the endpoint: the call goes on without media (a closing prompt ends at once). */
-  private lost(): void {
-    if (this.state === 'released') return;
+  private lost(): boolean {
+    if (this.state === 'released') return false;
     this.state = 'lost';
     this.endpoint = undefined;
     this.media.unavailable('MEDIA_LOST', 'FreeSWITCH dropped the announcement endpoint', this.callId);
     this.log.warn({ code: 'MEDIA_LOST' }, 'announcement lost: the call goes on without media');
     this.closingDone?.();
+    return true;
   }
 }

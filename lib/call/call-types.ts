@@ -79,8 +79,11 @@ export type WakeFailureCode =
  * its call, released on every way out.
  */
 export interface CallAnnouncement {
-  /** Make the endpoint and start the wake prompt: FreeSWITCH's SDP for the 183, or undefined to go on without media. Never rejects. */
-  open(): Promise<string | undefined>;
+  /**
+   * Make the endpoint and start the wake prompt: FreeSWITCH's SDP for the 183, or undefined to go
+   * on without media. Never rejects. `onLost` hears FreeSWITCH drop the endpoint later on.
+   */
+  open(onLost: () => void): Promise<string | undefined>;
   /** Play the closing prompt this ending gets, if any: resolves when the final response may go (played, bounded, or media lost). */
   closing(how: CallEnding, status: number): Promise<void> | undefined;
   /** Stop playing and let the endpoint go; idempotent. */

@@ -195,7 +195,11 @@ export class IncomingCall {
   private announce(announce: NonNullable<CallPorts['announce']>): void {
     const announcement = announce(this.identity, this.caller.offer.sdp, this.log);
     this.announcement = announcement;
-    void announcement.open().then((sdp) => {
+    // FreeSWITCH gone mid-prompt: a 180 lets the PBX play its own ringback instead of silence
+    const lost = (): void => {
+      if (this.announcement === announcement && this.isLive && this.settings.sendRinging) this.sendRinging();
+    };
+    void announcement.open(lost).then((sdp) => {
       if (this.announcement !== announcement || !this.isLive) return;
       if (sdp === undefined || this.earlyMediaSent) {
         this.releaseAnnouncement();

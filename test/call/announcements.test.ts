@@ -292,12 +292,14 @@ describe('announcements in the call path (fake media server)', () => {
     f.call.abort();
   });
 
-  it('the endpoint is lost during the wake: the call goes on, and nothing woke means 480 at once', async () => {
+  it('the endpoint is lost during the wake: a 180 follows, the call goes on, and nothing woke means 480 at once', async () => {
     const f = announcedCall(media, { wakeTimeoutMs: 2000 });
     f.call.start([binding(1)]);
     await flush();
     media.endpoint.lose();
     expect(media.skipped).toEqual(['MEDIA_LOST']);
+    // the PBX may play its own ringback rather than silence
+    expect(f.provisionals).toEqual([{ status: 183, sdp: FS_SDP }, { status: 180 }]);
     await vi.advanceTimersByTimeAsync(2000);
     expect(f.rejected?.status).toBe(480);
     expect(f.ended).toBe('wake-timeout');
