@@ -18,7 +18,8 @@ export type { PushwakeOptions, PushwakeSettings, Unclaimed } from './module/opti
 
 export { ConfigError, loadConfig, resolveConfig } from './config/load.js';
 export type { DeepPartial, LoadOptions } from './config/load.js';
-export type { EndedNoticeMode, ListenTransport, PushwakeConfig, SipListen } from './config/types.js';
+export type { EndedNoticeMode, ListenTransport, PushwakeConfig, SipListen, WakePlayback } from './config/types.js';
+export type { MediaUnavailableCode } from './media/announcement-media.js';
 
 export { startEmbeddedEngine, TlsConfigError, ENGINE_VERSION } from './engine/index.js';
 export type { EmbeddedEngine, EmbeddedEngineOptions, EngineLog, EngineLogLevel, TlsFiles, TransportName } from './engine/index.js';
