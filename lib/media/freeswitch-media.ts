@@ -103,7 +103,8 @@ export class FreeswitchMedia implements AnnouncementMedia {
         resolve({ kind: 'unavailable', code: 'MEDIA_SLOW', why: `no endpoint within media.setupTimeoutMs (${this.settings.setupTimeoutMs} ms)` });
       }, this.settings.setupTimeoutMs);
     });
-    const made = server.createEndpoint({ remoteSdp: callerSdp }).then(
+    // drachtio-fsmrf asserts synchronously on some offers (DTLS, a WebRTC caller's): a rejection here
+    const made = createEndpoint(server, callerSdp).then(
       (ep): OpenOutcome => {
         const endpoint = new FreeswitchEndpoint(ep, () => this.active--, this.log);
         // too late: the call went on without it
@@ -196,6 +197,14 @@ export class FreeswitchMedia implements AnnouncementMedia {
     if (conn?.reconnectVars?.retryTimer) clearTimeout(conn.reconnectVars.retryTimer);
     // drachtio-fsmrf's disconnect emits 'error' on a connection already gone, after removing its listeners
     safely(() => server.disconnect());
+  }
+}
+
+function createEndpoint(server: FsmrfMediaServer, remoteSdp: string): Promise<FsmrfEndpoint> {
+  try {
+    return server.createEndpoint({ remoteSdp });
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
   }
 }
 

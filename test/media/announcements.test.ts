@@ -302,6 +302,22 @@ describe.skipIf(!canRun).each(enginesUnderTest())('announcements on FreeSWITCH o
     await result.dialog?.destroy();
   });
 
+  it('an SRTP offer (drachtio-fsmrf refuses it at once): no announcement, a 180, the call connects, and no endpoint place is held', async () => {
+    await startLab({ media: { maxAnnouncements: 1 } });
+    const phone = lab.phone('alice');
+    await phone.register();
+    const srtp = ['v=0', 'o=pbx 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', 'm=audio 40000 RTP/SAVP 0', 'a=rtpmap:0 PCMU/8000',
+      'a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz', ''].join('\r\n');
+    const call = lab.pbx.call('sip:alice@example.com', { sdp: srtp });
+    const result = await call.done;
+    expect(result.status).toBe(200);
+    expect(call.provisionals).toContain(180);
+    expect(call.earlySdp).toBeUndefined();
+    expect(await lab.pushwake.pushwake.metrics.metrics()).toMatch(/pushwake_media_unavailable_total\{code="MEDIA_ERROR"\} 1/);
+    expect(lab.pushwake.pushwake.media?.activeAnnouncements).toBe(0);
+    await result.dialog?.destroy();
+  });
+
   it('FreeSWITCH stopped during the wake prompt: the call goes on without media and connects', async () => {
     await startLab();
     const c = await announcedCall();

@@ -189,6 +189,20 @@ describe('FreeswitchMedia (fake drachtio-fsmrf)', () => {
     m.close();
   });
 
+  it('drachtio-fsmrf throwing at once (its assertion on a DTLS offer) is MEDIA_ERROR, and holds no place', async () => {
+    const m = media({ maxAnnouncements: 1 });
+    m.start();
+    await vi.advanceTimersByTimeAsync(0);
+    server.nextEndpoint = () => {
+      throw new Error('Mediaserver#createEndpoint() can not be called with a remote sdp requiring a dtls handshake');
+    };
+    expect(await m.open('v=0 webrtc')).toMatchObject({ kind: 'unavailable', code: 'MEDIA_ERROR' });
+    expect(m.activeAnnouncements).toBe(0);
+    server.nextEndpoint = () => Promise.resolve(new FakeEndpoint());
+    expect((await m.open('v=0 a')).kind).toBe('ready');
+    m.close();
+  });
+
   it('the event socket drops: MEDIA_DOWN until drachtio-modesl has it back', async () => {
     const m = media();
     m.start();
