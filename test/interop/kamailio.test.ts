@@ -41,7 +41,9 @@ describe.skipIf(!bin).each(enginesUnderTest())('pushwake behind Kamailio (%s eng
     beforeEach(async () => {
       lab = await SipLab.start({
         engine,
-        config: { upstream: { registrar: proxyUri(), trustedSources: [`${kamailio.address}/32`] } },
+        // no test here waits for a wake timeout; a loaded machine (every suite at once, drachtio-server,
+        // Kamailio and FreeSWITCH on 2 cores) must not end a call whose phone a test wakes a little late
+        config: { upstream: { registrar: proxyUri(), trustedSources: [`${kamailio.address}/32`] }, call: { wakeTimeoutMs: 20_000, ringTimeoutMs: 30_000 } },
       });
       caller = new Pbx(lab.agentApp, proxyUri());
     });
@@ -156,7 +158,7 @@ describe.skipIf(!bin).each(enginesUnderTest())('pushwake behind Kamailio (%s eng
       ringer.behaviour = 'ring';
       answerer.wakeOnPush = false;
       const call = caller.call(first.aor);
-      await waitFor('the other device rings', () => ringer.invites.length === 1);
+      await waitFor('the other device rings', () => ringer.invites.length === 1, 20_000);
       await answerer.register();
       const result = await call.done;
       expect(result.status).toBe(200);
